@@ -1,0 +1,35 @@
+# One-command entry points. Everything installs into .venv on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup browser test demo up bench clean
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	# dramatiq-dashboard 0.4.0 declares dramatiq<2 and redis<5 but works with ours (tested).
+	$(PY) -m pip install --quiet --no-deps dramatiq-dashboard==0.4.0
+	touch $@
+
+# The run viewer's browser test drives Debian's Chromium through its chromedriver.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -q && apt-get install -y -q chromium chromium-driver; }
+
+test: setup browser
+	$(VENV)/bin/pytest
+
+demo: setup
+	$(VENV)/bin/docg demo
+
+up: setup
+	$(VENV)/bin/docg up
+
+bench: setup
+	$(PY) -m bench.pipeline
+
+clean:
+	-$(VENV)/bin/docg down
+	rm -rf $(VENV) var

@@ -1,0 +1,155 @@
+"""Controls a person applies to a run: resume, cancel, retry, sign by hand.
+
+Each control changes the run through the status machine and then lets the
+pipeline move it (`pipeline.advance`); none of them runs a node itself.
+"""
+import dataclasses
+import uuid
+
+from actors import pipeline
+from actors.broker import services
+from integrations import preflight
+from integrations.base import load_apps
+from storage import approvals, audit, documents, executions, logs, preflights, runstate, signatures, workflows
+from storage.errors import Conflict, InvalidTransition, NotFound
+from storage.events import EventBatch
+from storage.models import Execution, ExecutionStep, SideEffect, WorkflowNode, utcnow
+
+RESUMABLE = ("needs_review",)
+
+
+def resume(execution, changes, actor):
+    """Apply changes to a run in review, re-run preflight, continue if clean."""
+    if execution.status not in RESUMABLE:
+        raise InvalidTransition(execution.status, "ready")
+    updated, unknown_step = preflights.clear_for_resume(execution, trigger_data=changes.get("trigger_data"),
+                                                        node_changes=changes.get("nodes"))
+    if unknown_step:
+        raise NotFound(f"There is no step {unknown_step!r} in this run.", f"step {unknown_step!r}")
+    if updated is None:
+        raise Conflict("The run changed meanwhile; reload it and try again.", "version moved")
+    updated = pipeline.record_preflight(updated)
+    if updated is None:
+        raise Conflict("The run changed meanwhile; reload it and try again.", "preflight recorded concurrently")
+    audit.record(execution.organization_id, "execution.resumed", actor_type=actor[0], actor_id=actor[1],
+                 target_id=execution.id, execution_id=execution.id, correlation_id=execution.correlation_id,
+                 metadata={"changes": sorted(changes), "blocking": updated.preflight_summary["blocking_count"]})
+    if updated.preflight_summary["blocking_count"]:
+        return updated
+    batch = EventBatch()
+    updated = runstate.transition(updated.id, "ready", batch=batch, expect="needs_review", reason="review resolved",
+                                  fields={"last_error_human": None, "last_error_tech": None})
+    batch.add(updated, "execution.resumed", {"reason": "review resolved"})
+    batch.flush()
+    pipeline.advance(updated.id)
+    return Execution.get_by_id(updated.id)
+
+
+def cancel(execution, reason, actor):
+    """Stop the run before its next node and withdraw what it waits for."""
+    batch = EventBatch()
+    was = execution.status
+    execution = runstate.transition(execution.id, "canceled", batch=batch, reason=reason,
+                                    event_data={"canceled_by": actor[1] or actor[0], "reason": reason})
+    if was in pipeline.WAITING:
+        (ExecutionStep.update(status="skipped", error_code="canceled", error_human="The run was canceled.",
+                              completed_at=utcnow())
+         .where((ExecutionStep.execution == execution.id) & (ExecutionStep.status == "running")).execute())
+    revoked = approvals.close_pending_of_run(execution.id)
+    withdrawn = signatures.open_requests(execution.id)
+    logs.write(execution, "warn", "step", f"Run canceled{': ' + reason if reason else ''}.",
+               f"by {actor}; {revoked} approval link(s) revoked; {len(withdrawn)} envelope(s) withdrawn")
+    audit.record(execution.organization_id, "execution.canceled", actor_type=actor[0], actor_id=actor[1],
+                 target_id=execution.id, execution_id=execution.id, correlation_id=execution.correlation_id,
+                 metadata={"reason": reason, "from": was, "approvals_revoked": revoked})
+    batch.flush()
+    from actors.waits import withdraw_signature_request
+
+    for request in withdrawn:
+        withdraw_signature_request.send(str(request.id))
+    return execution
+
+
+def _from_position(steps, from_step):
+    if from_step is None:
+        return 0
+    for step in steps:
+        if from_step in (step.label, str(step.node_id), str(step.position)):
+            return step.position
+    raise NotFound(f"There is no step {from_step!r} in this run.", f"from_step {from_step!r}")
+
+
+def retry_plan(execution, from_step):
+    """Which steps a retry reuses and which external effects it repeats or skips."""
+    steps = executions.steps(execution.id)
+    start = _from_position(steps, from_step)
+    if start and any(s.status != "success" for s in steps[:start]):
+        first = next(s for s in steps[:start] if s.status != "success")
+        raise Conflict(f"“{first.label}” did not succeed, so the retry cannot start after it.",
+                       f"step {first.position} is {first.status}")
+    effects = {}
+    for entry in SideEffect.select().where(SideEffect.execution == execution.id):
+        effects.setdefault(str(entry.node_id), []).append(entry.effect)
+    for document in documents.for_execution(execution.id):
+        effects.setdefault(str(document.node_id), []).append("document")
+
+    def describe(step):
+        return {"position": step.position, "label": step.label, "node_type": step.node_type,
+                "effects": sorted(effects.get(str(step.node_id), []))}
+    return start, steps, {"from_step": start, "reused": [describe(s) for s in steps[:start]],
+                          "repeated": [describe(s) for s in steps[start:]]}
+
+
+def retry(execution, from_step, actor):
+    """Start a new execution of the same steps; reuse outputs before `from_step`."""
+    if not execution.is_terminal:
+        raise InvalidTransition(execution.status, "retried")
+    start, steps, _ = retry_plan(execution, from_step)
+    outputs = (execution.execution_context or {}).get("steps", {})
+    reused = {s.position: {"output": outputs.get(s.label, {}),
+                           "documents": documents.for_node(execution.id, s.node_id)} for s in steps[:start]}
+    nodes = [{"node_id": s.node_id, "node_type": s.node_type, "label": s.label, "config": s.config, "phase": s.phase}
+             for s in steps]
+    new, batch = executions.create(workflows.get(execution.workflow_id, execution.organization_id), nodes=nodes,
+                                   trigger_data=execution.trigger_data, trigger_type="retry", dry_run=execution.dry_run,
+                                   until_phase=execution.until_phase, retry_of=execution.id, actor=actor,
+                                   reused=reused)
+    audit.record(execution.organization_id, "execution.retried", actor_type=actor[0], actor_id=actor[1],
+                 target_id=execution.id, execution_id=execution.id, correlation_id=execution.correlation_id,
+                 metadata={"new_execution_id": str(new.id), "from_step": start})
+    batch.flush()
+    pipeline.advance(new.id)
+    return new
+
+
+def request_signature(execution, config, actor):
+    """Send a completed run's latest document for signature, as a new run."""
+    if execution.status != "completed":
+        raise InvalidTransition(execution.status, "signing")
+    if not documents.for_execution(execution.id):
+        raise Conflict("This run produced no document to sign.", "no generated documents")
+    steps = executions.steps(execution.id)
+    outputs = (execution.execution_context or {}).get("steps", {})
+    nodes = [{"node_id": s.node_id, "node_type": s.node_type, "label": s.label, "config": s.config, "phase": s.phase}
+             for s in steps]
+    nodes.append({"node_id": uuid.uuid4(), "node_type": "request-signatures", "label": "manual-signature",
+                  "config": config, "phase": load_apps().phase_of("request-signatures")})
+    reused = {s.position: {"output": outputs.get(s.label, {}),
+                           "documents": documents.for_node(execution.id, s.node_id)} for s in steps}
+    new, batch = executions.create(workflows.get(execution.workflow_id, execution.organization_id), nodes=nodes,
+                                   trigger_data=execution.trigger_data, trigger_type="manual_signature",
+                                   retry_of=execution.id, actor=actor, reused=reused)
+    batch.flush()
+    pipeline.advance(new.id)
+    return new
+
+
+def preflight_workflow(workflow, trigger_data):
+    """Check a workflow against trigger data without creating an execution."""
+    registry = load_apps()
+    nodes = [{"node_id": str(n.id), "node_type": n.node_type, "label": n.label, "config": n.config,
+              "phase": registry.phase_of(n.node_type)}
+             for n in WorkflowNode.select().where(WorkflowNode.workflow == workflow.id).order_by(WorkflowNode.position)]
+    issues = preflight.check(nodes, trigger=trigger_data, organization_id=workflow.organization_id,
+                             settings=services.settings)
+    return preflight.summary(issues), [dataclasses.asdict(i) for i in issues]

@@ -1,0 +1,36 @@
+"""The execution envelope: what travels from hop to hop in each message.
+
+It carries ids, the position in the pipeline and the run context (trigger
+data and step outputs). The database copy (`execution_context`, `hop`) is
+authoritative: a message whose hop is not the execution's current hop is a
+duplicate or stale and runs nothing.
+"""
+import dataclasses
+
+
+@dataclasses.dataclass
+class Envelope:
+    execution_id: str
+    organization_id: str
+    workflow_id: str
+    correlation_id: str
+    node_index: int
+    hop: int
+    dry_run: bool = False
+    until_phase: str | None = None
+    context: dict = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def of(cls, execution):
+        """Build the envelope for an execution's current hop from its row."""
+        return cls(execution_id=str(execution.id), organization_id=str(execution.organization_id),
+                   workflow_id=str(execution.workflow_id), correlation_id=str(execution.correlation_id),
+                   node_index=execution.node_index, hop=execution.hop, dry_run=execution.dry_run,
+                   until_phase=execution.until_phase, context=execution.execution_context or {})
+
+    @classmethod
+    def from_message(cls, data):
+        return cls(**data)
+
+    def to_message(self):
+        return dataclasses.asdict(self)

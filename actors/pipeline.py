@@ -1,0 +1,199 @@
+"""The hop: run one node of an execution, persist, emit, enqueue the next.
+
+Each hop is idempotent. A message is acted on only if its hop number is the
+execution's current hop and it wins the step claim (see storage/steps.py). The step's output, the new envelope and the hop counter commit in
+one transaction; events are published after the commit and the next hop is
+sent last. A stale message (its hop already done) re-drives the run if the
+process that did the hop died before sending the next message.
+"""
+import dataclasses
+import logging
+import time
+import uuid
+
+from dramatiq.middleware import CurrentMessage
+
+from actors.envelope import Envelope
+from storage import steps as step_state
+from integrations import preflight
+from integrations.base import NodeContext, load_apps
+from integrations.errors import IntegrationError
+from integrations.variables import resolve
+from storage import executions, preflights, runstate, waits
+from storage.errors import InvalidTransition
+from storage.events import EventBatch
+from storage.models import Execution
+
+log = logging.getLogger("docg.pipeline")
+
+#: phase -> actor, filled by actors.phases
+HOPS = {}
+WAITING = frozenset({"paused", "needs_review", "signing"})
+STOP_IN_DRY_RUN = frozenset({"save", "delivery", "approval", "signature"})
+
+
+def services():
+    from actors import broker
+
+    return broker.services
+
+
+def start(workflow, *, trigger_data, trigger_type="api", dry_run=False, until_phase=None,
+          retry_of=None, actor=("user", None)):
+    """Create a queued execution and enqueue its first hop; return it."""
+    registry = load_apps()
+    nodes = executions.nodes_of(workflow)
+    phases = {node.node_type: registry.phase_of(node.node_type) for node in nodes}
+    execution, batch = executions.create(
+        workflow, phases=phases, trigger_data=trigger_data, trigger_type=trigger_type,
+        dry_run=dry_run, until_phase=until_phase, retry_of=retry_of, actor=actor)
+    batch.flush()
+    advance(execution.id)
+    return execution
+
+
+def send(envelope, phase):
+    HOPS[phase].send(envelope.to_message())
+
+
+def run_hop(data, *, phase):
+    """Run the node an envelope points at, at most once (logs what happened)."""
+    envelope = Envelope.from_message(data)
+    outcome = _hop(envelope)
+    log.info("%s hop %s node %s of %s: %s", phase, envelope.hop, envelope.node_index, envelope.execution_id, outcome,
+             extra={"correlation_id": envelope.correlation_id})
+
+
+def _hop(envelope):
+    message = CurrentMessage.get_current_message()
+    claim = message.message_id if message else uuid.uuid4().hex
+    retries = message.options.get("retries", 0) if message else 0
+
+    execution = Execution.get_or_none(Execution.id == envelope.execution_id)
+    if execution is None or execution.status in runstate.TERMINAL:
+        return "ignored"
+    if envelope.hop != execution.hop:
+        if envelope.hop < execution.hop:
+            advance(execution.id)
+        return "stale"
+    if execution.status in WAITING:
+        return "waiting"
+    step = step_state.claim(execution, envelope.node_index, claim)
+    if step is None:
+        return "claimed-elsewhere"
+    try:
+        return _run_claimed(execution, step, envelope, retries)
+    finally:
+        step_state.release(execution.id, step.position)
+
+
+def _run_claimed(execution, step, envelope, retries):
+    try:
+        execution = step_state.begin(execution, step)
+    except InvalidTransition:
+        return "stopped"
+    started = time.monotonic()
+    try:
+        result = _run_node(execution, step, envelope)
+    except IntegrationError as ex:
+        if ex.retryable and retries < services().settings.hop_max_retries:
+            step_state.note_retry(execution, step, ex, retries)
+            raise
+        step_state.fail(execution, step, ex)
+        return "failed"
+    except Exception as ex:  # noqa: BLE001 - any bug or time limit: retry, then fail with detail
+        if retries < services().settings.hop_max_retries:
+            step_state.note_retry(execution, step, ex, retries)
+            raise
+        step_state.fail(execution, step, IntegrationError(
+            "An unexpected error stopped this step.", f"{type(ex).__name__}: {ex}", code="internal_error"))
+        return "failed"
+    if result.wait is not None:
+        from actors import waits as wait_actors
+
+        execution = waits.pause(execution, step, result.wait, result.output)
+        wait_actors.wait_started(execution, step, result.wait)
+        return "waiting"
+    duration_ms = int((time.monotonic() - started) * 1000)
+    if not step_state.complete(execution, step, envelope, result, duration_ms):
+        return "lost-race"
+    advance(execution.id)
+    return "done"
+
+
+def run_preflight(data):
+    """Check the run before its first action; route it to needs_review or on."""
+    envelope = Envelope.from_message(data)
+    execution = Execution.get_or_none(Execution.id == envelope.execution_id)
+    if execution is None or execution.hop != envelope.hop or execution.status != "queued":
+        return
+    if execution.preflight_summary is None:
+        execution = record_preflight(execution)
+    if execution is not None and execution.status == "queued":
+        advance(execution.id)
+
+
+def record_preflight(execution):
+    """Run the checks for the nodes still to run and store the result (once)."""
+    remaining, reused = preflights.nodes_to_check(execution)
+    issues = preflight.check(remaining, trigger=execution.trigger_data, organization_id=execution.organization_id,
+                             settings=services().settings, reused=reused,
+                             correlation_id=str(execution.correlation_id))
+    return preflights.record(execution, preflight.summary(issues), [dataclasses.asdict(i) for i in issues],
+                             stop_after=execution.until_phase == "preflight")
+
+
+def _run_node(execution, step, envelope):
+    action = load_apps().action(step.node_type)
+    if action is None:
+        raise IntegrationError("This step type is not available.", f"unknown node_type {step.node_type!r}",
+                               code="invalid_config")
+    ctx = NodeContext(
+        execution_id=str(execution.id), organization_id=str(execution.organization_id),
+        workflow_id=str(execution.workflow_id), correlation_id=str(execution.correlation_id),
+        node_id=str(step.node_id), node_type=step.node_type, label=step.label, position=step.position,
+        config={}, run=envelope.context, settings=services().settings, dry_run=execution.dry_run,
+        services=services())
+    ctx.config = resolve(step.config or {}, envelope.context)
+    step_state.record_input(step, ctx.config)
+    return action.run(ctx)
+
+
+def should_stop(execution, steps):
+    """Return True when the run has no next node to run (end, until_phase, dry run)."""
+    index = execution.node_index
+    if index >= len(steps):
+        return True
+    following = steps[index].phase
+    previous = steps[index - 1].phase if index else None
+    if execution.until_phase and previous == execution.until_phase and following != previous:
+        return True
+    return execution.dry_run and following in STOP_IN_DRY_RUN
+
+
+def advance(execution_id):
+    """Move a run forward from its persisted state: finish it or send its hop.
+
+    Safe to call any number of times: finishing is a CAS transition, a
+    preflight is recorded once, and a duplicate hop message loses the claim.
+    """
+    execution = Execution.get_by_id(execution_id)
+    if execution.status in runstate.TERMINAL or execution.status in WAITING:
+        return
+    if execution.status == "queued" and execution.preflight_summary is None:
+        send(Envelope.of(execution), "preflight")
+        return
+    steps = executions.steps(execution.id)
+    if should_stop(execution, steps):
+        step_state.finish(execution)
+        return
+    step = steps[execution.node_index]
+    if step.status in ("pending", "running"):
+        send(Envelope.of(execution), step.phase)
+
+
+def finish(execution_id):
+    step_state.finish(Execution.get_by_id(execution_id))
+
+
+__all__ = ["start", "run_hop", "advance", "send", "HOPS", "EventBatch"]

@@ -1,0 +1,83 @@
+"""periodiq jobs: expiry sweep, reminders, stuck-run reaper, stream trimming.
+
+periodiq has no lock, so every job first claims its tick in `clock_ticks`
+(job, minute in UTC); a second clock process finds the tick taken and does
+nothing. Each actor is the claim plus a plain function that does the work.
+"""
+import dramatiq
+import pendulum
+from periodiq import cron
+
+from actors import pipeline
+from actors.broker import services
+from storage import clock
+
+STUCK_AFTER_SECONDS = 120
+
+
+def _claimed(job):
+    return clock.claim_tick(job, pendulum.now("UTC"))
+
+
+def redrive_stuck(older_than=STUCK_AFTER_SECONDS):
+    """Re-drive runs that should be moving but made no hop progress."""
+    stuck = clock.stuck_executions(older_than)
+    for execution in stuck:
+        pipeline.advance(execution.id)
+    return len(stuck)
+
+
+def expire_overdue():
+    """Safety net for the delayed expiry messages: expire what is overdue."""
+    from actors import waits
+    from storage import approvals, signatures
+
+    overdue = approvals.expired_waits() + signatures.expired_waits()
+    for execution_id, node_id in overdue:
+        waits.expire(execution_id, node_id)
+    return len(overdue)
+
+
+def send_reminders():
+    """Email approvers who have not decided after `reminder_hours` (once each)."""
+    from integrations.local.approval import approval_message
+    from integrations.local.email import smtp_send
+    from storage import approvals, documents
+    from storage.waits import step_at
+
+    sent = 0
+    for approval in approvals.reminders_due():
+        if not approval.token_ciphertext or not approvals.claim_reminder(approval):
+            continue
+        step = step_at(approval.execution_id, approval.node_id)
+        message = approval_message(services.settings, to=approval.approver_email, token=approval.token_ciphertext,
+                                   execution_id=approval.execution_id, label=step.label if step else "documents",
+                                   docs=documents.for_execution(approval.execution_id), reminder=True)
+        smtp_send(services.settings.smtp_url, message)
+        sent += 1
+    return sent
+
+
+def trim_streams():
+    settings = services.settings
+    return clock.trim_streams(services.redis, settings.redis_stream_maxlen, settings.redis_stream_ttl)
+
+
+@dramatiq.actor(periodic=cron("* * * * *"), queue_name="clock", max_retries=0)
+def reap_stuck_runs():
+    return redrive_stuck() if _claimed("reap_stuck_runs") else None
+
+
+@dramatiq.actor(periodic=cron("* * * * *"), queue_name="clock", max_retries=0)
+def sweep_expired_waits():
+    return expire_overdue() if _claimed("sweep_expired_waits") else None
+
+
+@dramatiq.actor(periodic=cron("* * * * *"), queue_name="clock", max_retries=0)
+def send_approval_reminders():
+    return send_reminders() if _claimed("send_approval_reminders") else None
+
+
+@dramatiq.actor(periodic=cron("*/5 * * * *"), queue_name="clock", max_retries=0)
+def trim_event_streams():
+    return trim_streams() if _claimed("trim_event_streams") else None

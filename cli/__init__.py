@@ -1,0 +1,161 @@
+"""The `docg` command: migrate, org, up, demo, run, tail."""
+import argparse
+import json
+import sys
+
+import settings as settings_module
+
+
+def _storage():
+    from storage import bootstrap
+
+    config = settings_module.load()
+    bootstrap.configure_database(config)
+    return config
+
+
+def cmd_migrate(args):
+    from storage import migrations
+    from storage.db import connection
+
+    _storage()
+    with connection() as db:
+        done = migrations.apply(db)
+    print(f"applied {len(done)} migration(s): {done}" if done else "schema is up to date")
+
+
+def cmd_org_create(args):
+    from storage import tenancy
+    from storage.db import connection
+
+    _storage()
+    with connection():
+        organization, token = tenancy.create_organization(args.name, email=args.email)
+    if args.json:
+        print(json.dumps({"organization_id": str(organization.id), "token": token}))
+    else:
+        print(f"organization_id: {organization.id}\ntoken:           {token}")
+
+
+def cmd_up(args):
+    from cli import processes
+
+    return processes.up(settings_module.load(), port=args.port)
+
+
+def cmd_demo(args):
+    from cli import demo
+
+    return demo.main(settings_module.load(), keep=args.keep)
+
+
+def cmd_run(args):
+    from cli import client
+
+    return client.run(args.workflow_id, json.loads(args.data), follow_events=not args.no_follow)
+
+
+def cmd_tail(args):
+    from cli import client
+
+    return client.tail(args.execution_id, last_event_id=args.last_event_id)
+
+
+def cmd_audit_verify(args):
+    from storage import audit
+    from storage.db import connection
+
+    _storage()
+    with connection():
+        broken = audit.verify(args.organization)
+    if broken is None:
+        print("audit trail intact")
+        return 0
+    print(f"audit trail broken at row {broken.id} ({broken.action}, organization {broken.organization_id}, "
+          f"{broken.created_at.isoformat()}): its hash does not match its content or the previous row")
+    return 1
+
+
+def cmd_keys_rotate(args):
+    from storage import connections
+    from storage.db import connection
+
+    _storage()
+    with connection():
+        count = connections.rotate_keys()
+    print(f"re-encrypted {count} secret(s) with the current key")
+
+
+def cmd_keys_generate(args):
+    from storage.crypto import generate_key
+
+    print(generate_key())
+
+
+def cmd_apps_doc(args):
+    from cli import appsdoc
+
+    text = appsdoc.render()
+    if args.write:
+        __import__("pathlib").Path(args.write).write_text(text + "\n")
+        print(f"wrote {args.write}")
+    else:
+        print(text)
+
+
+def cmd_down(args):
+    from storage import embedded
+
+    embedded.stop(__import__("pathlib").Path(settings_module.load(start_embedded=False).var_dir))
+    print("embedded servers stopped")
+
+
+def parser():
+    root = argparse.ArgumentParser(prog="docg", description="DocG: document workflows on Dramatiq.")
+    sub = root.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply schema migrations").set_defaults(func=cmd_migrate)
+    org = sub.add_parser("org", help="organizations").add_subparsers(dest="org_command", required=True)
+    create = org.add_parser("create", help="create an organization and print its API token")
+    create.add_argument("name")
+    create.add_argument("--email")
+    create.add_argument("--json", action="store_true")
+    create.set_defaults(func=cmd_org_create)
+    up = sub.add_parser("up", help="run web + worker + clock on the embedded default")
+    up.add_argument("--port", type=int)
+    up.set_defaults(func=cmd_up)
+    demo = sub.add_parser("demo", help="run a sample workflow end to end and watch it live")
+    demo.add_argument("--keep", action="store_true", help="leave web and worker running afterwards")
+    demo.set_defaults(func=cmd_demo)
+    run = sub.add_parser("run", help="start a run through the API (DOCG_URL, DOCG_TOKEN, DOCG_ORG)")
+    run.add_argument("workflow_id")
+    run.add_argument("--data", default="{}", help="trigger data as JSON")
+    run.add_argument("--no-follow", action="store_true")
+    run.set_defaults(func=cmd_run)
+    tail = sub.add_parser("tail", help="follow a run's events (DOCG_URL, DOCG_TOKEN, DOCG_ORG)")
+    tail.add_argument("execution_id")
+    tail.add_argument("--last-event-id", default=None)
+    tail.set_defaults(func=cmd_tail)
+    audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
+    verify = audit.add_parser("verify", help="check the hash chain; exit 1 at the first tampered row")
+    verify.add_argument("--organization")
+    verify.set_defaults(func=cmd_audit_verify)
+    keys = sub.add_parser("keys", help="encryption keys").add_subparsers(dest="keys_command", required=True)
+    keys.add_parser("rotate", help="re-encrypt every secret with the first ENCRYPTION_KEY").set_defaults(
+        func=cmd_keys_rotate)
+    keys.add_parser("generate", help="print a new kid:key entry for ENCRYPTION_KEY").set_defaults(
+        func=cmd_keys_generate)
+    apps = sub.add_parser("apps", help="the app catalogue").add_subparsers(dest="apps_command", required=True)
+    doc = apps.add_parser("doc", help="print (or --write) docs/apps.md from the registry")
+    doc.add_argument("--write", metavar="PATH")
+    doc.set_defaults(func=cmd_apps_doc)
+    sub.add_parser("down", help="stop the embedded PostgreSQL and Redis").set_defaults(func=cmd_down)
+    return root
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

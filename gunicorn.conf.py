@@ -1,0 +1,19 @@
+"""gunicorn settings for the web process (gevent: many long-lived SSE streams)."""
+import os
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+worker_class = "gevent"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_connections = int(os.environ.get("WEB_CONNECTIONS", "2000"))
+timeout = 30
+graceful_timeout = 10
+keepalive = 5
+accesslog = "-"
+access_log_format = '{"remote":"%(h)s","request":"%(r)s","status":%(s)s,"bytes":%(B)s,"ms":%(M)s,"request_id":"%({x-request-id}o)s"}'
+
+
+def post_fork(server, worker):
+    """Let psycopg2 yield to other greenlets while it waits on PostgreSQL."""
+    from psycogreen.gevent import patch_psycopg
+
+    patch_psycopg()

@@ -1,0 +1,1 @@
+"""Apps and their actions: what each node does, behind one small interface."""

@@ -1,0 +1,83 @@
+"""Errors raised by integrations, each with a code, human text and detail.
+
+`retryable` tells the pipeline whether a later attempt may succeed (the hop
+is retried with backoff) or the step fails for good. Codes match the seeds'
+recommended-actions table (F13) so preflight and the run state can suggest
+what a person should do.
+"""
+
+from storage.errors import DescribedError
+
+
+class IntegrationError(DescribedError):
+    """Root of every error a node or provider client raises on purpose."""
+
+    code = "integration.error"
+    message_human = "The step could not be completed."
+    retryable = False
+
+    def __init__(self, message_human=None, message_tech=None, *, code=None, retryable=None):
+        super().__init__(message_human, message_tech, code=code)
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class InvalidConfig(IntegrationError):
+    code = "invalid_config"
+    message_human = "The step is not configured correctly."
+
+
+class MissingRequiredField(InvalidConfig):
+    code = "missing_required_field"
+    message_human = "Required fields are empty."
+
+
+class UnresolvedVariables(InvalidConfig):
+    code = "unresolved_variables"
+    message_human = "Some variables could not be resolved."
+
+    def __init__(self, names):
+        self.names = list(names)
+        super().__init__(f"Some variables could not be resolved: {', '.join(self.names)}.",
+                         "unresolved: " + ", ".join(self.names))
+
+
+class TemplateNotFound(IntegrationError):
+    code = "template.not_found"
+    message_human = "The template does not exist or was deleted."
+
+
+class AuthExpired(IntegrationError):
+    code = "oauth_expired"
+    message_human = "The connection expired; reconnect the account."
+
+
+class PermissionDenied(IntegrationError):
+    code = "permission_denied"
+    message_human = "The account has no permission for this resource."
+
+
+class RateLimited(IntegrationError):
+    code = "rate_limit"
+    message_human = "The provider is limiting requests; the step will be retried."
+    retryable = True
+
+    def __init__(self, *args, retry_after=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.retry_after = retry_after
+
+
+class Unavailable(IntegrationError):
+    code = "connection_error"
+    message_human = "The service could not be reached; the step will be retried."
+    retryable = True
+
+
+class Timeout(Unavailable):
+    code = "timeout"
+    message_human = "The service took too long to answer; the step will be retried."
+
+
+class BadResponse(IntegrationError):
+    code = "bad_response"
+    message_human = "The service answered with an error."

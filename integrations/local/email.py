@@ -1,0 +1,102 @@
+"""Send an email with the run's documents attached, over SMTP (`SMTP_URL`)."""
+import re
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate
+from urllib.parse import parse_qs, unquote, urlparse
+
+from integrations.base import Action, Result
+from integrations.errors import InvalidConfig, Unavailable
+from storage import documents
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$")
+
+
+def as_list(value):
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return [str(part).strip() for part in value if str(part).strip()]
+
+
+def invalid_emails(addresses):
+    return [a for a in addresses if not EMAIL.match(a)]
+
+
+def smtp_send(smtp_url, message, *, timeout=30):
+    """Deliver `message` through the server named by an smtp:// or smtps:// URL."""
+    url = urlparse(smtp_url)
+    options = {k: v[-1] for k, v in parse_qs(url.query).items()}
+    port = url.port or (465 if url.scheme == "smtps" else 25)
+    try:
+        if url.scheme == "smtps":
+            client = smtplib.SMTP_SSL(url.hostname, port, timeout=timeout, context=ssl.create_default_context())
+        else:
+            client = smtplib.SMTP(url.hostname, port, timeout=timeout)
+        with client:
+            if options.get("starttls") in ("1", "true"):
+                client.starttls(context=ssl.create_default_context())
+            if url.username:
+                client.login(unquote(url.username), unquote(url.password or ""))
+            refused = client.send_message(message)
+    except (OSError, smtplib.SMTPException) as ex:
+        raise Unavailable("The email server could not be reached; the step will be retried.",
+                          f"SMTP {url.hostname}:{port}: {ex!r}") from ex
+    return refused
+
+
+def recipients(config):
+    """Return (to, cc); refuse an empty or invalid list (variables are checked later)."""
+    to, cc = as_list(config.get("to")), as_list(config.get("cc"))
+    if not to:
+        raise InvalidConfig("Add at least one recipient.", "email.to is empty", code="delivery.no_recipient")
+    bad = invalid_emails([a for a in to + cc if "{{" not in a])
+    if bad:
+        raise InvalidConfig(f"Invalid email address: {', '.join(bad)}.", f"invalid: {bad}",
+                            code="delivery.invalid_email")
+    return to, cc
+
+
+class SmtpEmail(Action):
+    """Send one email per run node, with documents attached."""
+
+    key = "email"
+    name = "Send email"
+    phase = "delivery"
+    fields = {"to": {"type": "array"}, "cc": {"type": "array"}, "subject": {"type": "string"},
+              "body": {"type": "string"}, "attach_documents": {"type": "boolean"}}
+
+    def check(self, config, ctx, node_id):
+        recipients(config)
+        if urlparse(ctx.settings.smtp_url).scheme not in ("smtp", "smtps") or not urlparse(ctx.settings.smtp_url).hostname:
+            raise InvalidConfig("No email server is configured.", f"SMTP_URL={ctx.settings.smtp_url!r}",
+                                code="delivery.no_smtp")
+        return []
+
+    def run(self, ctx):
+        to, cc = recipients(ctx.config)
+
+        def send(idempotency_key):
+            message = EmailMessage()
+            message["From"] = ctx.settings.smtp_from
+            message["To"] = ", ".join(to)
+            if cc:
+                message["Cc"] = ", ".join(cc)
+            message["Subject"] = str(ctx.config.get("subject") or "Your document")
+            message["Date"] = formatdate(localtime=False)
+            message["Message-ID"] = f"<{idempotency_key.replace(':', '.')}@docg>"
+            message["X-Correlation-ID"] = ctx.correlation_id
+            message.set_content(str(ctx.config.get("body") or ""))
+            attached = []
+            if ctx.config.get("attach_documents", True):
+                for document in documents.for_execution(ctx.execution_id):
+                    maintype, _, subtype = document.content_type.partition("/")
+                    message.add_attachment(bytes(document.content), maintype=maintype, subtype=subtype,
+                                           filename=document.name)
+                    attached.append(document.name)
+            smtp_send(ctx.settings.smtp_url, message)
+            return {"message_id": message["Message-ID"], "to": to, "cc": cc, "attachments": attached}
+
+        return Result(output=ctx.once("smtp_send", send))

@@ -1,0 +1,123 @@
+"""The built-in signature sandbox: a provider that needs no account.
+
+Envelopes live in `sandbox_envelopes`. Each signer gets a signing page
+(`/sandbox/sign/{envelope}/{signer token}`); signing or declining there makes
+the sandbox POST a real webhook to `/api/v1/webhooks/signature/sandbox`,
+signed with HMAC-SHA256 of the raw body (`X-Sandbox-Signature: sha256=...`),
+exactly as an outside provider would call us.
+"""
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+
+from peewee import IntegrityError
+
+from integrations.http import Session, raise_for_status
+from integrations.signatures.base import EnvelopeRef, SignatureEvent, SignatureProvider, SignerRef
+from storage.db import database
+from storage.models import SandboxEnvelope, utcnow
+
+SIGNATURE_HEADER = "X-Sandbox-Signature"
+
+
+def sign_body(secret, body):
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class SandboxProvider(SignatureProvider):
+    key = "sandbox"
+
+    def __init__(self, *, public_url, webhook_url):
+        self.public_url = public_url.rstrip("/")
+        self.webhook_url = webhook_url
+
+    def create_envelope(self, *, name, document, content_type, signers, expires_at, idempotency_key, message=None):
+        found = self.find_envelope(idempotency_key)
+        if found is not None:
+            return found
+        people = [{"email": s["email"].lower(), "name": s.get("name") or s["email"], "status": "sent",
+                   "token": secrets.token_urlsafe(24)} for s in signers]
+        try:
+            with database.atomic():
+                envelope = SandboxEnvelope.create(idempotency_key=idempotency_key, name=name, content_type=content_type,
+                                                  document=document, signers=people, webhook_url=self.webhook_url,
+                                                  expires_at=expires_at)
+        except IntegrityError:
+            return self.find_envelope(idempotency_key)
+        return self._ref(envelope)
+
+    def find_envelope(self, idempotency_key):
+        envelope = SandboxEnvelope.get_or_none(SandboxEnvelope.idempotency_key == idempotency_key)
+        return self._ref(envelope) if envelope else None
+
+    def cancel_envelope(self, envelope_id):
+        SandboxEnvelope.update(status="canceled").where(SandboxEnvelope.id == envelope_id).execute()
+
+    def _ref(self, envelope):
+        return EnvelopeRef(envelope_id=str(envelope.id), signers=[
+            SignerRef(email=p["email"], name=p["name"], external_id=p["token"],
+                      sign_url=f"{self.public_url}/sandbox/sign/{envelope.id}/{p['token']}")
+            for p in envelope.signers], raw={"status": envelope.status})
+
+    @classmethod
+    def verify_webhook(cls, headers, body, secret):
+        given = {k.lower(): v for k, v in headers.items()}.get(SIGNATURE_HEADER.lower(), "")
+        return bool(secret) and hmac.compare_digest(given.encode(), sign_body(secret, body).encode())
+
+    @classmethod
+    def parse_webhook(cls, body):
+        data = json.loads(body)
+        return [SignatureEvent(event_key=data["event_id"], envelope_id=data["envelope_id"], kind=data["event"],
+                               signer_email=(data.get("signer") or {}).get("email"),
+                               occurred_at=data.get("occurred_at"), raw=data)]
+
+
+def signer_action(envelope_id, token, action):
+    """Record a signer's action at the sandbox; return the webhook to send, or None."""
+    if action not in ("signed", "declined", "viewed"):
+        raise ValueError(action)
+    with database.atomic():
+        envelope = SandboxEnvelope.select().where(SandboxEnvelope.id == envelope_id).for_update().first()
+        if envelope is None or envelope.status != "sent":
+            return None
+        people = list(envelope.signers)
+        person = next((p for p in people if hmac.compare_digest(p["token"], token)), None)
+        if person is None or person["status"] in ("signed", "declined") or person["status"] == action:
+            return None
+        person["status"] = action
+        SandboxEnvelope.update(signers=people).where(SandboxEnvelope.id == envelope.id).execute()
+    return {"event_id": str(uuid.uuid4()), "envelope_id": str(envelope.id), "event": action,
+            "signer": {"email": person["email"], "name": person["name"]},
+            "occurred_at": utcnow().isoformat(), "url": envelope.webhook_url}
+
+
+def sent_notifications(envelope_id):
+    """The `sent` webhooks the sandbox posts once an envelope is out for signing."""
+    envelope = SandboxEnvelope.get_or_none(SandboxEnvelope.id == envelope_id)
+    if envelope is None:
+        return []
+    return [{"event_id": f"{envelope.id}:sent:{p['email']}", "envelope_id": str(envelope.id), "event": "sent",
+             "signer": {"email": p["email"], "name": p["name"]}, "occurred_at": envelope.created_at.isoformat(),
+             "url": envelope.webhook_url} for p in envelope.signers]
+
+
+def find_signer(envelope_id, token):
+    try:
+        envelope = SandboxEnvelope.get_or_none(SandboxEnvelope.id == uuid.UUID(str(envelope_id)))
+    except ValueError:
+        return None, None
+    if envelope is None:
+        return None, None
+    person = next((p for p in envelope.signers if hmac.compare_digest(p["token"], token)), None)
+    return envelope, person
+
+
+def deliver(notification, secret, *, timeout=15.0, session=None):
+    """POST a sandbox notification to its webhook URL, signed like a provider would."""
+    url = notification.pop("url")
+    body = json.dumps(notification, sort_keys=True).encode()
+    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign_body(secret, body)}
+    with (session or Session(timeout=timeout)) as http:
+        raise_for_status(http.post(url, data=body, headers=headers), what="sandbox webhook")

@@ -1,0 +1,162 @@
+"""Read every environment variable once, in one table, with defaults.
+
+`load()` is the only way to get configuration; nothing reads the environment
+at import time. With no `DATABASE_URL` / `REDIS_URL` the embedded default
+starts real servers under `VAR_DIR` (see `storage/embedded.py`).
+"""
+import contextvars
+import dataclasses
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _bool(value):
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _csv(value):
+    return tuple(v.strip() for v in str(value).split(",") if v.strip())
+
+
+#: name, default, parser, what it is for
+TABLE = [
+    ("PORT", "8000", int, "port the web process binds to"),
+    ("DATABASE_URL", "", str, "PostgreSQL URL; empty starts the embedded server"),
+    ("REDIS_URL", "", str, "Redis URL; empty starts the embedded server"),
+    ("SECRET_KEY", "dev-insecure-secret-change-me", str, "signs stream tokens and OAuth state"),
+    ("ENCRYPTION_KEY", "", str, "kid:base64key[,kid:key...] for credentials; first one writes"),
+    ("ADMIN_TOKEN", "", str, "bearer token for /ops (dashboard, metrics); empty disables /ops"),
+    ("PUBLIC_BASE_URL", "http://localhost:8000", str, "base of links sent to people"),
+    ("REDIS_STREAM_MAXLEN", "1000", int, "approximate MAXLEN of each run's event stream"),
+    ("REDIS_STREAM_TTL", "86400", int, "seconds a run's stream lives after the run ends"),
+    ("SMTP_URL", "smtp://localhost:1025", str, "smtp://[user:pass@]host:port[?starttls=1] for the email node"),
+    ("SMTP_FROM", "docg@localhost", str, "From address of emails sent by runs"),
+    ("STORAGE_ROOT", "", str, "root for relative storage folders; empty means VAR_DIR/files"),
+    ("VAR_DIR", str(ROOT / "var"), str, "where embedded servers and local files live"),
+    ("DB_POOL_SIZE", "20", int, "max PostgreSQL connections per process"),
+    ("BROKER_NAMESPACE", "docg", str, "Redis key namespace of the Dramatiq broker"),
+    ("BROKER_HEARTBEAT_MS", "10000", int, "a worker silent this long is dead; its messages are redelivered"),
+    ("HOP_TIME_LIMIT_MS", "300000", int, "a node that runs longer is interrupted and retried"),
+    ("HOP_MAX_RETRIES", "5", int, "retries of a hop failing with a transient error"),
+    ("SSE_HEARTBEAT_SECONDS", "15", float, "idle seconds between SSE heartbeat comments"),
+    ("CLICKSIGN_WEBHOOK_SECRET", "", str, "HMAC secret of ClickSign webhooks (Content-Hmac)"),
+    ("ZAPSIGN_WEBHOOK_SECRET", "", str, "value ZapSign sends in the webhook secret header"),
+    ("SIGNATURE_SANDBOX_URL", "", str, "where sandbox signers open their links; empty means PUBLIC_BASE_URL"),
+    ("HUBSPOT_CLIENT_ID", "", str, "OAuth client of the HubSpot app"),
+    ("HUBSPOT_CLIENT_SECRET", "", str, "OAuth client secret of the HubSpot app"),
+    ("GOOGLE_CLIENT_ID", "", str, "OAuth client of the Google apps (Docs, Slides, Drive, Forms, Gmail)"),
+    ("GOOGLE_CLIENT_SECRET", "", str, "OAuth client secret of the Google apps"),
+    ("MICROSOFT_CLIENT_ID", "", str, "OAuth client of the Microsoft apps (Word, PowerPoint, Outlook)"),
+    ("MICROSOFT_CLIENT_SECRET", "", str, "OAuth client secret of the Microsoft apps"),
+    ("STRIPE_WEBHOOK_SECRET", "", str, "whsec_... secret that signs Stripe webhooks"),
+    ("LOG_LEVEL", "INFO", str, "level of the JSON log lines every process writes"),
+    ("HTTP_TIMEOUT", "15", float, "seconds for every outbound HTTP call"),
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    port: int
+    database_url: str
+    redis_url: str
+    secret_key: str
+    encryption_key: str
+    admin_token: str
+    public_base_url: str
+    redis_stream_maxlen: int
+    redis_stream_ttl: int
+    smtp_url: str
+    smtp_from: str
+    storage_root: str
+    var_dir: str
+    db_pool_size: int
+    broker_namespace: str
+    broker_heartbeat_ms: int
+    hop_time_limit_ms: int
+    hop_max_retries: int
+    sse_heartbeat_seconds: float
+    clicksign_webhook_secret: str
+    zapsign_webhook_secret: str
+    signature_sandbox_url: str
+    http_timeout: float
+    log_level: str
+    hubspot_client_id: str
+    hubspot_client_secret: str
+    google_client_id: str
+    google_client_secret: str
+    microsoft_client_id: str
+    microsoft_client_secret: str
+    stripe_webhook_secret: str
+
+    @property
+    def sandbox_webhook_secret(self):
+        import hashlib
+        import hmac
+
+        return hmac.new(self.secret_key.encode(), b"docg-signature-sandbox", hashlib.sha256).hexdigest()
+
+    @property
+    def files_root(self):
+        return Path(self.storage_root or Path(self.var_dir) / "files")
+
+
+def load(environ=None, *, start_embedded=True):
+    """Build Settings from the environment, starting embedded servers if needed."""
+    environ = os.environ if environ is None else environ
+    values = {}
+    for name, default, parse, _ in TABLE:
+        values[name.lower()] = parse(environ.get(name) or default)
+    var_dir = Path(values["var_dir"])
+    if start_embedded and not values["database_url"]:
+        from storage import embedded
+
+        var_dir.mkdir(parents=True, exist_ok=True)
+        values["database_url"] = embedded.ensure_postgres(var_dir)
+    if start_embedded and not values["redis_url"]:
+        from storage import embedded
+
+        var_dir.mkdir(parents=True, exist_ok=True)
+        values["redis_url"] = embedded.ensure_redis(var_dir)
+    return Settings(**values)
+
+
+def export_embedded(settings):
+    """Put the resolved server URLs in os.environ so child processes share them."""
+    os.environ["DATABASE_URL"] = settings.database_url
+    os.environ["REDIS_URL"] = settings.redis_url
+
+
+#: the correlation id of the run being worked on, added to every log line
+correlation_id = contextvars.ContextVar("correlation_id", default=None)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC), level, logger, message, correlation id."""
+
+    converter = time.gmtime
+
+    def format(self, record):
+        data = {"ts": f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')}.{int(record.msecs):03d}Z",
+                "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage(),
+                "pid": record.process, "thread": record.threadName}
+        correlation = getattr(record, "correlation_id", None) or correlation_id.get()
+        if correlation:
+            data["correlation_id"] = str(correlation)
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str)
+
+
+def configure_logging(level="INFO"):
+    """Make every handler of the root logger write JSON lines (idempotent)."""
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler())
+    for handler in root.handlers:
+        handler.setFormatter(JsonFormatter())
+    root.setLevel(level)

@@ -1,0 +1,1 @@
+"""Persistence: PostgreSQL through Peewee, Redis Streams for events."""

@@ -1,0 +1,41 @@
+"""Wire the storage layer for one process from Settings."""
+import dataclasses
+import os
+
+import redis as redis_lib
+
+from storage import db as db_module
+from storage import events, fields
+from storage.crypto import Keyring
+from storage.ledger import Ledger
+
+
+@dataclasses.dataclass
+class Services:
+    settings: object
+    db: object
+    redis: object
+    events: events.EventLog
+    ledger: Ledger
+
+
+def redis_client(url, role="app", **kwargs):
+    """Return a Redis client whose connections are named for CLIENT LIST."""
+    return redis_lib.Redis.from_url(url, health_check_interval=30,
+                                    client_name=f"docg-{role}-{os.getpid()}", **kwargs)
+
+
+def configure_database(settings):
+    """Bind the database and the keyring only (enough for migrations and CLI)."""
+    database = db_module.init(settings.database_url, max_connections=settings.db_pool_size)
+    fields.configure(Keyring.from_config(settings.encryption_key, settings.secret_key))
+    return database
+
+
+def configure(settings):
+    """Bind the database, keyring and event log for this process; return them."""
+    database = configure_database(settings)
+    client = redis_client(settings.redis_url)
+    log = events.EventLog(client, maxlen=settings.redis_stream_maxlen, ttl=settings.redis_stream_ttl)
+    events.configure(log)
+    return Services(settings=settings, db=database, redis=client, events=log, ledger=Ledger())

@@ -1,0 +1,83 @@
+"""Data source connections: credentials encrypted at rest, never returned."""
+import datetime
+
+from storage.db import database
+from storage.errors import NotFound
+from storage.models import Connection, utcnow
+from storage.models.base import find_owned
+
+
+def create(organization_id, *, provider, auth_type, credentials, name=""):
+    from storage import fields
+
+    return Connection.create(organization=organization_id, provider=provider, auth_type=auth_type, name=name,
+                             credentials=credentials, key_id=fields.keyring().current_kid,
+                             token_expires_at=expires_at_of(credentials))
+
+
+def get(connection_id, organization_id):
+    connection = find_owned(Connection, connection_id, organization_id)
+    if connection is None or connection.deleted_at is not None:
+        raise NotFound("Connection not found.", f"connection {connection_id}")
+    return connection
+
+
+def list_for(organization_id):
+    return list(Connection.select().where((Connection.organization == organization_id)
+                                          & Connection.deleted_at.is_null()).order_by(Connection.created_at))
+
+
+def delete(connection):
+    Connection.update(deleted_at=utcnow(), status="deleted").where(Connection.id == connection.id).execute()
+
+
+def expires_at_of(credentials):
+    value = credentials.get("expires_at")
+    return datetime.datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def store_tokens(connection_id, credentials):
+    """Persist refreshed credentials (encrypted) and their expiry."""
+    from storage import fields
+
+    (Connection.update(credentials=credentials, token_expires_at=expires_at_of(credentials), status="active",
+                       key_id=fields.keyring().current_kid, updated_at=utcnow())
+     .where(Connection.id == connection_id).execute())
+
+
+def locked(connection_id):
+    """Re-read the connection under a row lock (call inside a transaction)."""
+    return Connection.select().where(Connection.id == connection_id).for_update().first()
+
+
+def mark(connection_id, status):
+    Connection.update(status=status, updated_at=utcnow()).where(Connection.id == connection_id).execute()
+
+
+def serialize(connection):
+    return {"id": str(connection.id), "provider": connection.provider, "name": connection.name,
+            "auth_type": connection.auth_type, "status": connection.status, "key_id": connection.key_id,
+            "token_expires_at": connection.token_expires_at.isoformat() if connection.token_expires_at else None,
+            "created_at": connection.created_at.isoformat(), "updated_at": connection.updated_at.isoformat()}
+
+
+def rotate_keys():
+    """Re-encrypt every stored secret with the current key; return rows rewritten."""
+    from storage import fields
+    from storage.models import Approval, Workflow
+
+    ring, rewritten = fields.keyring(), 0
+    with database.atomic():
+        for model, field in ((Connection, Connection.credentials), (Workflow, Workflow.webhook_secret),
+                             (Approval, Approval.token_ciphertext)):
+            sql = (f'SELECT id, "{field.column_name}" FROM "{model._meta.table_name}" '
+                   f'WHERE "{field.column_name}" IS NOT NULL')
+            for row_id, token in database.execute_sql(sql).fetchall():
+                if not ring.needs_rotation(token):
+                    continue
+                values = {field.name: getattr(model.get_by_id(row_id), field.name)}
+                if model is Connection:
+                    values["key_id"] = ring.current_kid
+                model.update(values).where(model.id == row_id).execute()
+                rewritten += 1
+    return rewritten

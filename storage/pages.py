@@ -1,0 +1,41 @@
+"""Keyset pagination with opaque, stable cursors (ordered ids, never random).
+
+`next_cursor` points after the last row returned even when `has_more` is
+false, so a client following a growing list (a run's logs) polls with it.
+"""
+import base64
+import json
+
+from storage.errors import StorageError
+
+
+class BadCursor(StorageError):
+    code = "invalid_cursor"
+    message_human = "The cursor is not valid; start again without it."
+
+
+def encode(last_id):
+    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode().rstrip("=")
+
+
+def decode(cursor):
+    if not cursor:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return int(data["after"])
+    except (ValueError, KeyError, TypeError) as ex:
+        raise BadCursor(message_tech=f"cursor {cursor!r}: {ex}") from ex
+
+
+def page(query, id_field, *, limit, cursor):
+    """Return (rows, has_more, next_cursor) for rows ordered by `id_field` ascending."""
+    after = decode(cursor)
+    if after is not None:
+        query = query.where(id_field > after)
+    rows = list(query.order_by(id_field).limit(limit + 1))
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if rows:
+        return rows, has_more, encode(rows[-1].id)
+    return rows, has_more, cursor or None

@@ -1,0 +1,75 @@
+"""Record a preflight result on the run and route it (seed F2, F13)."""
+from storage import logs, recommendations, runstate
+from storage.db import database
+from storage.events import EventBatch
+from storage.models import Execution, ExecutionStep, utcnow
+
+
+def nodes_to_check(execution):
+    """(nodes from the current position, nodes already done or reused) as dicts."""
+    rows = list(ExecutionStep.select().where(ExecutionStep.execution == execution.id).order_by(ExecutionStep.position))
+    as_dict = [{"node_id": str(s.node_id), "node_type": s.node_type, "label": s.label, "config": s.config,
+                "phase": s.phase} for s in rows]
+    return as_dict[execution.node_index:], as_dict[:execution.node_index]
+
+
+def record(execution, summary, issues, *, stop_after=False):
+    """Store the result once (CAS) and move the run: needs_review, completed or on.
+
+    Returns the updated execution, or None when another hop recorded it first.
+    """
+    actions = recommendations.for_codes([(i["code"], i["node_id"]) for i in issues if i["severity"] == "blocking"])
+    metrics = dict(execution.phase_metrics or {})
+    now = utcnow()
+    metrics["preflight"] = {"started_at": (execution.started_at or now).isoformat(), "completed_at": now.isoformat(),
+                            "duration_ms": int((now - (execution.started_at or now)).total_seconds() * 1000)}
+    batch = EventBatch()
+    with database.atomic():
+        rows = list(Execution.update(preflight_summary=summary, recommended_actions=actions, phase_metrics=metrics,
+                                     started_at=execution.started_at or now,
+                                     version=Execution.version + 1, updated_at=now, last_progress_at=now)
+                    .where((Execution.id == execution.id) & Execution.preflight_summary.is_null()
+                           & (Execution.hop == execution.hop)).returning(Execution).execute())
+        if not rows:
+            return None
+        execution = rows[0]
+        for issue in issues:
+            logs.write(execution, "error" if issue["severity"] == "blocking" else "warn", "preflight",
+                       issue["message_human"], f"[{issue['code']}] {issue['message_tech']}")
+        if not issues:
+            logs.write(execution, "ok", "preflight", "Preflight found nothing to fix.")
+        batch.add(execution, "preflight.completed", {"blocking_count": summary["blocking_count"],
+                                                     "warning_count": summary["warning_count"],
+                                                     "groups": summary["groups"]})
+        if summary["blocking_count"]:
+            first = next(i for i in issues if i["severity"] == "blocking")
+            execution = runstate.transition(execution.id, "needs_review", batch=batch, reason="preflight", fields={
+                "last_error_human": first["message_human"], "last_error_tech": f"[{first['code']}] {first['message_tech']}"})
+        elif stop_after:
+            execution = runstate.transition(execution.id, "completed", batch=batch, reason="until_phase preflight",
+                                            fields={"progress": 100})
+    batch.flush()
+    return execution
+
+
+def clear_for_resume(execution, *, trigger_data=None, node_changes=None):
+    """Apply a person's changes to a run in needs_review and forget its preflight."""
+    with database.atomic():
+        context = dict(execution.execution_context or {})
+        fields = {"preflight_summary": None, "version": Execution.version + 1, "updated_at": utcnow()}
+        if trigger_data is not None:
+            merged = {**(execution.trigger_data or {}), **trigger_data}
+            context["trigger"] = merged
+            fields.update(trigger_data=merged, execution_context=context)
+        for step_ref, changes in (node_changes or {}).items():
+            step = (ExecutionStep.select().where((ExecutionStep.execution == execution.id)
+                                                 & ((ExecutionStep.label == step_ref)
+                                                    | (ExecutionStep.node_id.cast("text") == step_ref))).first())
+            if step is None:
+                return None, step_ref
+            ExecutionStep.update(config={**(step.config or {}), **changes}).where(ExecutionStep.id == step.id).execute()
+        rows = (Execution.update(fields).where((Execution.id == execution.id)
+                                              & (Execution.version == execution.version)).execute())
+        if not rows:
+            return None, None
+    return Execution.get_by_id(execution.id), None

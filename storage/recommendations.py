@@ -1,0 +1,43 @@
+"""Recommended actions (seed F13): what a person can do about an error code."""
+
+ACTION_MAPPINGS = {
+    "drive.insufficient_permissions": ("fix_permissions", "Fix permissions", "Grant read access to the file."),
+    "permission_denied": ("fix_permissions", "Fix permissions", "Grant the connected account access."),
+    "drive.folder_not_found": ("select_folder", "Select folder", "The destination folder no longer exists."),
+    "storage.invalid_folder": ("select_folder", "Select folder", "Choose a folder inside your storage area."),
+    "unresolved_variables": ("map_fields", "Map fields", "Some variables could not be resolved."),
+    "template.unmapped_tags": ("map_fields", "Map fields", "The template uses tags with no value."),
+    "missing_required_field": ("fill_required", "Fill required fields", "Required fields are empty."),
+    "template.not_found": ("select_template", "Select template", "The template no longer exists."),
+    "hubspot.object_not_found": ("map_fields", "Check record ID",
+                                 "The HubSpot record was not found; check the ID the step uses."),
+    "ai.model_not_found": ("select_model", "Select model", "The AI model is not available to this account."),
+    "ai.quota_exceeded": ("check_billing", "Check plan", "The AI account has no credit or quota left."),
+    "storage.insufficient_permissions": ("fix_permissions", "Fix permissions",
+                                         "Grant the storage keys write access to the bucket."),
+    "storage.bucket_not_found": ("select_folder", "Select folder", "The bucket does not exist."),
+    "stripe.invalid_request": ("edit_step", "Edit step", "Stripe refused a field of this step."),
+    "drive.name_conflict": ("select_folder", "Select folder", "A file with that name already exists there."),
+    "forms.form_not_found": ("select_form", "Select form",
+                             "The form no longer exists or is not shared with the account."),
+    "delivery.invalid_email": ("fix_recipients", "Fix recipients", "An email address is invalid."),
+    "delivery.no_recipient": ("fix_recipients", "Add recipients", "The email has no recipient."),
+    "oauth_expired": ("reconnect_provider", "Reconnect", "The connection expired."),
+    "connection_error": ("reconnect_provider", "Check connection", "The service could not be reached."),
+    "rate_limit": ("retry", "Try again", "The provider limited requests."),
+    "timeout": ("retry", "Try again", "The service took too long to answer."),
+    "internal_error": ("retry", "Try again", "An unexpected error stopped the step."),
+}
+
+
+def for_codes(issues):
+    """Return recommended actions for [(code, node_id)], one per distinct pair."""
+    actions, seen = [], set()
+    for code, node_id in issues:
+        if code not in ACTION_MAPPINGS or (code, node_id) in seen:
+            continue
+        seen.add((code, node_id))
+        action, label, description = ACTION_MAPPINGS[code]
+        actions.append({"action": action, "label": label, "description": description,
+                        "target_node_id": str(node_id) if node_id else None, "params": {"issue_code": code}})
+    return actions

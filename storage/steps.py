@@ -1,0 +1,213 @@
+"""The step lifecycle of a hop: claim, begin, complete, fail, finish.
+
+Each function is one short transaction followed by the events it caused.
+A step runs only under its claim: an advisory lock that lives as long as the
+claiming worker's connection, plus a compare-and-set that refuses a step
+already finished.
+"""
+import datetime
+import hashlib
+
+from peewee import SQL, fn
+
+from storage import audit, logs, recommendations, runstate
+from storage.db import database
+from storage.events import EventBatch
+from storage.models import Execution, ExecutionStep, utcnow
+from storage.redact import redact
+
+PHASE_STATUS = {"delivery": "sending"}
+DONE_STATUS = {"delivery": "sent"}
+WAIT_STATUS = {"approval": "paused", "signature": "signing"}
+#: a run in these states is waiting or over: its current step is not to be run
+NOT_CLAIMABLE = ("paused", "needs_review", "signing", "completed", "failed", "canceled")
+AUDIT_ACTION = {"render": "document.generated", "save": "document.saved", "delivery": "document.sent"}
+
+
+def _lock_key(execution_id, position):
+    digest = hashlib.blake2b(f"{execution_id}:{position}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def claim(execution, index, token):
+    """Claim the step at `index` for this hop; return the step or None.
+
+    NOTE: the claim is a PostgreSQL session advisory lock held on this
+    thread's connection while the node runs. A live duplicate cannot take it;
+    a worker killed with -9 loses its connection and PostgreSQL frees the
+    lock at once, so the redelivered message can run the step again. Call
+    `release()` when the hop ends.
+    """
+    key = _lock_key(execution.id, index)
+    cursor = database.execute_sql("SELECT pg_try_advisory_lock(%s)", (key,))
+    if not cursor.fetchone()[0]:
+        return None
+    still_current = fn.EXISTS(Execution.select(SQL("1")).where(
+        (Execution.id == execution.id) & (Execution.hop == execution.hop) & (Execution.node_index == index)
+        & Execution.status.not_in(NOT_CLAIMABLE)))
+    rows = (ExecutionStep.update(status="running", attempt=ExecutionStep.attempt + 1, claim_token=token,
+                                 claimed_at=utcnow(), started_at=SQL("coalesce(started_at, now())"))
+            .where((ExecutionStep.execution == execution.id) & (ExecutionStep.position == index)
+                   & ExecutionStep.status.in_(("pending", "running")) & still_current)
+            .returning(ExecutionStep).execute())
+    step = next(iter(rows), None)
+    if step is None:
+        release(execution.id, index)
+    return step
+
+
+def release(execution_id, index):
+    database.execute_sql("SELECT pg_advisory_unlock(%s)", (_lock_key(execution_id, index),))
+
+
+def _current_step(step):
+    return {"index": step.position, "label": step.label, "node_id": str(step.node_id), "node_type": step.node_type}
+
+
+def _phase_metrics(execution, phase, *, start=None, end=None):
+    metrics = dict(execution.phase_metrics or {})
+    entry = dict(metrics.get(phase) or {})
+    if start and not entry.get("started_at"):
+        entry["started_at"] = start.isoformat()
+    if end:
+        entry["completed_at"] = end.isoformat()
+        began = datetime.datetime.fromisoformat(entry.get("started_at") or end.isoformat())
+        entry["duration_ms"] = int((end - began).total_seconds() * 1000)
+    metrics[phase] = entry
+    return metrics
+
+
+def begin(execution, step):
+    """Mark the run as working on `step`; return the updated execution."""
+    batch = EventBatch()
+    now = utcnow()
+    if execution.status in ("queued", "ready"):
+        execution = runstate.transition(execution.id, "running", batch=batch, reason="started",
+                                        fields={"started_at": execution.started_at or now})
+    target = PHASE_STATUS.get(step.phase, "running")
+    fields = {"current_step": _current_step(step), "current_node_id": step.node_id,
+              "phase_metrics": _phase_metrics(execution, step.phase, start=now), "last_progress_at": now}
+    if step.phase == "delivery":
+        fields["delivery_state"] = "sending"
+    execution = runstate.transition(execution.id, target, batch=batch, fields=fields, reason=f"step {step.label}")
+    batch.add(execution, "step.started", {"node_id": str(step.node_id), "node_type": step.node_type,
+                                          "position": step.position, "label": step.label, "attempt": step.attempt})
+    batch.add(execution, "execution.progress", {"progress": execution.progress, "current_step": execution.current_step})
+    logs.write(execution, "ok", _domain(step.phase), f"Started “{step.label}”.",
+               f"node {step.node_type} attempt {step.attempt}", step.id)
+    batch.flush()
+    return execution
+
+
+def record_input(step, config):
+    ExecutionStep.update(data_in=redact(config)).where(ExecutionStep.id == step.id).execute()
+
+
+def note_retry(execution, step, error, retries):
+    logs.write(execution, "warn", _domain(step.phase), f"“{step.label}” failed and will be retried.",
+               f"attempt {retries + 1}: {error}", step.id)
+
+
+class _HopMoved(Exception):
+    """The execution's hop is no longer the one this step ran for."""
+
+
+def complete(execution, step, envelope, result, duration_ms):
+    """Record the step's output and advance the hop; False if the hop moved."""
+    now = utcnow()
+    context = dict(envelope.context)
+    context["steps"] = {**context.get("steps", {}), step.label: result.output}
+    phases = [p for (p,) in ExecutionStep.select(ExecutionStep.phase).where(ExecutionStep.execution == execution.id)
+              .order_by(ExecutionStep.position).tuples()]
+    progress = min(100, round(100 * (step.position + 1) / max(len(phases), 1)))
+    next_phase = phases[step.position + 1] if step.position + 1 < len(phases) else None
+    try:
+        with database.atomic():
+            execution = _commit_step(execution, step, envelope.hop, result, duration_ms, context, progress, now)
+    except _HopMoved:
+        return False
+    batch = EventBatch()
+    batch.add(execution, "step.completed", {"node_id": str(step.node_id), "duration_ms": duration_ms,
+                                            "output_preview": redact(result.output)})
+    batch.add(execution, "execution.progress", {"progress": progress, "current_step": execution.current_step})
+    if step.phase in DONE_STATUS and next_phase != step.phase:
+        try:
+            runstate.transition(execution.id, DONE_STATUS[step.phase], batch=batch, reason=f"{step.label} done",
+                                fields={"delivery_state": "sent"})
+        except runstate.InvalidTransition:
+            pass  # canceled while the node ran: the node's work is recorded, the run stays canceled
+    batch.flush()
+    return True
+
+
+def _commit_step(execution, step, hop, result, duration_ms, context, progress, now):
+    (ExecutionStep.update(status="success", data_out=redact(result.output), completed_at=now,
+                          duration_ms=duration_ms, error_code=None, error_human=None, error_tech=None)
+     .where(ExecutionStep.id == step.id).execute())
+    rows = list(Execution.update(
+        hop=Execution.hop + 1, node_index=step.position + 1, execution_context=context,
+        progress=progress, phase_metrics=_phase_metrics(execution, step.phase, end=now),
+        last_progress_at=now, updated_at=now, version=Execution.version + 1)
+        .where((Execution.id == execution.id) & (Execution.hop == hop))
+        .returning(Execution).execute())
+    if not rows:
+        raise _HopMoved()
+    if step.phase in AUDIT_ACTION and not execution.dry_run:
+        audit.record(execution.organization_id, AUDIT_ACTION[step.phase], target_type="step",
+                     target_id=step.id, execution_id=execution.id, correlation_id=execution.correlation_id,
+                     metadata={"node_type": step.node_type, "label": step.label})
+    logs.write(rows[0], "ok", _domain(step.phase), f"“{step.label}” completed.",
+               f"node {step.node_type} in {duration_ms} ms", step.id)
+    return rows[0]
+
+
+def fail(execution, step, error):
+    """Fail the step and the run with human and technical text (once)."""
+    now = utcnow()
+    actions = recommendations.for_codes([(error.code, step.node_id)])
+    with database.atomic():
+        changed = (ExecutionStep.update(status="failure", error_code=error.code, error_human=error.message_human,
+                                        error_tech=error.message_tech, completed_at=now)
+                   .where((ExecutionStep.id == step.id) & (ExecutionStep.status == "running")).execute())
+        if not changed:
+            return False
+        logs.write(execution, "error", _domain(step.phase), f"“{step.label}” failed: {error.message_human}",
+                   f"[{error.code}] {error.message_tech}", step.id)
+        audit.record(execution.organization_id, "execution.failed", target_id=execution.id,
+                     execution_id=execution.id, correlation_id=execution.correlation_id,
+                     metadata={"node_id": str(step.node_id), "code": error.code})
+        batch = EventBatch()
+        fields = {"last_error_human": error.message_human,
+                  "last_error_tech": f"[{error.code}] {error.message_tech}", "recommended_actions": actions}
+        if step.phase == "delivery":
+            fields["delivery_state"] = "failed"
+        fields.update(getattr(error, "run_fields", None) or {})
+        fields["phase_metrics"] = _phase_metrics(execution, step.phase, end=now)
+        execution = Execution.get_by_id(execution.id)
+        batch.add(execution, "step.failed", {"node_id": str(step.node_id), "error_code": error.code,
+                                             "error_human": error.message_human, "error_tech": error.message_tech})
+        if execution.status not in runstate.TERMINAL:
+            runstate.transition(execution.id, "failed", batch=batch, fields=fields, reason=error.code,
+                                event_data={"error_human": error.message_human, "error_tech": error.message_tech})
+    batch.flush()
+    return True
+
+
+def finish(execution):
+    """Complete the run (CAS; a second call finds it terminal and does nothing)."""
+    if execution.status in runstate.TERMINAL:
+        return
+    batch = EventBatch()
+    try:
+        runstate.transition(execution.id, "completed", batch=batch, reason="all steps done",
+                            fields={"progress": 100, "current_step": None})
+    except runstate.InvalidTransition:
+        return
+    audit.record(execution.organization_id, "execution.completed", target_id=execution.id,
+                 execution_id=execution.id, correlation_id=execution.correlation_id,
+                 metadata={"dry_run": execution.dry_run, "until_phase": execution.until_phase})
+    batch.flush()
+
+
+def _domain(phase):
+    return {"delivery": "delivery", "approval": "approval", "signature": "signature"}.get(phase, "step")

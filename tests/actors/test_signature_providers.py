@@ -1,0 +1,61 @@
+"""ClickSign and ZapSign runs end to end, against servers that speak their APIs."""
+import pytest
+import requests
+
+from cli import sample
+from storage.models import Connection
+from tests import factories
+from tests.integrations.provider_servers import FakeClickSign, FakeZapSign
+
+pytestmark = pytest.mark.e2e
+SIGNERS = [{"name": "Ana", "email": "ana@acme.example"}, {"name": "Bruno", "email": "bruno@acme.example"}]
+
+
+def provider_run(client, org, provider, fake, credentials):
+    connection = Connection.create(organization=org.id, provider=provider, auth_type="api_key",
+                                   credentials={**credentials, "base_url": fake.base_url}, key_id="test")
+    template_id = factories.template(client, org)
+    wf = factories.workflow(client, org, [
+        factories.render_node(template_id),
+        {"node_type": provider, "label": "sign", "config": {"connection_id": str(connection.id), "signers": SIGNERS}},
+    ])
+    execution_id = factories.start(client, org, wf["id"], sample.trigger_data())
+    factories.wait_for_status(client, org, execution_id, "signing")
+    return execution_id, factories.steps(client, org, execution_id)[1]["data_out"]["envelope_id"]
+
+
+def post_webhook(web_server, provider, body, headers):
+    return requests.post(f"{web_server.base}/api/v1/webhooks/signature/{provider}", data=body, headers=headers,
+                         timeout=10)
+
+
+def test_clicksign_run_signs_through_verified_webhooks(client, org, db, worker, web_server, httpserver):
+    fake = FakeClickSign(httpserver)
+    execution_id, envelope_id = provider_run(client, org, "clicksign", fake, {"access_token": fake.token})
+    correlation = factories.run_state(client, org, execution_id)["correlation_id"]
+    assert {seen.headers.get("X-Correlation-ID") for seen in fake.requests} == {correlation}
+    assert ("POST", "/envelopes") in fake.calls()
+
+    for signer in SIGNERS:
+        headers, body = fake.webhook(envelope_id, "sign", "cs-webhook-secret", signer_email=signer["email"])
+        assert post_webhook(web_server, "clicksign", body, headers).json()["accepted"] == 1
+    headers, body = fake.webhook(envelope_id, "sign", "wrong-secret", signer_email=SIGNERS[0]["email"])
+    assert post_webhook(web_server, "clicksign", body, headers).status_code == 401
+
+    state = factories.wait_for_status(client, org, execution_id)
+    assert state["status"] == "completed" and state["signature_state"] == "signed"
+
+
+def test_zapsign_refusal_fails_the_run(client, org, db, worker, web_server, httpserver):
+    fake = FakeZapSign(httpserver)
+    execution_id, envelope_id = provider_run(client, org, "zapsign", fake, {"api_token": fake.token})
+
+    body = fake.act(envelope_id, SIGNERS[0]["email"], "doc_signed")
+    headers = {"Content-Type": "application/json", "X-DocG-Webhook-Secret": "zs-webhook-secret"}
+    assert post_webhook(web_server, "zapsign", body, headers).json()["accepted"] >= 1
+    body = fake.act(envelope_id, SIGNERS[1]["email"], "doc_refused")
+    assert post_webhook(web_server, "zapsign", body, headers).json()["accepted"] == 1
+
+    state = factories.wait_for_status(client, org, execution_id)
+    assert state["status"] == "failed" and state["signature_state"] == "declined"
+    assert SIGNERS[1]["email"] in state["last_error_human"]

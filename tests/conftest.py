@@ -1,0 +1,210 @@
+"""Fixtures on real services: PostgreSQL, Redis, SMTP, dramatiq and gunicorn.
+
+Servers: TEST_DATABASE_URL / TEST_REDIS_URL when set; otherwise the local
+PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) when they answer;
+otherwise (or with DOCG_TEST_EMBEDDED=1) the embedded default started under
+var/test. The schema of the
+`docg_test` database is rebuilt from the migrations once per session.
+"""
+import os
+import tempfile
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import pytest
+
+from tests.support import ROOT, Mailbox, free_port, http_ok, reachable, start_web, start_worker, wait_until
+
+TEST_DB = os.environ.get("DOCG_TEST_DB", "docg_test")
+TEST_REDIS_DB = int(os.environ.get("DOCG_TEST_REDIS_DB", "12"))
+
+
+def _with_database(url, name):
+    parts = urlparse(url)
+    return urlunparse(parts._replace(path=f"/{name}"))
+
+
+def _servers(var_dir):
+    from storage import embedded
+
+    db_url, redis_url = os.environ.get("TEST_DATABASE_URL"), os.environ.get("TEST_REDIS_URL")
+    local = os.environ.get("DOCG_TEST_EMBEDDED") != "1"
+    if not db_url:
+        if local and reachable("127.0.0.1", 5432):
+            admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+        else:
+            admin = _with_database(embedded.ensure_postgres(var_dir), "postgres")
+        embedded.create_database_if_missing(admin, TEST_DB)
+        db_url = _with_database(admin, TEST_DB)
+    if not redis_url:
+        if local and reachable("127.0.0.1", 6379):
+            redis_url = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
+        else:
+            redis_url = f"{embedded.ensure_redis(var_dir)}?db={TEST_REDIS_DB}"
+    return db_url, redis_url
+
+
+def pytest_configure(config):
+    var_dir = ROOT / "var" / "test"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    db_url, redis_url = _servers(var_dir)
+    files = Path(tempfile.mkdtemp(prefix="docg-files-"))
+    web_port = free_port()
+    os.environ.update({
+        "DOCG_TEST_WEB_PORT": str(web_port), "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
+        "DATABASE_URL": db_url, "REDIS_URL": redis_url, "VAR_DIR": str(var_dir),
+        "STORAGE_ROOT": str(files), "SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
+        "BROKER_NAMESPACE": "docg-test", "ADMIN_TOKEN": "test-admin-token",
+        "SECRET_KEY": "test-secret", "dramatiq_worker_timeout": "100",
+        "HOP_MAX_RETRIES": "3", "DB_POOL_SIZE": "40", "SSE_HEARTBEAT_SECONDS": "1",
+        "CLICKSIGN_WEBHOOK_SECRET": "cs-webhook-secret", "ZAPSIGN_WEBHOOK_SECRET": "zs-webhook-secret",
+    })
+    _reset(db_url, redis_url)
+
+
+def _reset(db_url, redis_url):
+    """Rebuild the schema from the migrations and empty the test Redis db."""
+    import redis
+
+    from storage import db as db_module
+    from storage import migrations
+
+    database = db_module.init(db_url, max_connections=2)
+    with database.connection_context():
+        database.execute_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        migrations.apply(database)
+    database.close_all()
+    redis.Redis.from_url(redis_url).flushdb()
+
+
+@pytest.fixture(scope="session")
+def services():
+    from actors import broker
+
+    return broker.services
+
+
+@pytest.fixture(scope="session")
+def broker(services):
+    from actors import broker as broker_module
+
+    return broker_module.broker
+
+
+@pytest.fixture(scope="session")
+def redis(services):
+    return services.redis
+
+
+@pytest.fixture(scope="session")
+def app(services, broker):
+    from web.app import create_app
+
+    return create_app(services, broker=broker)
+
+
+@pytest.fixture
+def client(app):
+    import falcon.testing
+
+    return falcon.testing.TestClient(app)
+
+
+@pytest.fixture
+def db(services):
+    with services.db.connection_context():
+        yield services.db
+
+
+class Org:
+    def __init__(self, organization_id, token):
+        self.id, self.token = str(organization_id), token
+        self.headers = {"Authorization": f"Bearer {token}", "X-Organization-ID": self.id}
+
+
+@pytest.fixture
+def org(db):
+    from storage import tenancy
+
+    organization, token = tenancy.create_organization(f"org-{uuid.uuid4().hex[:6]}")
+    return Org(organization.id, token)
+
+
+@pytest.fixture
+def other_org(db):
+    from storage import tenancy
+
+    organization, token = tenancy.create_organization("other")
+    return Org(organization.id, token)
+
+
+@pytest.fixture(scope="session")
+def logs_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("process-logs")
+
+
+@pytest.fixture(scope="session")
+def mailbox():
+    port = urlparse(os.environ["SMTP_URL"]).port
+    box = Mailbox(port).start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="module")
+def worker(services, mailbox, logs_dir):
+    """A real `dramatiq actors` process for the test module."""
+    process = start_worker(logs_dir)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def table_lock():
+    """Hold a PostgreSQL table lock from another connection; released after the test."""
+    import psycopg2
+
+    from storage.db import connect_params
+
+    conn = psycopg2.connect(**connect_params(os.environ["DATABASE_URL"]))
+
+    def lock(table, mode):
+        conn.cursor().execute(f"LOCK TABLE {table} IN {mode} MODE")
+        return conn
+
+    yield lock
+    conn.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def spawn_worker(services, mailbox, logs_dir):
+    """Start extra `dramatiq actors` processes; all are stopped after the test."""
+    started = []
+
+    def spawn(**options):
+        process = start_worker(logs_dir, **options)
+        started.append(process)
+        return process
+
+    yield spawn
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def web_server(services, logs_dir):
+    """A real gunicorn (gevent) serving the app; `.base` is its URL."""
+    port = int(os.environ["DOCG_TEST_WEB_PORT"])
+    process = start_web(logs_dir, port)
+    base = f"http://127.0.0.1:{port}"
+    wait_until(lambda: http_ok(f"{base}/health"), 60, message="web health")
+    process.base = base
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def files_root():
+    return Path(os.environ["STORAGE_ROOT"])

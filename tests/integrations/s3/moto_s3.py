@@ -1,0 +1,94 @@
+"""moto's S3 in server mode on a local port, checking SigV4 like S3 does.
+
+The server is moto's own WSGI app (what `moto_server` runs) behind a
+recorder, so a test can see what reached it: method, path and headers.
+IAM users are created first (a writer allowed s3:*, an outsider allowed
+nothing); then `/moto-api/reset-auth` turns authentication on, from which
+point moto recomputes every request's signature with the user's secret and
+answers SignatureDoesNotMatch / InvalidAccessKeyId / AccessDenied as S3 does.
+"""
+import dataclasses
+import json
+import threading
+
+import boto3
+import requests
+from botocore.config import Config
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
+REGION = "us-east-1"
+ALLOW_S3 = json.dumps({"Version": "2012-10-17",
+                       "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+
+
+@dataclasses.dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict
+
+
+class _QuietHandler(MotoRequestHandler):
+    def log_request(self, *args, **kwargs):
+        pass
+
+
+class MotoS3:
+    def __init__(self, bucket="docg-contracts"):
+        self.bucket = bucket
+        self.requests = []
+        self.keys = {}
+
+    def start(self):
+        app = DomainDispatcherApplication(create_backend_app)
+        self.server = make_server("127.0.0.1", 0, self._recording(app), threaded=True, request_handler=_QuietHandler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._provision()
+        return self
+
+    def stop(self):
+        """Stop serving and turn moto's (process-wide) authentication off again."""
+        requests.post(f"{self.endpoint}/moto-api/reset-auth", data=b"inf", timeout=5)
+        self.server.shutdown()
+        self.thread.join(5)
+
+    def _recording(self, app):
+        def recorder(environ, start_response):
+            headers = {key[5:].replace("_", "-").title(): value for key, value in environ.items()
+                       if key.startswith("HTTP_")}
+            self.requests.append(Seen(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), headers))
+            return app(environ, start_response)
+        return recorder
+
+    def _provision(self):
+        iam = self._client("iam", "bootstrap", "bootstrap")
+        for user, policy in (("docg-writer", ALLOW_S3), ("docg-outsider", None)):
+            iam.create_user(UserName=user)
+            if policy:
+                iam.put_user_policy(UserName=user, PolicyName="s3", PolicyDocument=policy)
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            self.keys[user] = (key["AccessKeyId"], key["SecretAccessKey"])
+        self._client("s3", "bootstrap", "bootstrap").create_bucket(Bucket=self.bucket)
+        answer = requests.post(f"{self.endpoint}/moto-api/reset-auth", data=b"0", timeout=5)
+        assert answer.status_code == 200, answer.text
+
+    def _client(self, service, key_id, secret):
+        return boto3.session.Session().client(
+            service, endpoint_url=self.endpoint, region_name=REGION, aws_access_key_id=key_id,
+            aws_secret_access_key=secret, config=Config(request_checksum_calculation="when_required"))
+
+    def credentials(self, user="docg-writer", **overrides):
+        """What a DocG connection to this server holds."""
+        key_id, secret = self.keys[user]
+        return {"access_key_id": key_id, "secret_access_key": secret, "region": REGION,
+                "endpoint_url": self.endpoint, **overrides}
+
+    def admin(self):
+        """An S3 client signed as the writer, for a test to read what was stored."""
+        return self._client("s3", *self.keys["docg-writer"])
+
+    def seen(self, method=None, path_prefix=""):
+        return [s for s in self.requests if (method is None or s.method == method) and s.path.startswith(path_prefix)]

@@ -1,0 +1,59 @@
+"""Migrations, encrypted fields and the append-only, hash-chained audit trail."""
+import peewee
+import pytest
+
+from storage import audit, migrations
+from storage.models import AuditEvent, Connection, Organization
+
+
+def test_migrate_is_idempotent_and_reversible(services):
+    import os
+
+    from storage import db as db_module
+    from storage.embedded import create_database_if_missing
+    from tests.conftest import _with_database
+
+    admin = _with_database(os.environ["DATABASE_URL"], "postgres")
+    create_database_if_missing(admin, "docg_test_migrations")
+    params = db_module.connect_params(_with_database(os.environ["DATABASE_URL"], "docg_test_migrations"))
+    from playhouse.postgres_ext import PostgresqlExtDatabase
+
+    scratch = PostgresqlExtDatabase(**params)
+    with scratch.connection_context():
+        scratch.execute_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        every = [version for version, _ in migrations.available()]
+        assert migrations.apply(scratch) == every
+        assert migrations.apply(scratch) == []
+        assert migrations.rollback(scratch, target=0) == every[::-1]
+        assert scratch.execute_sql("SELECT to_regclass('workflow_executions')").fetchone()[0] is None
+        assert migrations.apply(scratch) == every
+
+
+def test_credentials_are_encrypted_at_rest(org, db):
+    connection = Connection.create(organization=org.id, provider="hubspot", auth_type="oauth2",
+                                   credentials={"access_token": "at-123", "refresh_token": "rt-456"}, key_id="k")
+    raw = db.execute_sql("SELECT credentials FROM data_source_connections WHERE id = %s",
+                         (connection.id,)).fetchone()[0]
+    assert "at-123" not in raw and raw.startswith("v1.")
+    assert Connection.get_by_id(connection.id).credentials["refresh_token"] == "rt-456"
+
+
+def test_audit_rows_cannot_be_updated_deleted_or_truncated(org, db):
+    audit.record(org.id, "execution.started", target_id="x")
+    for statement in ("UPDATE audit_events SET action = 'x'", "DELETE FROM audit_events",
+                      "TRUNCATE audit_events"):
+        with pytest.raises(peewee.DatabaseError, match="append-only"):
+            with db.atomic():
+                db.execute_sql(statement)
+
+
+def test_audit_verify_finds_a_row_edited_with_triggers_disabled(db):
+    organization = Organization.create(name="audited")
+    rows = [audit.record(organization.id, f"action.{i}", target_id=str(i)) for i in range(4)]
+    assert audit.verify(organization.id) is None
+    with db.atomic():
+        db.execute_sql("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update")
+        db.execute_sql("UPDATE audit_events SET metadata = '{\"amount\": 1}' WHERE id = %s", (rows[2].id,))
+        db.execute_sql("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update")
+    assert audit.verify(organization.id).id == rows[2].id
+    assert AuditEvent.get_by_id(rows[3].id).prev_hash == rows[2].hash

@@ -1,0 +1,220 @@
+"""Test helpers: waiting on conditions, real processes, a real SMTP server."""
+import email
+import email.policy
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_until(predicate, timeout=30.0, interval=0.05, message="condition"):
+    """Poll `predicate` until it returns a truthy value; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+def http_ok(url, timeout=5):
+    """True when `url` answers 200 (any connection error or timeout is False)."""
+    import requests
+
+    try:
+        return requests.get(url, timeout=timeout).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def reachable(host, port, timeout=0.3):
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+class Process:
+    """A real child process (dramatiq worker, gunicorn) with its log on disk."""
+
+    def __init__(self, name, argv, log_dir, env=None):
+        self.name, self.argv = name, argv
+        self.log_path = Path(log_dir) / f"{name}-{time.monotonic_ns()}.log"
+        self.env = {**os.environ, **(env or {})}
+        self.proc = None
+
+    def start(self):
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def log(self):
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def wait_for_log(self, text, timeout=30.0):
+        wait_until(lambda: text in self.log() or self.proc.poll() is not None, timeout, message=f"{self.name}: {text}")
+        assert self.proc.poll() is None, f"{self.name} exited early:\n{self.log()[-3000:]}"
+
+    def children(self):
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
+        return [int(pid) for pid in out.split()]
+
+    def kill(self, sig=signal.SIGKILL):
+        """Send `sig` to the whole process group (master and forked workers)."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+
+    def terminate(self):
+        """SIGTERM the main process only, as `docker stop` or systemd do."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+
+    def stop(self, timeout=20.0):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill(signal.SIGKILL)
+            self.proc.wait(5)
+        self._log.close()
+
+
+def start_worker(log_dir, *, processes=1, threads=8, env=None):
+    worker = Process("worker", [sys.executable, "-m", "dramatiq", "actors", "--processes", str(processes),
+                                "--threads", str(threads), "--worker-shutdown-timeout", "15000"],
+                     log_dir, env=env).start()
+    worker.wait_for_log("Worker process is ready", timeout=60)
+    return worker
+
+
+def start_web(log_dir, port, env=None):
+    web = Process("web", [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "1",
+                          "--bind", f"127.0.0.1:{port}", "web.wsgi:app"],
+                  log_dir, env={**(env or {}), "PORT": str(port)}).start()
+    wait_until(lambda: reachable("127.0.0.1", port) or web.proc.poll() is not None, 60, message="web port")
+    assert web.proc.poll() is None, web.log()
+    return web
+
+
+class Mailbox:
+    """A real SMTP server (aiosmtpd) that keeps what it receives."""
+
+    def __init__(self, port):
+        from aiosmtpd.controller import Controller
+
+        self.port = port
+        self._holds = {}
+        self.held = []
+        self._messages = []
+        self._lock = threading.Lock()
+        self.controller = Controller(self, hostname="127.0.0.1", port=port)
+
+    def hold(self, address):
+        """Stall any delivery to `address` at RCPT until the returned event is set."""
+        event = threading.Event()
+        self._holds[address] = event
+        return event
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        import asyncio
+
+        hold = self._holds.get(address)
+        if hold is not None and not hold.is_set():
+            self.held.append(address)
+            await asyncio.get_running_loop().run_in_executor(None, hold.wait, 60)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        with self._lock:
+            self._messages.append(parsed)
+        return "250 OK"
+
+    def start(self):
+        self.controller.start()
+        return self
+
+    def stop(self):
+        self.controller.stop()
+
+    def messages(self, to=None):
+        with self._lock:
+            found = list(self._messages)
+        return [m for m in found if to is None or to in str(m["To"])]
+
+    def wait_for(self, to, count=1, timeout=30.0):
+        return wait_until(lambda: len(self.messages(to)) >= count and self.messages(to), timeout,
+                          message=f"{count} email(s) to {to}")
+
+
+class SseClient:
+    """Read a real text/event-stream response frame by frame."""
+
+    def __init__(self, url, headers=None, timeout=30):
+        import requests
+
+        self.response = requests.get(url, headers=headers or {}, stream=True, timeout=timeout)
+        self.lines = self.response.iter_lines(decode_unicode=True)
+        self.comments = []
+        self.retry = None
+
+    def next_event(self):
+        """Return (id, event, data) of the next event, or None when the stream ends."""
+        import json
+
+        frame = {}
+        for line in self.lines:
+            if line == "":
+                if "event" in frame:
+                    return frame.get("id"), frame["event"], json.loads(frame["data"])
+                frame = {}
+                continue
+            if line.startswith(":"):
+                self.comments.append(line)
+                continue
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field == "retry":
+                self.retry = int(value)
+            else:
+                frame[field] = value
+        return None
+
+    def next_comment(self):
+        """Return the next comment line (heartbeats), skipping nothing else."""
+        for line in self.lines:
+            if line.startswith(":"):
+                return line
+            if line and not line.startswith(("id:", "event:", "data:", "retry:")):
+                continue
+        return None
+
+    def events_until(self, predicate):
+        seen = []
+        while (event := self.next_event()) is not None:
+            seen.append(event)
+            if predicate(event):
+                break
+        return seen
+
+    def close(self):
+        self.response.close()

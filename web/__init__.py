@@ -1,0 +1,1 @@
+"""Falcon WSGI app: REST API, SSE, webhooks and the ops pages."""

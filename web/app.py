@@ -1,0 +1,77 @@
+"""The one wiring point: build the Falcon app and hand collaborators in."""
+import falcon
+
+from actors.payments import apply_stripe_delivery
+from storage.bootstrap import redis_client
+from web import errors, ops
+from web.auth import AuthMiddleware
+from web.middleware import DatabaseConnection, RequestId
+from web.resources import (approvals, apps, connections, control, documents, executions, health, history, pages,
+                           sandbox, streams, templates, workflows)
+from web.webhooks.signature import SignatureWebhook
+from web.webhooks.stripe import StripeWebhook
+from web.webhooks.triggers import TriggerWebhook
+from web.sse import StreamHub
+
+
+def create_app(services=None, *, broker=None):
+    """Return the WSGI app. Defaults come from the actors' process setup."""
+    if services is None or broker is None:
+        from actors import broker as broker_module
+
+        services = services or broker_module.services
+        broker = broker or broker_module.broker
+    settings = services.settings
+    hub = StreamHub(lambda: redis_client(settings.redis_url, "sse", single_connection_client=True), services.redis)
+
+    app = falcon.App(middleware=[RequestId(), DatabaseConnection(), AuthMiddleware(settings.secret_key)])
+    app.req_options.strip_url_path_trailing_slash = True
+    errors.install(app)
+
+    api = "/api/v1"
+    app.add_route("/health", health.Health(services.redis, broker))
+    app.add_route("/metrics", ops.Metrics(broker, hub))
+    app.add_route(f"{api}/sse/health", health.SseHealth(services.redis))
+    app.add_route(f"{api}/workflows", workflows.Workflows())
+    app.add_route(f"{api}/workflows/{{workflow_id}}", workflows.Workflow())
+    app.add_route(f"{api}/workflows/{{workflow_id}}/activate", workflows.WorkflowActivation())
+    app.add_route(f"{api}/workflows/{{workflow_id}}/executions", workflows.WorkflowExecutions())
+    app.add_route(f"{api}/workflows/{{workflow_id}}/runs", workflows.WorkflowRuns())
+    app.add_route(f"{api}/executions/{{execution_id}}", executions.Execution())
+    app.add_route(f"{api}/executions/{{execution_id}}/steps", executions.ExecutionSteps())
+    app.add_route(f"{api}/workflows/{{workflow_id}}/preflight", control.WorkflowPreflight())
+    app.add_route(f"{api}/executions/{{execution_id}}/logs", history.ExecutionLogs())
+    app.add_route(f"{api}/executions/{{execution_id}}/preflight", control.ExecutionPreflight())
+    app.add_route(f"{api}/executions/{{execution_id}}/resume", control.ExecutionResume())
+    app.add_route(f"{api}/executions/{{execution_id}}/cancel", control.ExecutionCancel())
+    app.add_route(f"{api}/executions/{{execution_id}}/retry", control.ExecutionRetry())
+    app.add_route(f"{api}/executions/{{execution_id}}/retry-preview", control.ExecutionRetryPreview())
+    app.add_route(f"{api}/executions/{{execution_id}}/request-signature", control.ExecutionRequestSignature())
+    app.add_route(f"{api}/executions/{{execution_id}}/documents", documents.ExecutionDocuments())
+    app.add_route(f"{api}/executions/{{execution_id}}/documents/{{document_id}}", documents.ExecutionDocument())
+    app.add_route(f"{api}/executions/{{execution_id}}/audit", history.ExecutionAudit())
+    app.add_route(f"{api}/executions/{{execution_id}}/stream-token", streams.StreamToken(settings.secret_key))
+    app.add_route(f"{api}/sse/executions/{{execution_id}}/stream", streams.ExecutionStream(hub, services.redis, settings.sse_heartbeat_seconds))
+    app.add_route(f"{api}/sse/organizations/stream", streams.OrganizationStream(hub, services.redis, settings.sse_heartbeat_seconds))
+    app.add_route(f"{api}/templates", templates.Templates())
+    app.add_route(f"{api}/templates/{{template_id}}", templates.Template())
+    app.add_route(f"{api}/connections", connections.Connections())
+    app.add_route(f"{api}/connections/{{connection_id}}", connections.Connection())
+    app.add_route(f"{api}/connections/{{connection_id}}/test", connections.ConnectionTest(settings))
+    app.add_route(f"{api}/connections/oauth/{{provider}}/start", connections.OAuthStart(settings, services.redis))
+    app.add_route(f"{api}/connections/oauth/{{provider}}/callback", connections.OAuthCallback(settings, services.redis))
+    app.add_route(f"{api}/apps", apps.Apps())
+    app.add_route(f"{api}/apps/{{app_key}}/dynamic/{{provider}}", apps.AppDynamic(settings))
+    app.add_route(f"{api}/approvals/{{token}}", approvals.ApprovalLink())
+    app.add_route(f"{api}/approvals/{{token}}/decision", approvals.ApprovalDecision())
+    app.add_route(f"{api}/approvals/{{token}}/documents/{{document_id}}", approvals.ApprovalDocument())
+    app.add_route(f"{api}/webhooks/signature/{{provider}}", SignatureWebhook(settings))
+    app.add_route(f"{api}/webhooks/triggers/{{workflow_id}}", TriggerWebhook())
+    app.add_route(f"{api}/webhooks/stripe", StripeWebhook(settings, enqueue=apply_stripe_delivery.send))
+    app.add_route("/approvals/{token}", pages.Page("approval.html"))
+    app.add_route("/runs/{execution_id}", pages.Page("run.html"))
+    app.add_route("/sandbox/sign/{envelope_id}/{token}", sandbox.SandboxSigning())
+
+    wsgi = ops.mount(app, broker=broker, admin_token=settings.admin_token)
+    wsgi.falcon_app, wsgi.hub, wsgi.settings = app, hub, settings
+    return wsgi

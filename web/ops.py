@@ -1,0 +1,96 @@
+"""Operator pages behind the admin token: Dramatiq dashboard and metrics.
+
+The dashboard (dramatiq_dashboard) is a WSGI app mounted under
+`/ops/dramatiq` through its own middleware; `AdminGate` in front of it and
+of `/metrics` accepts `Authorization: Bearer <ADMIN_TOKEN>` or HTTP Basic
+with the token as password (so a browser can open the dashboard).
+"""
+import base64
+import hmac
+import json
+
+from dramatiq_dashboard import make_wsgi_middleware
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+from peewee import fn
+
+from storage.models import Execution
+
+DASHBOARD_PREFIX = "/ops/dramatiq"
+PROTECTED = (DASHBOARD_PREFIX, "/metrics")
+
+
+def _token_from(environ):
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() == "basic":
+        try:
+            return base64.b64decode(value).decode().partition(":")[2]
+        except (ValueError, UnicodeDecodeError):
+            return ""
+    return ""
+
+
+class AdminGate:
+    """WSGI middleware refusing /ops and /metrics without the admin token."""
+
+    def __init__(self, app, admin_token):
+        self.app, self.admin_token = app, admin_token
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(PROTECTED):
+            token = _token_from(environ)
+            if not self.admin_token or not hmac.compare_digest(token.encode(), self.admin_token.encode()):
+                body = json.dumps({"error": {"code": "unauthorized", "message_human": "Admin token required.",
+                                             "message_tech": "ADMIN_TOKEN missing or wrong" if self.admin_token
+                                             else "ops pages are disabled: ADMIN_TOKEN is not set"}}).encode()
+                start_response("401 Unauthorized", [("Content-Type", "application/json"),
+                                                    ("WWW-Authenticate", 'Basic realm="docg-ops"'),
+                                                    ("Content-Length", str(len(body)))])
+                return [body]
+        return self.app(environ, start_response)
+
+
+def mount(app, *, broker, admin_token):
+    """Wrap the Falcon app with the dashboard and the admin gate."""
+    with_dashboard = make_wsgi_middleware(DASHBOARD_PREFIX, broker=broker)(app)
+    return AdminGate(with_dashboard, admin_token)
+
+
+class RunCollector:
+    """Prometheus gauges read at scrape time: runs by status, queues, SSE clients."""
+
+    def __init__(self, broker, hub):
+        self.broker, self.hub = broker, hub
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        runs = GaugeMetricFamily("docg_executions", "Executions by status", labels=["status"])
+        for status, count in Execution.select(Execution.status, fn.COUNT(Execution.id)).group_by(Execution.status).tuples():
+            runs.add_metric([status], count)
+        yield runs
+        depth = GaugeMetricFamily("docg_queue_messages", "Messages waiting per Dramatiq queue", labels=["queue"])
+        for queue_name in sorted(self.broker.get_declared_queues()):
+            depth.add_metric([queue_name], self.broker.client.llen(f"{self.broker.namespace}:{queue_name}"))
+        yield depth
+        clients = GaugeMetricFamily("docg_sse_clients", "SSE clients connected to this process")
+        clients.add_metric([], self.hub.client_count)
+        yield clients
+
+
+class Metrics:
+    auth = "public"
+
+    def __init__(self, broker, hub):
+        self.registry = CollectorRegistry()
+        self.registry.register(RunCollector(broker, hub))
+
+    def on_get(self, req, resp):
+        resp.content_type = "text/plain; version=0.0.4"
+        resp.data = generate_latest(self.registry)

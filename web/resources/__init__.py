@@ -1,0 +1,1 @@
+"""One resource class per entity; responders parse, call one function, answer."""

@@ -1,0 +1,61 @@
+"""Execution logs and audit trail, filtered and paged with stable cursors."""
+import uuid
+
+from storage import executions, pages
+from storage.models import AuditEvent, ExecutionLog
+from storage.logs import DOMAINS, LEVELS
+from web.errors import Unprocessable
+
+
+def _choice(req, name, allowed):
+    value = req.get_param(name)
+    if value is not None and value not in allowed:
+        raise Unprocessable(f"{name} must be one of {', '.join(allowed)}.", f"{name}={value!r}")
+    return value
+
+
+def _limit(req):
+    return req.get_param_as_int("limit", min_value=1, max_value=100, default=50)
+
+
+def serialize_log(row):
+    return {"id": row.id, "level": row.level, "domain": row.domain, "message_human": row.message_human,
+            "details_tech": row.details_tech, "step_id": str(row.step_id) if row.step_id else None,
+            "correlation_id": str(row.correlation_id) if row.correlation_id else None,
+            "timestamp": row.timestamp.isoformat()}
+
+
+def serialize_audit(row):
+    return {"id": row.id, "action": row.action, "actor_type": row.actor_type, "actor_id": row.actor_id,
+            "target_type": row.target_type, "target_id": row.target_id, "metadata": row.metadata,
+            "correlation_id": str(row.correlation_id) if row.correlation_id else None,
+            "created_at": row.created_at.isoformat(), "hash": row.hash}
+
+
+class ExecutionLogs:
+    auth = "stream"
+
+    def on_get(self, req, resp, execution_id):
+        execution = executions.get(execution_id, req.context.organization_id)
+        query = ExecutionLog.select().where(ExecutionLog.execution == execution.id)
+        level, domain = _choice(req, "level", LEVELS), _choice(req, "domain", DOMAINS)
+        if level:
+            query = query.where(ExecutionLog.level == level)
+        if domain:
+            query = query.where(ExecutionLog.domain == domain)
+        if req.get_param("step_id"):
+            try:
+                query = query.where(ExecutionLog.step_id == uuid.UUID(req.get_param("step_id")))
+            except ValueError as ex:
+                raise Unprocessable("step_id must be a step id.", str(ex)) from ex
+        rows, has_more, cursor = pages.page(query, ExecutionLog.id, limit=_limit(req), cursor=req.get_param("cursor"))
+        resp.media = {"logs": [serialize_log(r) for r in rows], "has_more": has_more, "next_cursor": cursor}
+
+
+class ExecutionAudit:
+    def on_get(self, req, resp, execution_id):
+        execution = executions.get(execution_id, req.context.organization_id)
+        query = AuditEvent.select().where((AuditEvent.execution_id == execution.id)
+                                          & (AuditEvent.organization_id == execution.organization_id))
+        rows, has_more, cursor = pages.page(query, AuditEvent.id, limit=_limit(req), cursor=req.get_param("cursor"))
+        resp.media = {"events": [serialize_audit(r) for r in rows], "has_more": has_more, "next_cursor": cursor}

@@ -1,0 +1,78 @@
+"""Workflows: CRUD, activation, starting runs and listing them."""
+import falcon
+
+from actors import pipeline
+from integrations.base import load_apps
+from storage import executions, workflows
+from web import schemas
+from web.errors import Unprocessable
+from web.validation import read_json
+
+
+def check_nodes(nodes):
+    """Refuse unknown node types and duplicate labels (outputs are keyed by label)."""
+    registry = load_apps()
+    unknown = sorted({n["node_type"] for n in nodes if registry.action(n["node_type"]) is None})
+    if unknown:
+        raise Unprocessable(f"Unknown step type: {', '.join(unknown)}.", f"unknown node_type {unknown}",
+                            details=[{"field": "nodes", "problem": f"unknown node_type {t}"} for t in unknown])
+    labels = [n.get("label") for n in nodes if n.get("label")]
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise Unprocessable(f"Step names must be unique: {', '.join(duplicates)}.", f"duplicate labels {duplicates}")
+
+
+class Workflows:
+    def on_get(self, req, resp):
+        resp.media = {"workflows": [workflows.serialize(w) for w in workflows.list_for(req.context.organization_id)]}
+
+    def on_post(self, req, resp):
+        data = read_json(req, schemas.WORKFLOW_CREATE)
+        check_nodes(data.get("nodes", []))
+        workflow = workflows.create(req.context.organization_id, data)
+        resp.status = falcon.HTTP_201
+        resp.media = workflows.serialize(workflow, with_secret=True)
+
+
+class Workflow:
+    def on_get(self, req, resp, workflow_id):
+        resp.media = workflows.serialize(workflows.get(workflow_id, req.context.organization_id), with_secret=True)
+
+    def on_put(self, req, resp, workflow_id):
+        workflow = workflows.get(workflow_id, req.context.organization_id)
+        data = read_json(req, schemas.WORKFLOW_UPDATE)
+        check_nodes(data.get("nodes", []))
+        resp.media = workflows.serialize(workflows.update(workflow, data))
+
+    def on_delete(self, req, resp, workflow_id):
+        workflows.delete(workflows.get(workflow_id, req.context.organization_id))
+        resp.status = falcon.HTTP_204
+
+
+class WorkflowActivation:
+    def on_post(self, req, resp, workflow_id):
+        workflow = workflows.activate(workflows.get(workflow_id, req.context.organization_id))
+        resp.media = workflows.serialize(workflow)
+
+
+class WorkflowExecutions:
+    """POST starts a run: it is queued and its first hop enqueued; nothing else."""
+
+    def on_post(self, req, resp, workflow_id):
+        workflow = workflows.get(workflow_id, req.context.organization_id)
+        data = read_json(req, schemas.EXECUTION_CREATE, required=False)
+        execution = pipeline.start(workflow, trigger_data=data.get("trigger_data", {}),
+                                   dry_run=data.get("dry_run", False), until_phase=data.get("until_phase"),
+                                   actor=req.context.actor)
+        resp.status = falcon.HTTP_202
+        resp.media = {"execution_id": str(execution.id), "status": execution.status,
+                      "links": {"self": f"/api/v1/executions/{execution.id}",
+                                "stream": f"/api/v1/sse/executions/{execution.id}/stream"}}
+
+
+class WorkflowRuns:
+    def on_get(self, req, resp, workflow_id):
+        workflow = workflows.get(workflow_id, req.context.organization_id)
+        limit = req.get_param_as_int("limit", min_value=1, max_value=100, default=50)
+        runs = executions.runs_of_workflow(workflow.id, req.context.organization_id, limit=limit)
+        resp.media = {"runs": [executions.run_state(run) for run in runs]}

@@ -1,0 +1,44 @@
+"""Read request bodies safely: size limit, JSON syntax (400), schema (422)."""
+import json
+
+import jsonschema
+
+from web.errors import BadRequest, PayloadTooLarge, Unprocessable
+
+MAX_BODY = 1024 * 1024
+
+
+def read_body(req, limit=MAX_BODY):
+    """Return the raw body, refusing more than `limit` bytes (413)."""
+    if req.content_length is not None and req.content_length > limit:
+        raise PayloadTooLarge(f"The body must be at most {limit // 1024} KiB.", f"content-length {req.content_length}")
+    data = req.bounded_stream.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"The body must be at most {limit // 1024} KiB.", "body exceeds limit")
+    return data
+
+
+def read_json(req, schema=None, *, required=True):
+    """Parse the JSON body and validate it against `schema`."""
+    raw = read_body(req)
+    if not raw.strip():
+        if required:
+            raise BadRequest("The request needs a JSON body.", "empty body", code="malformed_json")
+        data = {}
+    else:
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as ex:
+            raise BadRequest("The body is not valid JSON.", str(ex), code="malformed_json") from ex
+    if schema is not None:
+        validate(data, schema)
+    return data
+
+
+def validate(data, schema):
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.path))
+    if errors:
+        details = [{"field": "/".join(str(p) for p in e.path) or "(body)", "problem": e.message} for e in errors[:20]]
+        first = details[0]
+        raise Unprocessable(f"Invalid field {first['field']}: {first['problem']}",
+                            "; ".join(f"{d['field']}: {d['problem']}" for d in details), details=details)

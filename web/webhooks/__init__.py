@@ -1,0 +1,1 @@
+"""Inbound webhooks: verify on the raw body first, dedupe, persist, enqueue."""
