@@ -19,7 +19,8 @@ from integrations import preflight
 from integrations.base import NodeContext, load_apps
 from integrations.errors import IntegrationError
 from integrations.variables import resolve
-from storage import executions, preflights, runstate, waits
+from storage import executions, preflights, runstate, starts, waits
+from storage.db import database
 from storage.errors import InvalidTransition
 from storage.events import EventBatch
 from storage.models import Execution
@@ -41,15 +42,44 @@ def services():
 def start(workflow, *, trigger_data, trigger_type="api", dry_run=False, until_phase=None,
           retry_of=None, actor=("user", None)):
     """Create a queued execution and enqueue its first hop; return it."""
-    registry = load_apps()
-    nodes = executions.nodes_of(workflow)
-    phases = {node.node_type: registry.phase_of(node.node_type) for node in nodes}
-    execution, batch = executions.create(
-        workflow, phases=phases, trigger_data=trigger_data, trigger_type=trigger_type,
-        dry_run=dry_run, until_phase=until_phase, retry_of=retry_of, actor=actor)
+    execution, batch = _create(workflow, trigger_data=trigger_data, trigger_type=trigger_type, dry_run=dry_run,
+                               until_phase=until_phase, retry_of=retry_of, actor=actor)
     batch.flush()
     advance(execution.id)
     return execution
+
+
+def start_once(workflow, key, *, source, trigger_data, dry_run=False, until_phase=None, **options):
+    """Start at most one run per (workflow, `key`); return (execution, created).
+
+    A repeated key returns the run it started. If that run is still `queued`
+    its first hop is sent again (safe: hops are claimed once), which recovers
+    a start whose enqueue failed after the commit, e.g. with Redis down.
+    Without a key every call starts a run.
+    """
+    if not key:
+        return start(workflow, trigger_data=trigger_data, dry_run=dry_run, until_phase=until_phase, **options), True
+    digest = starts.fingerprint(trigger_data=trigger_data, dry_run=dry_run, until_phase=until_phase)
+    with database.atomic():
+        existing = starts.claim(workflow, source, key, digest)
+        if existing is None:
+            execution, batch = _create(workflow, trigger_data=trigger_data, dry_run=dry_run,
+                                       until_phase=until_phase, **options)
+            starts.bind(workflow, source, key, execution.id)
+    if existing is not None:
+        execution = Execution.get_by_id(existing)
+        if execution.status == "queued":
+            advance(execution.id)
+        return execution, False
+    batch.flush()
+    advance(execution.id)
+    return execution, True
+
+
+def _create(workflow, **options):
+    registry = load_apps()
+    phases = {node.node_type: registry.phase_of(node.node_type) for node in executions.nodes_of(workflow)}
+    return executions.create(workflow, phases=phases, **options)
 
 
 def send(envelope, phase):

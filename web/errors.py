@@ -3,11 +3,16 @@
 `{"error": {"code", "message_human", "message_tech"}}` with the right
 status. Storage and integration errors map by class; Falcon's own errors
 (404 route, 405 method, bad headers) are reshaped; anything unexpected is a
-logged 500 with no internals leaked.
+logged 500 with no internals leaked. When PostgreSQL or Redis cannot be
+reached (down, or every pooled connection busy past the pool timeout) the
+answer is a 503 with `Retry-After`, not a 500: the client should retry.
 """
 import logging
 
 import falcon
+import peewee
+import redis
+from playhouse.pool import MaxConnectionsExceeded
 
 from integrations.errors import IntegrationError, InvalidConfig
 from storage.errors import Conflict, InvalidTransition, NotFound, StorageError
@@ -59,6 +64,11 @@ class Unprocessable(ApiError):
     status, code, message_human = falcon.HTTP_422, "invalid_fields", "Some fields are invalid."
 
 
+#: PostgreSQL or Redis cannot be reached, or the connection pool stayed exhausted.
+UNAVAILABLE = (peewee.OperationalError, peewee.InterfaceError, MaxConnectionsExceeded,
+               redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+RETRY_AFTER_SECONDS = 5
+
 STORAGE_STATUS = [
     (BadCursor, falcon.HTTP_400),
     (NotFound, falcon.HTTP_404),
@@ -107,6 +117,14 @@ def handle_http_error(req, resp, ex, params):
         resp.set_header(name, value)
 
 
+def handle_unavailable(req, resp, ex, params):
+    log.warning("dependency unavailable on %s %s: %r", req.method, req.path, ex)
+    _answer(resp, falcon.HTTP_503, _body("service_unavailable",
+                                         "DocG cannot reach its database or queue right now. Retry in a few seconds.",
+                                         type(ex).__name__))
+    resp.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
+
+
 def handle_unexpected(req, resp, ex, params):
     if isinstance(ex, falcon.HTTPError):
         return handle_http_error(req, resp, ex, params)
@@ -119,6 +137,7 @@ def install(app):
     """Register the handlers; later registrations win for more specific types."""
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(falcon.HTTPError, handle_http_error)
+    app.add_error_handler(UNAVAILABLE, handle_unavailable)
     app.add_error_handler(StorageError, handle_storage_error)
     app.add_error_handler(IntegrationError, handle_integration_error)
     app.add_error_handler(ApiError, handle_api_error)

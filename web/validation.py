@@ -1,8 +1,9 @@
-"""Read request bodies safely: size limit, JSON syntax (400), schema (422)."""
+"""Read requests safely: body size limit, JSON syntax (400), schema and headers (422)."""
 import json
 
 import jsonschema
 
+from storage import starts
 from web.errors import BadRequest, PayloadTooLarge, Unprocessable
 
 MAX_BODY = 1024 * 1024
@@ -42,3 +43,12 @@ def validate(data, schema):
         first = details[0]
         raise Unprocessable(f"Invalid field {first['field']}: {first['problem']}",
                             "; ".join(f"{d['field']}: {d['problem']}" for d in details), details=details)
+
+
+def idempotency_key(req, *headers):
+    """The request's `Idempotency-Key` (or the first of `headers`), checked; None if absent."""
+    key = next((req.get_header(h) for h in ("Idempotency-Key", *headers) if req.get_header(h)), None)
+    if key is not None and not 1 <= len(key) <= starts.MAX_KEY_LENGTH:
+        raise Unprocessable(f"Idempotency-Key must be 1 to {starts.MAX_KEY_LENGTH} characters.",
+                            f"idempotency key of {len(key)} characters", code="idempotency.invalid_key")
+    return key

@@ -6,7 +6,7 @@ from integrations.base import load_apps
 from storage import executions, workflows
 from web import schemas
 from web.errors import Unprocessable
-from web.validation import read_json
+from web.validation import idempotency_key, read_json
 
 
 def check_nodes(nodes):
@@ -56,15 +56,21 @@ class WorkflowActivation:
 
 
 class WorkflowExecutions:
-    """POST starts a run: it is queued and its first hop enqueued; nothing else."""
+    """POST starts a run: it is queued and its first hop enqueued; nothing else.
+
+    With an `Idempotency-Key` header a retried POST returns the run the key
+    started (200, `Idempotent-Replayed: true`) instead of starting another.
+    """
 
     def on_post(self, req, resp, workflow_id):
         workflow = workflows.get(workflow_id, req.context.organization_id)
         data = read_json(req, schemas.EXECUTION_CREATE, required=False)
-        execution = pipeline.start(workflow, trigger_data=data.get("trigger_data", {}),
-                                   dry_run=data.get("dry_run", False), until_phase=data.get("until_phase"),
-                                   actor=req.context.actor)
-        resp.status = falcon.HTTP_202
+        options = {"trigger_data": data.get("trigger_data", {}), "dry_run": data.get("dry_run", False),
+                   "until_phase": data.get("until_phase"), "actor": req.context.actor}
+        execution, created = pipeline.start_once(workflow, idempotency_key(req), source="api", **options)
+        resp.status = falcon.HTTP_202 if created else falcon.HTTP_200
+        if not created:
+            resp.set_header("Idempotent-Replayed", "true")
         resp.media = {"execution_id": str(execution.id), "status": execution.status,
                       "links": {"self": f"/api/v1/executions/{execution.id}",
                                 "stream": f"/api/v1/sse/executions/{execution.id}/stream"}}

@@ -9,13 +9,11 @@ import hmac
 import json
 
 import falcon
-from peewee import IntegrityError
 
 from actors import pipeline
-from storage.db import database
-from storage.models import WebhookDelivery, Workflow
+from storage.models import Workflow
 from web.errors import BadRequest, Unauthorized, Unprocessable
-from web.validation import read_body
+from web.validation import idempotency_key, read_body
 
 SIGNATURE_HEADER = "X-DocG-Signature"
 
@@ -44,32 +42,18 @@ class TriggerWebhook:
         if workflow.status != "active":
             raise Unprocessable("This workflow is not active.", f"workflow status {workflow.status}",
                                 code="workflow.inactive")
-        event_key = req.get_header("Idempotency-Key") or req.get_header("X-Event-ID")
-        if event_key and not self._first_delivery(workflow, event_key, trigger_data):
-            existing = WebhookDelivery.get((WebhookDelivery.provider == "trigger")
-                                           & (WebhookDelivery.event_key == f"{workflow.id}:{event_key}"))
-            resp.media = {"duplicate": True, "execution_id": existing.target_id}
+        event_key = idempotency_key(req, "X-Event-ID")
+        execution, created = pipeline.start_once(workflow, event_key, source="trigger", trigger_data=trigger_data,
+                                                 trigger_type="webhook", actor=("webhook", event_key))
+        if not created:
+            resp.media = {"duplicate": True, "execution_id": str(execution.id)}
             return
-        execution = pipeline.start(workflow, trigger_data=trigger_data, trigger_type="webhook",
-                                   actor=("webhook", event_key))
-        if event_key:
-            (WebhookDelivery.update(target_id=str(execution.id), status="applied")
-             .where(WebhookDelivery.event_key == f"{workflow.id}:{event_key}").execute())
         resp.status = falcon.HTTP_202
         resp.media = {"execution_id": str(execution.id), "status": execution.status}
 
     def _workflow(self, workflow_id):
         workflow = Workflow.get_or_none(Workflow.id == workflow_id) if _is_uuid(workflow_id) else None
         return workflow if workflow and workflow.deleted_at is None else None
-
-    def _first_delivery(self, workflow, event_key, payload):
-        try:
-            with database.atomic():
-                WebhookDelivery.create(provider="trigger", event_key=f"{workflow.id}:{event_key}",
-                                       organization_id=workflow.organization_id, payload=payload)
-            return True
-        except IntegrityError:
-            return False
 
 
 def _is_uuid(value):
