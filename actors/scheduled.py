@@ -1,4 +1,4 @@
-"""periodiq jobs: expiry sweep, reminders, stuck-run reaper, stream trimming.
+"""periodiq jobs: expiry sweep, reminders, stuck-run reaper, stranded webhooks, stream trimming.
 
 periodiq has no lock, so every job first claims its tick in `clock_ticks`
 (job, minute in UTC); a second clock process finds the tick taken and does
@@ -13,6 +13,7 @@ from actors.broker import services
 from storage import clock
 
 STUCK_AFTER_SECONDS = 120
+STRANDED_AFTER_SECONDS = 60
 
 
 def _claimed(job):
@@ -36,6 +37,20 @@ def expire_overdue():
     for execution_id, node_id in overdue:
         waits.expire(execution_id, node_id)
     return len(overdue)
+
+
+def resend_stranded_webhooks(older_than=STRANDED_AFTER_SECONDS):
+    """Re-send verified webhooks whose apply message never left (Redis was down)."""
+    from actors.payments import apply_stripe_delivery
+    from actors.waits import apply_signature_delivery
+    from integrations.signatures import providers
+    from storage import deliveries
+
+    senders = {"stripe": apply_stripe_delivery, **{name: apply_signature_delivery for name in providers.PROVIDERS}}
+    stranded = deliveries.unapplied(senders, older_than)
+    for delivery_id, provider in stranded:
+        senders[provider].send(delivery_id)
+    return len(stranded)
 
 
 def send_reminders():
@@ -71,6 +86,11 @@ def reap_stuck_runs():
 @dramatiq.actor(periodic=cron("* * * * *"), queue_name="clock", max_retries=0)
 def sweep_expired_waits():
     return expire_overdue() if _claimed("sweep_expired_waits") else None
+
+
+@dramatiq.actor(periodic=cron("* * * * *"), queue_name="clock", max_retries=0)
+def resend_webhooks():
+    return resend_stranded_webhooks() if _claimed("resend_webhooks") else None
 
 
 @dramatiq.actor(periodic=cron("* * * * *"), queue_name="clock", max_retries=0)

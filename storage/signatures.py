@@ -3,6 +3,7 @@ import datetime
 
 from peewee import IntegrityError
 
+from storage import deliveries
 from storage.db import database
 from storage.models import SignatureRequest, WebhookDelivery, utcnow
 
@@ -29,13 +30,11 @@ def of_node(execution_id, node_id):
 
 
 def store_delivery(provider, event):
-    """Persist a verified notification once; return its row, or None if a duplicate."""
+    """Persist a verified notification once; return (row, created)."""
     payload = {"event_key": event.event_key, "envelope_id": event.envelope_id, "kind": event.kind,
                "signer_email": event.signer_email, "occurred_at": event.occurred_at}
-    rows = list(WebhookDelivery.insert(provider=provider, event_key=event.event_key, target_id=event.envelope_id,
-                                       payload=payload, status="received")
-                .on_conflict_ignore().returning(WebhookDelivery).execute())
-    return rows[0] if rows else None
+    return deliveries.store_once(provider, event.event_key, target_id=event.envelope_id, payload=payload,
+                                 status="received")
 
 
 def apply_delivery(delivery_id):

@@ -206,5 +206,22 @@ def web_server(services, logs_dir):
 
 
 @pytest.fixture
+def broken_web(logs_dir):
+    """Start a web process whose PostgreSQL or Redis URL points at a closed port."""
+    started = []
+
+    def start(variable):
+        port = free_port()
+        dead = {"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/docg",
+                "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}[variable]
+        started.append(start_web(logs_dir, port, env={variable: dead}))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
 def files_root():
     return Path(os.environ["STORAGE_ROOT"])

@@ -1,8 +1,8 @@
 """Record Stripe Checkout outcomes on the run that created the session.
 
 `store_event` persists a verified event once per Stripe event id (the
-`webhook_deliveries` table, provider "stripe"); a duplicate delivery
-returns None. `apply_delivery` then records the payment on its run: one
+`webhook_deliveries` table, provider "stripe") and says whether it was
+new. `apply_delivery` then records the payment on its run: one
 execution log line (domain "delivery", on the stripe step) and one audit
 event `payment.<outcome>`. It applies a delivery at most once (row lock and
 status), and only for a session that run's stripe node really created (its
@@ -14,7 +14,7 @@ import uuid
 
 from integrations.stripe.node import EFFECT
 from integrations.stripe.webhook import handle_event
-from storage import audit, logs
+from storage import audit, deliveries, logs
 from storage.db import database
 from storage.models import Execution, ExecutionStep, SideEffect, WebhookDelivery, utcnow
 
@@ -27,14 +27,11 @@ LEVELS = {"completed": "ok", "succeeded": "ok", "failed": "error", "expired": "w
 
 
 def store_event(event):
-    """Persist a verified event once; return its delivery row, or None for a duplicate."""
+    """Persist a verified event once; return (delivery row, created)."""
     payment = handle_event(event)
     payload = payment or {"event_id": event["id"], "event_type": event.get("type")}
-    rows = list(WebhookDelivery.insert(provider=PROVIDER, event_key=str(event["id"]),
-                                       target_id=payment["session_id"] if payment else None, payload=payload,
-                                       status="received" if payment else "ignored")
-                .on_conflict_ignore().returning(WebhookDelivery).execute())
-    return rows[0] if rows else None
+    return deliveries.store_once(PROVIDER, str(event["id"]), target_id=payment["session_id"] if payment else None,
+                                 payload=payload, status="received" if payment else "ignored")
 
 
 def apply_delivery(delivery_id):

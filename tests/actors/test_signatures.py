@@ -1,4 +1,5 @@
 """Signatures through the sandbox provider, with real signed webhooks."""
+import datetime
 import json
 import threading
 import uuid
@@ -152,3 +153,47 @@ def test_a_webhook_arriving_before_the_wait_is_recorded_is_applied_later(client,
 
     # Then the notifications are applied when the wait begins, and the run goes on
     assert factories.wait_for_status(client, org, execution_id)["status"] == "completed"
+
+
+def stranded_signature(client, org, services, broken_web):
+    """A run waiting for one signer whose webhook was verified and stored by a
+    web process that could not enqueue it (Redis down): answered 503."""
+    (ana,) = signers_of(org, "ana")
+    wf = signature_workflow(client, org, [ana], "z@acme.example")
+    execution_id = factories.start(client, org, wf["id"], sample.trigger_data())
+    factories.wait_for_status(client, org, execution_id, "signing")
+    envelope_id = factories.steps(client, org, execution_id)[2]["data_out"]["envelope_id"]
+    event_key = f"evt-{uuid.uuid4()}"
+    body, headers = sandbox_webhook(services.settings, envelope_id, ana, event_key)
+    stranded = requests.post(f"{broken_web('REDIS_URL')}/api/v1/webhooks/signature/sandbox", data=body,
+                             headers=headers, timeout=30)
+    assert stranded.status_code == 503 and stranded.headers["Retry-After"]
+    delivery = WebhookDelivery.get((WebhookDelivery.provider == "sandbox") & (WebhookDelivery.event_key == event_key))
+    assert delivery.status == "received"
+    return execution_id, delivery, body, headers
+
+
+def test_a_provider_retry_applies_a_webhook_stranded_by_a_redis_outage(client, org, worker, web_server, services,
+                                                                       broken_web, redis):
+    execution_id, delivery, body, headers = stranded_signature(client, org, services, broken_web)
+    WebhookDelivery.update(received_at=delivery.received_at - datetime.timedelta(minutes=1)).where(
+        WebhookDelivery.id == delivery.id).execute()
+
+    retried = requests.post(f"{web_server.base}/api/v1/webhooks/signature/sandbox", data=body, headers=headers,
+                            timeout=10)
+
+    assert retried.status_code == 200 and retried.json() == {"accepted": 0, "duplicates": 1}
+    assert factories.wait_for_status(client, org, execution_id)["status"] == "completed"
+    assert factories.stream_types(redis, execution_id).count("execution.resumed") == 1
+
+
+def test_the_clock_applies_a_webhook_stranded_by_a_redis_outage(client, org, worker, services, broken_web, redis):
+    from actors import scheduled
+
+    execution_id, delivery, _, _ = stranded_signature(client, org, services, broken_web)
+
+    assert scheduled.resend_stranded_webhooks(older_than=0) >= 1
+
+    assert factories.wait_for_status(client, org, execution_id)["status"] == "completed"
+    assert WebhookDelivery.get_by_id(delivery.id).status == "applied"
+    assert factories.stream_types(redis, execution_id).count("execution.resumed") == 1

@@ -4,11 +4,10 @@ no run."""
 import threading
 import uuid
 
-import pytest
 import requests
 
 from tests import factories
-from tests.support import free_port, start_web, wait_until
+from tests.support import wait_until
 
 NODES = [{"node_type": "webhook", "label": "deal"}]
 
@@ -65,30 +64,13 @@ def test_twenty_concurrent_posts_with_one_key_start_one_run(client, org, web_ser
     assert len(runs_of(client, org, wf["id"])) == 1
 
 
-@pytest.fixture
-def web_without(logs_dir):
-    """Start a web process whose PostgreSQL or Redis URL points at a closed port."""
-    started = []
-
-    def start(variable):
-        port = free_port()
-        dead = {"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/docg",
-                "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}[variable]
-        started.append(start_web(logs_dir, port, env={variable: dead}))
-        return f"http://127.0.0.1:{port}"
-
-    yield start
-    for process in started:
-        process.stop()
-
-
 def assert_unavailable(resp):
     assert resp.status_code == 503, resp.text
     assert resp.json()["error"]["code"] == "service_unavailable" and resp.headers["Retry-After"] == "5"
 
 
-def test_a_database_outage_answers_503_with_retry_after(web_without, org):
-    base = web_without("DATABASE_URL")
+def test_a_database_outage_answers_503_with_retry_after(broken_web, org):
+    base = broken_web("DATABASE_URL")
     wait_until(lambda: requests.get(f"{base}/api/v1/workflows", headers=org.headers, timeout=5).status_code == 503,
                30, message="web answering without its database")
     assert_unavailable(requests.get(f"{base}/api/v1/workflows", headers=org.headers, timeout=5))
@@ -96,11 +78,11 @@ def test_a_database_outage_answers_503_with_retry_after(web_without, org):
                                      headers=org.headers, timeout=5))
 
 
-def test_a_redis_outage_loses_no_run_and_the_retried_post_finishes_it(client, org, worker, web_server, web_without):
+def test_a_redis_outage_loses_no_run_and_the_retried_post_finishes_it(client, org, worker, web_server, broken_web):
     wf = factories.workflow(client, org, NODES)
     headers = {**org.headers, "Idempotency-Key": f"during-outage-{uuid.uuid4()}"}
     body = {"trigger_data": {"name": "Ana"}}
-    broken = web_without("REDIS_URL")
+    broken = broken_web("REDIS_URL")
 
     # The run is committed before its first hop is enqueued: Redis failing then is a 503, not a lost run
     assert_unavailable(requests.post(broken + start_url(wf["id"]), json=body, headers=headers, timeout=30))

@@ -4,7 +4,7 @@ import falcon
 
 from actors.waits import apply_signature_delivery
 from integrations.signatures import providers
-from storage import signatures
+from storage import deliveries, signatures
 from web.errors import BadRequest, NotFoundError, Unauthorized
 from web.validation import read_body
 
@@ -30,11 +30,9 @@ class SignatureWebhook:
             raise BadRequest("The webhook body is not understood.", repr(ex), code="webhook.malformed") from ex
         accepted = duplicates = 0
         for event in events:
-            delivery = signatures.store_delivery(provider, event)
-            if delivery is None:
-                duplicates += 1
-                continue
-            apply_signature_delivery.send(delivery.id)
-            accepted += 1
+            delivery, created = signatures.store_delivery(provider, event)
+            accepted, duplicates = accepted + created, duplicates + (not created)
+            if deliveries.to_enqueue(delivery, created):
+                apply_signature_delivery.send(delivery.id)
         resp.status = falcon.HTTP_200
         resp.media = {"accepted": accepted, "duplicates": duplicates}

@@ -2,12 +2,14 @@
 
 Verify on the raw body first, dedupe by Stripe's event id, persist, then
 hand the delivery to `enqueue` and answer 200 at once (Stripe retries any
-other answer for days).
+other answer for days). A retried event whose delivery is still not
+applied (the first enqueue failed) is enqueued again.
 NOTE: `enqueue` defaults to applying the delivery in the request, which is
 two small inserts; wiring passes an actor's `.send` to move it to a worker.
 """
 from integrations.stripe import payments
 from integrations.stripe.webhook import parse_event, signature_problem
+from storage import deliveries
 from web.errors import BadRequest, Unauthorized
 from web.validation import read_body
 
@@ -30,8 +32,8 @@ class StripeWebhook:
             event = parse_event(body)
         except ValueError as ex:
             raise BadRequest("The webhook body is not understood.", repr(ex), code="webhook.malformed") from ex
-        delivery = payments.store_event(event)
-        if delivery is not None and delivery.status == "received":
+        delivery, created = payments.store_event(event)
+        if deliveries.to_enqueue(delivery, created):
             self.enqueue(delivery.id)
-        resp.media = {"accepted": int(delivery is not None), "duplicates": int(delivery is None),
-                      "handled": bool(delivery is not None and delivery.status == "received")}
+        resp.media = {"accepted": int(created), "duplicates": int(not created),
+                      "handled": created and delivery.status == "received"}
