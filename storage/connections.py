@@ -1,5 +1,6 @@
 """Data source connections: credentials encrypted at rest, never returned."""
 import datetime
+import uuid
 
 from storage.db import database
 from storage.errors import NotFound
@@ -20,6 +21,21 @@ def get(connection_id, organization_id):
     if connection is None or connection.deleted_at is not None:
         raise NotFound("Connection not found.", f"connection {connection_id}")
     return connection
+
+
+def webhook_secret(provider, connection_id):
+    """The webhook secret a customer set on their `provider` connection, or ''.
+
+    Per-connection webhook URLs (/webhooks/.../{connection_id}) are verified
+    with it, so each customer's own provider account signs its callbacks.
+    """
+    try:
+        connection_id = uuid.UUID(str(connection_id))
+    except ValueError:
+        return ""
+    connection = Connection.get_or_none((Connection.id == connection_id) & (Connection.provider == provider)
+                                        & Connection.deleted_at.is_null())
+    return (connection.credentials or {}).get("webhook_secret", "") if connection else ""
 
 
 def list_for(organization_id):

@@ -29,11 +29,18 @@ def of_node(execution_id, node_id):
                                         & (SignatureRequest.node_id == node_id))
 
 
-def store_delivery(provider, event):
-    """Persist a verified notification once; return (row, created)."""
+def store_delivery(provider, event, connection_id=None):
+    """Persist a verified notification once; return (row, created).
+
+    A notification verified with a connection's own secret carries that
+    connection: it can only change envelopes created through it.
+    """
     payload = {"event_key": event.event_key, "envelope_id": event.envelope_id, "kind": event.kind,
                "signer_email": event.signer_email, "occurred_at": event.occurred_at}
-    return deliveries.store_once(provider, event.event_key, target_id=event.envelope_id, payload=payload,
+    event_key = event.event_key
+    if connection_id:
+        payload["connection_id"], event_key = str(connection_id), f"{connection_id}:{event.event_key}"
+    return deliveries.store_once(provider, event_key, target_id=event.envelope_id, payload=payload,
                                  status="received")
 
 
@@ -49,10 +56,11 @@ def apply_delivery(delivery_id):
         if delivery is None or delivery.status in ("applied", "ignored"):
             return None, None, False
         payload = delivery.payload
-        request = (SignatureRequest.select()
-                   .where((SignatureRequest.provider == delivery.provider)
-                          & (SignatureRequest.envelope_id == payload["envelope_id"]))
-                   .for_update().first())
+        query = SignatureRequest.select().where((SignatureRequest.provider == delivery.provider)
+                                                & (SignatureRequest.envelope_id == payload["envelope_id"]))
+        if payload.get("connection_id"):
+            query = query.where(SignatureRequest.connection_id == payload["connection_id"])
+        request = query.for_update().first()
         if request is None:
             WebhookDelivery.update(status="pending").where(WebhookDelivery.id == delivery_id).execute()
             return None, payload, False

@@ -2,6 +2,11 @@
 from integrations.base import App, Provider
 
 
+def _webhooks(provider):
+    """The account-wide URL and the per-connection one (verified with the connection's own secret)."""
+    return [f"POST /api/v1/webhooks/signature/{provider}", f"POST /api/v1/webhooks/signature/{provider}/{{connection_id}}"]
+
+
 def _token_header(credentials):
     return {}  # the signature clients put their own auth header on each call
 
@@ -18,6 +23,6 @@ def register(registry):
                           actions=[RequestSignatures()], webhooks=["POST /api/v1/webhooks/signature/sandbox"],
                           description="Signs documents inside DocG, with no account (for trials and tests)."))
     registry.register(App(key="clicksign", name="ClickSign", auth_type="api_key", provider="clicksign",
-                          actions=[ClickSignSignatures()], webhooks=["POST /api/v1/webhooks/signature/clicksign"]))
+                          actions=[ClickSignSignatures()], webhooks=_webhooks("clicksign")))
     registry.register(App(key="zapsign", name="ZapSign", auth_type="api_key", provider="zapsign",
-                          actions=[ZapSignSignatures()], webhooks=["POST /api/v1/webhooks/signature/zapsign"]))
+                          actions=[ZapSignSignatures()], webhooks=_webhooks("zapsign")))

@@ -59,14 +59,15 @@ class RequestSignatures(Action):
         if name != "sandbox" and not config.get("connection_id"):
             raise InvalidConfig(f"Connect a {name} account first.", "connection_id missing",
                                 code="connection_error")
-        credentials_for(config, ctx.organization_id)
+        credentials = credentials_for(config, ctx.organization_id)
         if "render" not in ctx.earlier_phases:
             raise InvalidConfig("There is no document to sign; add a render step before this one.",
                                 "no render step before the signature step", code="signature.no_document")
-        if not providers.webhook_secret(name, ctx.settings):
+        if not providers.webhook_secret(name, ctx.settings, credentials):
             return [Issue("signature.webhook_unverifiable", "signature",
-                          f"{name} webhooks cannot be verified: set its webhook secret.",
-                          f"{name.upper()}_WEBHOOK_SECRET is empty", node_id, "warning")]
+                          f"{name} webhooks cannot be verified: set the connection's webhook secret.",
+                          f"no webhook_secret on the connection and {name.upper()}_WEBHOOK_SECRET is empty",
+                          node_id, "warning")]
         return []
 
     def run(self, ctx):

@@ -36,6 +36,9 @@ def build(name, *, settings, correlation_id=None, credentials=None):
     return cls(**options)
 
 
-def webhook_secret(name, settings):
+def webhook_secret(name, settings, credentials=None):
+    """The secret that verifies `name`'s webhooks: the connection's own, else the account-wide setting."""
+    if credentials and credentials.get("webhook_secret"):
+        return credentials["webhook_secret"]
     return {"sandbox": settings.sandbox_webhook_secret, "clicksign": settings.clicksign_webhook_secret,
             "zapsign": settings.zapsign_webhook_secret}.get(name, "")

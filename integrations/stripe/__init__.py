@@ -3,7 +3,9 @@
 A connection holds the secret key as `api_key` (`sk_live_...`, `sk_test_...`
 or a restricted `rk_...` key with Checkout Sessions write), sent as
 `Authorization: Bearer`. Webhooks arrive at `POST /api/v1/webhooks/stripe`
-(web/webhooks/stripe.py), verified with STRIPE_WEBHOOK_SECRET.
+(web/webhooks/stripe.py), verified with STRIPE_WEBHOOK_SECRET, or at
+`/api/v1/webhooks/stripe/{connection_id}` verified with the `webhook_secret`
+in that customer's connection.
 """
 from integrations.base import App, Provider
 from integrations.stripe.client import StripeClient
@@ -28,5 +30,5 @@ def register(registry):
                                         default_base_url="https://api.stripe.com", auth_header=_bearer,
                                         test=check_connection))
     registry.register(App(key="stripe", name="Stripe", auth_type="bearer", provider="stripe",
-                          actions=[StripeCheckout()], webhooks=["POST /api/v1/webhooks/stripe"],
+                          actions=[StripeCheckout()], webhooks=["POST /api/v1/webhooks/stripe", "POST /api/v1/webhooks/stripe/{connection_id}"],
                           description="Create a Stripe Checkout payment link and follow its payment."))

@@ -26,11 +26,14 @@ MESSAGES = {"completed": "Checkout completed at Stripe: {amount} ({payment_statu
 LEVELS = {"completed": "ok", "succeeded": "ok", "failed": "error", "expired": "warn"}
 
 
-def store_event(event):
+def store_event(event, connection_id=None):
     """Persist a verified event once; return (delivery row, created)."""
     payment = handle_event(event)
     payload = payment or {"event_id": event["id"], "event_type": event.get("type")}
-    return deliveries.store_once(PROVIDER, str(event["id"]), target_id=payment["session_id"] if payment else None,
+    event_key = str(event["id"])
+    if connection_id:
+        payload, event_key = {**payload, "connection_id": str(connection_id)}, f"{connection_id}:{event_key}"
+    return deliveries.store_once(PROVIDER, event_key, target_id=payment["session_id"] if payment else None,
                                  payload=payload, status="received" if payment else "ignored")
 
 
@@ -68,6 +71,9 @@ def _run_of(payment):
         return None, None
     step = ExecutionStep.get_or_none((ExecutionStep.execution == execution.id)
                                      & (ExecutionStep.node_id == created[0].node_id))
+    if step is None or (payment.get("connection_id")
+                        and str((step.config or {}).get("connection_id")) != payment["connection_id"]):
+        return None, None
     return execution, step
 
 

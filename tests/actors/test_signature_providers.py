@@ -3,9 +3,10 @@ import pytest
 import requests
 
 from cli import sample
-from storage.models import Connection
+from storage.models import Connection, WebhookDelivery
 from tests import factories
 from tests.integrations.provider_servers import FakeClickSign, FakeZapSign
+from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e
 SIGNERS = [{"name": "Ana", "email": "ana@acme.example"}, {"name": "Bruno", "email": "bruno@acme.example"}]
@@ -59,3 +60,38 @@ def test_zapsign_refusal_fails_the_run(client, org, db, worker, web_server, http
     state = factories.wait_for_status(client, org, execution_id)
     assert state["status"] == "failed" and state["signature_state"] == "declined"
     assert SIGNERS[1]["email"] in state["last_error_human"]
+
+
+def test_a_connection_url_verifies_with_that_customers_own_secret(client, org, other_org, db, worker, web_server,
+                                                                  httpserver):
+    # Given a ClickSign connection that carries its own webhook secret, and another customer's connection
+    fake = FakeClickSign(httpserver)
+    execution_id, envelope_id = provider_run(client, org, "clicksign", fake,
+                                             {"access_token": fake.token, "webhook_secret": "acme-own-secret"})
+    ours = Connection.get((Connection.organization == org.id) & (Connection.provider == "clicksign"))
+    theirs = Connection.create(organization=other_org.id, provider="clicksign", auth_type="api_key", key_id="test",
+                               credentials={"access_token": "x", "webhook_secret": "their-secret"})
+    ana, bruno = (s["email"] for s in SIGNERS)
+
+    def post(connection_id, secret, email):
+        headers, body = fake.webhook(envelope_id, "sign", secret, signer_email=email)
+        return post_webhook(web_server, f"clicksign/{connection_id}", body, headers)
+
+    # The account-wide secret, a guess, an unknown or malformed connection id: refused before anything else
+    assert post(ours.id, "cs-webhook-secret", ana).status_code == 401
+    assert post(ours.id, "guess", ana).status_code == 401
+    assert post("5b0c6f3e-0000-4000-8000-000000000000", "acme-own-secret", ana).status_code == 401
+    assert post("not-a-uuid", "acme-own-secret", ana).status_code == 401
+
+    # Another customer's valid webhook naming our envelope is stored but changes nothing of ours
+    assert post(theirs.id, "their-secret", ana).json()["accepted"] == 1
+    foreign = (WebhookDelivery.provider == "clicksign") & WebhookDelivery.event_key.startswith(f"{theirs.id}:")
+    wait_until(lambda: WebhookDelivery.get(foreign).status == "pending", 20, message="foreign webhook handled")
+    state = factories.run_state(client, org, execution_id)
+    assert state["status"] == "signing" and sorted(state["current_step"]["waiting_for"]["pending"]) == [ana, bruno]
+
+    # Our own account's webhooks sign the run
+    assert post(ours.id, "acme-own-secret", ana).json()["accepted"] == 1
+    assert post(ours.id, "acme-own-secret", bruno).json()["accepted"] == 1
+    state = factories.wait_for_status(client, org, execution_id)
+    assert state["status"] == "completed" and state["signature_state"] == "signed"

@@ -22,12 +22,15 @@ def oauth_provider(httpserver):
 
 
 def test_api_key_connections_never_show_their_secrets(client, org, other_org):
-    body = {"provider": "zapsign", "name": "ZapSign prod", "credentials": {"api_token": "zs-secret-token"}}
+    body = {"provider": "zapsign", "name": "ZapSign prod",
+            "credentials": {"api_token": "zs-secret-token", "webhook_secret": "zs-hook-secret"}}
     created = client.simulate_post("/api/v1/connections", json=body, headers=org.headers)
-    assert created.status_code == 201 and "zs-secret-token" not in created.text
+    assert created.status_code == 201 and "zs-secret-token" not in created.text and "zs-hook" not in created.text
+    assert created.json["webhook_path"] == f"/api/v1/webhooks/signature/zapsign/{created.json['id']}"
+    assert created.json["webhook_secret_set"] is True
     listed = client.simulate_get("/api/v1/connections", headers=org.headers)
     assert [c["id"] for c in listed.json["connections"]] == [created.json["id"]]
-    assert "zs-secret-token" not in listed.text and "credentials" not in listed.text
+    assert "zs-secret-token" not in listed.text and "credentials" not in listed.text and "zs-hook" not in listed.text
     url = f"/api/v1/connections/{created.json['id']}"
     assert client.simulate_get(url, headers=other_org.headers).status_code == 404
     assert client.simulate_delete(url, headers=org.headers).status_code == 204

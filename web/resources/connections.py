@@ -14,6 +14,21 @@ CREATE = {"type": "object", "required": ["provider", "credentials"], "properties
     "additionalProperties": False}
 
 
+#: Providers whose callbacks can be verified with a secret kept on the connection.
+WEBHOOK_PATHS = {"clicksign": "/api/v1/webhooks/signature/clicksign/{id}",
+                 "zapsign": "/api/v1/webhooks/signature/zapsign/{id}",
+                 "stripe": "/api/v1/webhooks/stripe/{id}"}
+
+
+def serialize(row):
+    """The connection without secrets, plus where its provider should send webhooks."""
+    data = connections.serialize(row)
+    if row.provider in WEBHOOK_PATHS:
+        data["webhook_path"] = WEBHOOK_PATHS[row.provider].format(id=row.id)
+        data["webhook_secret_set"] = bool((row.credentials or {}).get("webhook_secret"))
+    return data
+
+
 def _provider(key):
     provider = load_apps().providers.get(key)
     if provider is None:
@@ -23,7 +38,7 @@ def _provider(key):
 
 class Connections:
     def on_get(self, req, resp):
-        resp.media = {"connections": [connections.serialize(c) for c in connections.list_for(req.context.organization_id)]}
+        resp.media = {"connections": [serialize(c) for c in connections.list_for(req.context.organization_id)]}
 
     def on_post(self, req, resp):
         body = read_json(req, CREATE)
@@ -36,12 +51,12 @@ class Connections:
         row = connections.create(req.context.organization_id, provider=app.key, auth_type=auth_type,
                                  credentials=body["credentials"], name=body.get("name", ""))
         resp.status = falcon.HTTP_201
-        resp.media = connections.serialize(row)
+        resp.media = serialize(row)
 
 
 class Connection:
     def on_get(self, req, resp, connection_id):
-        resp.media = connections.serialize(connections.get(connection_id, req.context.organization_id))
+        resp.media = serialize(connections.get(connection_id, req.context.organization_id))
 
     def on_delete(self, req, resp, connection_id):
         connections.delete(connections.get(connection_id, req.context.organization_id))
@@ -93,7 +108,7 @@ class OAuthCallback:
         row = connections.create(organization_id, provider=app.key, auth_type="oauth2", credentials=credentials,
                                  name=f"{app.name} account")
         resp.status = falcon.HTTP_201
-        resp.media = connections.serialize(row)
+        resp.media = serialize(row)
 
 
 def redirect_uri(settings, provider):

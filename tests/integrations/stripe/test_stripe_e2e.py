@@ -5,7 +5,7 @@ import json
 import pytest
 from werkzeug import Response
 
-from storage.models import Connection
+from storage.models import Connection, WebhookDelivery
 from tests import factories
 from tests.integrations.stripe.fake_stripe import FakeStripe, signed
 from tests.support import wait_until
@@ -31,10 +31,12 @@ def stripe_webhook(app, monkeypatch):
     return WEBHOOK
 
 
-def stripe_run(client, org, fake, api_key=None, status="active", then=()):
+def stripe_run(client, org, fake, api_key=None, status="active", then=(), webhook_secret=None):
+    credentials = {"api_key": api_key or fake.key, "base_url": fake.base_url}
+    if webhook_secret:
+        credentials["webhook_secret"] = webhook_secret
     connection = Connection.create(organization=org.id, provider="stripe", auth_type="bearer", key_id="test",
-                                   status=status, credentials={"api_key": api_key or fake.key,
-                                                               "base_url": fake.base_url})
+                                   status=status, credentials=credentials)
     wf = factories.workflow(client, org, [
         {"node_type": "webhook", "label": "deal"},
         {"node_type": "stripe", "label": "pay", "config": {
@@ -145,3 +147,35 @@ def test_a_revoked_connection_stops_the_run_before_calling_stripe(client, org, w
     state = factories.wait_for_status(client, org, execution_id, "needs_review")
     assert [a["action"] for a in state["recommended_actions"]] == ["reconnect_provider"]
     assert fake.requests == []
+
+
+def test_a_customers_own_stripe_account_posts_to_its_connection_url(client, org, other_org, worker, httpserver,
+                                                                     stripe_webhook):
+    # Given a run whose Stripe connection carries the customer's own webhook secret
+    fake = FakeStripe(httpserver)
+    execution_id = stripe_run(client, org, fake, webhook_secret="whsec_acme_own")
+    assert factories.wait_for_status(client, org, execution_id)["status"] == "completed"
+    (session_id,) = fake.sessions
+    ours = Connection.get((Connection.organization == org.id) & (Connection.provider == "stripe"))
+    theirs = Connection.create(organization=other_org.id, provider="stripe", auth_type="bearer", key_id="test",
+                               credentials={"api_key": "sk_test_other", "webhook_secret": "whsec_other"})
+    event = fake.event(session_id)
+
+    # The account-wide secret does not verify the connection URL, nor does a guess or an unknown connection
+    assert post_event(client, f"{WEBHOOK}/{ours.id}", event).status_code == 401
+    assert post_event(client, f"{WEBHOOK}/{ours.id}", event, secret="whsec_guess").status_code == 401
+    assert post_event(client, f"{WEBHOOK}/not-a-uuid", event, secret="whsec_acme_own").status_code == 401
+
+    # Another customer's account reporting our session is verified but records nothing on our run
+    foreign = post_event(client, f"{WEBHOOK}/{theirs.id}", {**event, "id": "evt_foreign"}, secret="whsec_other")
+    assert foreign.json == {"accepted": 1, "duplicates": 0, "handled": True}
+    wait_until(lambda: WebhookDelivery.get(WebhookDelivery.event_key == f"{theirs.id}:evt_foreign").status
+               == "ignored", 10, message="foreign event handled")
+    assert history(client, org, execution_id) == ([], [])
+
+    # Our own account's event records the payment once
+    mine = post_event(client, f"{WEBHOOK}/{ours.id}", event, secret="whsec_acme_own")
+    assert mine.json == {"accepted": 1, "duplicates": 0, "handled": True}
+    logs, audit = wait_until(lambda: (h := history(client, org, execution_id))[0] and h[1] and h, 10,
+                             message="payment recorded")
+    assert [a["action"] for a in audit] == ["payment.completed"]
