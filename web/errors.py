@@ -125,6 +125,13 @@ def handle_unavailable(req, resp, ex, params):
     resp.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
 
 
+def handle_invalid_value(req, resp, ex, params):
+    """PostgreSQL refused a value the edge checks let through (a safety net, logged)."""
+    log.warning("database refused a value on %s %s: %r", req.method, req.path, ex)
+    _answer(resp, falcon.HTTP_400, _body("invalid_value", "A value in the request cannot be stored.",
+                                         str(ex).splitlines()[0] if str(ex) else type(ex).__name__))
+
+
 def handle_unexpected(req, resp, ex, params):
     if isinstance(ex, falcon.HTTPError):
         return handle_http_error(req, resp, ex, params)
@@ -138,6 +145,7 @@ def install(app):
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(falcon.HTTPError, handle_http_error)
     app.add_error_handler(UNAVAILABLE, handle_unavailable)
+    app.add_error_handler(peewee.DataError, handle_invalid_value)
     app.add_error_handler(StorageError, handle_storage_error)
     app.add_error_handler(IntegrationError, handle_integration_error)
     app.add_error_handler(ApiError, handle_api_error)

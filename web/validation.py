@@ -7,6 +7,7 @@ from storage import starts
 from web.errors import BadRequest, PayloadTooLarge, Unprocessable
 
 MAX_BODY = 1024 * 1024
+MAX_DEPTH = 64
 
 
 def read_body(req, limit=MAX_BODY):
@@ -27,12 +28,34 @@ def read_json(req, schema=None, *, required=True):
             raise BadRequest("The request needs a JSON body.", "empty body", code="malformed_json")
         data = {}
     else:
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as ex:
-            raise BadRequest("The body is not valid JSON.", str(ex), code="malformed_json") from ex
+        data = parse_json(raw)
     if schema is not None:
         validate(data, schema)
+    return data
+
+
+def parse_json(raw):
+    """Decode a JSON body that PostgreSQL can store: 400 if malformed or nested
+    deeper than MAX_DEPTH, 422 if a string holds NUL (jsonb and text refuse it)."""
+    try:
+        data = json.loads(raw)
+    except RecursionError as ex:
+        raise BadRequest("The body is nested too deeply.", "JSON recursion limit", code="malformed_json") from ex
+    except (ValueError, UnicodeDecodeError) as ex:
+        raise BadRequest("The body is not valid JSON.", str(ex), code="malformed_json") from ex
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise BadRequest(f"The body is nested more than {MAX_DEPTH} levels deep.", f"depth > {MAX_DEPTH}",
+                             code="malformed_json")
+        if isinstance(value, dict):
+            pending.extend((item, depth + 1) for pair in value.items() for item in pair)
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str) and "\x00" in value:
+            raise Unprocessable("Text may not contain the NUL character (\\u0000).", "NUL in a JSON string",
+                                code="invalid_text")
     return data
 
 

@@ -6,7 +6,7 @@ from actors.waits import apply_signature_delivery
 from integrations.signatures import providers
 from storage import connections, deliveries, signatures
 from web.errors import BadRequest, NotFoundError, Unauthorized
-from web.validation import read_body
+from web.validation import parse_json, read_body
 
 
 class SignatureWebhook:
@@ -38,6 +38,7 @@ class SignatureWebhook:
         if not secret or not cls.verify_webhook(dict(req.headers), body, secret):
             raise Unauthorized("The webhook signature is not valid.", f"{provider} signature check failed",
                                code="webhook.invalid_signature")
+        parse_json(body)  # refuses what PostgreSQL could not store (NUL, deep nesting)
         try:
             events = cls.parse_webhook(body)
         except (ValueError, KeyError, TypeError) as ex:

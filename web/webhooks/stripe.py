@@ -15,7 +15,7 @@ from integrations.stripe import payments
 from integrations.stripe.webhook import parse_event, signature_problem
 from storage import connections, deliveries
 from web.errors import BadRequest, Unauthorized
-from web.validation import read_body
+from web.validation import parse_json, read_body
 
 
 class StripeWebhook:
@@ -38,6 +38,7 @@ class StripeWebhook:
         if problem:
             raise Unauthorized("The webhook signature is not valid.", f"stripe: {problem}",
                                code="webhook.invalid_signature")
+        parse_json(body)  # refuses what PostgreSQL could not store (NUL, deep nesting)
         try:
             event = parse_event(body)
         except ValueError as ex:

@@ -6,14 +6,13 @@ of the body with the workflow's webhook secret>`. A delivery that carries an
 """
 import hashlib
 import hmac
-import json
 
 import falcon
 
 from actors import pipeline
 from storage.models import Workflow
-from web.errors import BadRequest, Unauthorized, Unprocessable
-from web.validation import idempotency_key, read_body
+from web.errors import Unauthorized, Unprocessable
+from web.validation import idempotency_key, parse_json, read_body
 
 SIGNATURE_HEADER = "X-DocG-Signature"
 
@@ -33,10 +32,7 @@ class TriggerWebhook:
                 given.encode(), expected_signature(workflow.webhook_secret, body).encode()):
             raise Unauthorized("The webhook signature is not valid.", "trigger signature check failed",
                                code="webhook.invalid_signature")
-        try:
-            trigger_data = json.loads(body or b"{}")
-        except ValueError as ex:
-            raise BadRequest("The body is not valid JSON.", str(ex), code="malformed_json") from ex
+        trigger_data = parse_json(body or b"{}")
         if not isinstance(trigger_data, dict):
             raise Unprocessable("The body must be a JSON object.", f"got {type(trigger_data).__name__}")
         if workflow.status != "active":
