@@ -39,6 +39,18 @@ def expire_overdue():
     return len(overdue)
 
 
+def settle_stranded_waits(older_than=STRANDED_AFTER_SECONDS):
+    """Settle waits whose answer was recorded but not acted on (crash or Redis
+    failure between the answer's commit and the settle)."""
+    from actors import waits
+    from storage import waits as wait_state
+
+    stranded = wait_state.stranded(older_than)
+    for execution_id, node_id in stranded:
+        waits.settle(execution_id, node_id)
+    return len(stranded)
+
+
 def resend_stranded_webhooks(older_than=STRANDED_AFTER_SECONDS):
     """Re-send verified webhooks whose apply message never left (Redis was down)."""
     from actors.payments import apply_stripe_delivery
@@ -86,6 +98,11 @@ def reap_stuck_runs():
 @dramatiq.actor(periodic=cron("* * * * *"), queue_name="clock", max_retries=0)
 def sweep_expired_waits():
     return expire_overdue() if _claimed("sweep_expired_waits") else None
+
+
+@dramatiq.actor(periodic=cron("* * * * *"), queue_name="clock", max_retries=0)
+def settle_waits():
+    return settle_stranded_waits() if _claimed("settle_waits") else None
 
 
 @dramatiq.actor(periodic=cron("* * * * *"), queue_name="clock", max_retries=0)

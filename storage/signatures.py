@@ -49,11 +49,13 @@ def apply_delivery(delivery_id):
 
     Returns (request, payload, changed); request is None when the envelope
     is not known yet (the provider called back before our hop committed): the
-    delivery stays `pending` and is applied when the wait begins.
+    delivery stays `pending` and is applied when the wait begins. A delivery
+    applied before returns its request unchanged, so a message redelivered
+    after a crash between this commit and the settle still settles the wait.
     """
     with database.atomic():
         delivery = WebhookDelivery.select().where(WebhookDelivery.id == delivery_id).for_update().first()
-        if delivery is None or delivery.status in ("applied", "ignored"):
+        if delivery is None or delivery.status == "ignored":
             return None, None, False
         payload = delivery.payload
         query = SignatureRequest.select().where((SignatureRequest.provider == delivery.provider)
@@ -61,6 +63,8 @@ def apply_delivery(delivery_id):
         if payload.get("connection_id"):
             query = query.where(SignatureRequest.connection_id == payload["connection_id"])
         request = query.for_update().first()
+        if delivery.status == "applied":
+            return request, payload, False
         if request is None:
             WebhookDelivery.update(status="pending").where(WebhookDelivery.id == delivery_id).execute()
             return None, payload, False

@@ -7,12 +7,15 @@ the step (`running` -> `success`): of any number of concurrent callers (20
 threads deciding, a webhook and the expiry sweep), exactly one wins; the
 others get False. The caller then sends the next hop.
 """
+import datetime
 import json
+
+from peewee import SQL
 
 from storage import audit, logs, runstate
 from storage.db import database
 from storage.events import EventBatch
-from storage.models import Execution, ExecutionStep, utcnow
+from storage.models import Approval, Execution, ExecutionStep, SignatureRequest, utcnow
 from storage.redact import redact
 from storage.steps import _current_step, _domain, _phase_metrics
 
@@ -103,3 +106,30 @@ def refresh_pending(execution_id, node_id, pending_of):
         Execution.update(current_step=current, version=Execution.version + 1, updated_at=utcnow()) \
             .where(Execution.id == execution_id).execute()
         return pending
+
+
+#: How far back the clock looks for stranded waits (it runs every minute).
+STRANDED_WINDOW = datetime.timedelta(hours=6)
+
+
+def stranded(older_than_seconds, limit=100):
+    """(execution_id, node_id) of waits whose answer is recorded but may not be acted on.
+
+    A decision or signer webhook commits first and settles the wait after; a
+    process that dies in between (or Redis failing then) leaves the run
+    waiting on an answer it already has. `settle()` is idempotent, so the
+    clock can offer it these candidates: runs still paused with a decided
+    approval, or still signing with signer activity, quiet for a while.
+    """
+    before = utcnow() - datetime.timedelta(seconds=older_than_seconds)
+    since = before - STRANDED_WINDOW
+    decided = (Approval.select(Approval.execution, Approval.node_id).distinct()
+               .join(Execution, on=(Approval.execution == Execution.id))
+               .where((Execution.status == "paused") & Approval.status.in_(("approved", "rejected"))
+                      & Approval.decided_at.between(since, before)).limit(limit).tuples())
+    signing = (SignatureRequest.select(SignatureRequest.execution, SignatureRequest.node_id)
+               .join(Execution, on=(SignatureRequest.execution == Execution.id))
+               .where((Execution.status == "signing") & SignatureRequest.updated_at.between(since, before)
+                      & (SignatureRequest.updated_at > SignatureRequest.created_at + SQL("interval '1 second'")))
+               .limit(limit).tuples())
+    return list(decided) + list(signing)

@@ -154,3 +154,32 @@ def test_decisions_need_a_valid_body(client, org, worker, mailbox):
     assert client.simulate_post(f"/api/v1/approvals/{link}/decision", body=b"{").status_code == 400
     assert client.simulate_get("/api/v1/approvals/not-a-token").status_code == 404
     assert factories.run_state(client, org, execution_id)["status"] == "paused"
+
+
+def test_a_decision_stranded_by_a_redis_outage_is_settled_by_the_clock(client, org, worker, mailbox, redis,
+                                                                         broken_web):
+    from actors import scheduled
+
+    # Given a run paused for one approver
+    ana, customer = emails(org, "ana"), emails(org, "customer")
+    wf = approval_workflow(client, org, [ana], customer)
+    execution_id = factories.start(client, org, wf["id"], sample.trigger_data())
+    factories.wait_for_status(client, org, execution_id, "paused")
+    token = factories.approval_token(mailbox.wait_for(ana)[0])
+
+    # When the decision reaches a web process that loses Redis after recording it
+    import requests
+
+    decided = requests.post(f"{broken_web('REDIS_URL')}/api/v1/approvals/{token}/decision",
+                            json={"decision": "approved"}, timeout=30)
+    assert decided.status_code == 503
+    assert factories.run_state(client, org, execution_id)["status"] == "paused"
+    assert client.simulate_post(f"/api/v1/approvals/{token}/decision",
+                                json={"decision": "approved"}).status_code == 410
+
+    # Then the clock acts on the recorded decision, once
+    assert scheduled.settle_stranded_waits(older_than=0) >= 1
+    assert factories.wait_for_status(client, org, execution_id)["status"] == "completed"
+    assert scheduled.settle_stranded_waits(older_than=0) == 0
+    assert len(mailbox.wait_for(customer)) == 1
+    assert factories.stream_types(redis, execution_id).count("execution.resumed") == 1

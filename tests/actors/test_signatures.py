@@ -197,3 +197,19 @@ def test_the_clock_applies_a_webhook_stranded_by_a_redis_outage(client, org, wor
     assert factories.wait_for_status(client, org, execution_id)["status"] == "completed"
     assert WebhookDelivery.get_by_id(delivery.id).status == "applied"
     assert factories.stream_types(redis, execution_id).count("execution.resumed") == 1
+
+
+def test_a_redelivered_apply_after_a_crash_before_the_settle_still_resumes(client, org, worker, services,
+                                                                           broken_web, redis):
+    from actors.waits import apply_signature_delivery
+    from storage import signatures
+
+    execution_id, delivery, _, _ = stranded_signature(client, org, services, broken_web)
+    # The worker committed the signer's status, then died before settling the wait
+    request, _, changed = signatures.apply_delivery(delivery.id)
+    assert changed and factories.run_state(client, org, execution_id)["status"] == "signing"
+
+    apply_signature_delivery.send(delivery.id)  # the broker redelivers the unacked message
+
+    assert factories.wait_for_status(client, org, execution_id)["status"] == "completed"
+    assert factories.stream_types(redis, execution_id).count("execution.resumed") == 1
