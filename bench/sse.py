@@ -270,7 +270,7 @@ async def grow_stage(crowd, total, seq, services, worker_pid):
     before, began = web_footprint(worker_pid, services), time.perf_counter()
     await crowd.grow(total)
     connect = time.perf_counter() - began
-    joining = max(1, len(crowd.served()) - served_before)
+    joining = len(crowd.served()) - served_before
     behind = await crowd.replayed(history, SUBSCRIBE_DEADLINE)
     settle = time.perf_counter() - began
     cpu_join = web_footprint(worker_pid, services)["cpu"] - before["cpu"]
@@ -288,16 +288,19 @@ async def grow_stage(crowd, total, seq, services, worker_pid):
     fanout = [(c.seen[s][1] - c.seen[s][0]) * 1000 for c in crowd.clients for s in seqs if s in c.seen]
     stamps = [[c.seen[s] for c in crowd.clients if s in c.seen] for s in seqs]
     whole = [max(received for _, received in pairs) - pairs[0][0] for pairs in stamps if pairs]
-    row = {"clients": total, "ok": not (failed or behind or missing or unserved) and health is not None, "connect": connect,
-           "settle": settle, "counted": counted, "health": health, "failed": len(failed), "behind": len(behind),
-           "unserved": unserved, "missing": len(missing), "refused": refused, "history": history, "errors": sorted({c.error or "closed" for c in failed})[:2],
-           "cpu_per_client": cpu_join / joining * 1000, "p50": percentile(fanout, 0.5) if fanout else None,
+    row = {"clients": total, "ok": not (failed or behind or missing or unserved) and health is not None,
+           "connect": connect, "settle": settle, "counted": counted, "health": health, "failed": len(failed),
+           "behind": len(behind), "unserved": unserved, "missing": len(missing), "refused": refused,
+           "history": history, "errors": sorted({c.error or "closed" for c in failed})[:2],
+           "cpu_per_client": cpu_join / joining * 1000 if joining else None,
+           "p50": percentile(fanout, 0.5) if fanout else None,
            "p99": percentile(fanout, 0.99) if fanout else None,
            "last": percentile(whole, 0.5) * 1000 if whole else None,
            **footprint}
     print(f"  {total} clients: {'ok' if row['ok'] else 'FAILED'} (joined in {settle:.1f} s, web CPU {cpu_join:.1f} s, "
           f"{unserved} got no response, {len(behind)} not subscribed, {len(missing)} missed the live event, "
-          f"{len(failed)} failed, {refused} refused with 503; gauge {counted}, /health {health and round(health)} ms)", flush=True)
+          f"{len(failed)} failed, {refused} refused with 503; gauge {counted}, /health {health and round(health)} ms)",
+          flush=True)
     return row
 
 
