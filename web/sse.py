@@ -38,7 +38,12 @@ class Subscription:
         self.overflowed = False
 
     def offer(self, entry_id, fields):
-        if parse_id(entry_id) <= self.cursor:
+        """Queue an entry newer than the cursor; after one is dropped for a full queue, take no more.
+
+        NOTE: taking later ones would hide the gap; the stream ends instead,
+        and the client's reconnect with its Last-Event-ID replays the rest.
+        """
+        if self.overflowed or parse_id(entry_id) <= self.cursor:
             return
         self.cursor = parse_id(entry_id)
         try:
@@ -246,7 +251,7 @@ def event_stream(hub, redis, key, last_id, tip, *, resync=None, heartbeat=HEARTB
             yield frame
             if until_terminal and event_type in TERMINAL_EVENTS:
                 return
-        while True:
+        while not (sub.overflowed and sub.queue.empty()):
             try:
                 entry_id, fields = sub.queue.get(timeout=heartbeat)
             except queue.Empty:
