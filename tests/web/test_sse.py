@@ -209,9 +209,12 @@ def test_a_client_rejoining_mid_run_replays_what_it_missed_while_live_events_kee
 
 @pytest.fixture(scope="module")
 def small_web(services, logs_dir):
-    """A second real gunicorn with 12 connection slots (so 10 SSE streams) and 2 pooled Redis connections."""
+    """A second real gunicorn with 12 connection slots (so 10 SSE streams) and 2 pooled Redis connections.
+
+    NOTE: 3 PostgreSQL connections too: the server is shared, and its streams hold none once open.
+    """
     port = free_port()
-    process = start_web(logs_dir, port, env={"WEB_CONNECTIONS": "12", "REDIS_POOL_SIZE": "2"})
+    process = start_web(logs_dir, port, env={"WEB_CONNECTIONS": "12", "REDIS_POOL_SIZE": "2", "DB_POOL_SIZE": "3"})
     process.base = f"http://127.0.0.1:{port}"
     wait_until(lambda: http_ok(f"{process.base}/health"), 60, message="small web health")
     yield process
@@ -242,6 +245,7 @@ def test_many_clients_replaying_at_once_share_a_bounded_redis_pool(
 
     # Then every one got all of it, though the web process held at most 2 pooled connections and its reader
     key_ids = [i.decode() for i, _ in redis.xrange(events.stream_key(execution_id), max=history[-1])]
+    assert [v.response.status_code for v, _ in viewers] == [200] * 10
     assert all([e[0] for e in replayed] == key_ids for _, replayed in viewers)
     (web_pid,) = small_web.children()
     names = [c.get("name", "") for c in redis.client_list() if c.get("name", "").endswith(f"-{web_pid}")]
