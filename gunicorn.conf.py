@@ -1,10 +1,13 @@
 """gunicorn settings for the web process (gevent: many long-lived SSE streams)."""
 import os
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+import settings
+
+_settings = settings.load(start_embedded=False)
+bind = f"0.0.0.0:{_settings.port}"
 worker_class = "gevent"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_connections = int(os.environ.get("WEB_CONNECTIONS", "2000"))
+worker_connections = _settings.web_connections
 timeout = 30
 graceful_timeout = 10
 keepalive = 5

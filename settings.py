@@ -43,7 +43,11 @@ TABLE = [
     ("BROKER_HEARTBEAT_MS", "10000", int, "a worker silent this long is dead; its messages are redelivered"),
     ("HOP_TIME_LIMIT_MS", "300000", int, "a node that runs longer is interrupted and retried"),
     ("HOP_MAX_RETRIES", "5", int, "retries of a hop failing with a transient error"),
+    ("REDIS_POOL_SIZE", "20", int, "max pooled Redis connections per process (SSE's one reader comes on top)"),
+    ("REDIS_POOL_TIMEOUT", "5", float, "seconds a caller waits for a free pooled Redis connection before an error"),
+    ("WEB_CONNECTIONS", "2000", int, "gunicorn worker_connections: open connections per web worker"),
     ("SSE_HEARTBEAT_SECONDS", "15", float, "idle seconds between SSE heartbeat comments"),
+    ("SSE_MAX_STREAMS", "0", int, "open SSE streams per web worker, then 503; 0 means 90% of WEB_CONNECTIONS"),
     ("CLICKSIGN_WEBHOOK_SECRET", "", str, "HMAC secret of ClickSign webhooks (Content-Hmac)"),
     ("ZAPSIGN_WEBHOOK_SECRET", "", str, "value ZapSign sends in the webhook secret header"),
     ("SIGNATURE_SANDBOX_URL", "", str, "where sandbox signers open their links; empty means PUBLIC_BASE_URL"),
@@ -79,7 +83,11 @@ class Settings:
     broker_heartbeat_ms: int
     hop_time_limit_ms: int
     hop_max_retries: int
+    redis_pool_size: int
+    redis_pool_timeout: float
+    web_connections: int
     sse_heartbeat_seconds: float
+    sse_max_streams: int
     clicksign_webhook_secret: str
     zapsign_webhook_secret: str
     signature_sandbox_url: str
@@ -99,6 +107,11 @@ class Settings:
         import hmac
 
         return hmac.new(self.secret_key.encode(), b"docg-signature-sandbox", hashlib.sha256).hexdigest()
+
+    @property
+    def sse_stream_limit(self):
+        """Open SSE streams one web worker admits; the rest of its slots stay for /health and the API."""
+        return self.sse_max_streams or max(1, self.web_connections * 9 // 10)
 
     @property
     def files_root(self):

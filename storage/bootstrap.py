@@ -25,6 +25,19 @@ def redis_client(url, role="app", **kwargs):
                                     client_name=f"docg-{role}-{os.getpid()}", **kwargs)
 
 
+def pooled_redis_client(url, size, timeout, role="app"):
+    """Return a Redis client on at most `size` connections.
+
+    A caller that finds them all busy waits up to `timeout` seconds for one,
+    then gets `redis.ConnectionError`: however many requests or SSE clients a
+    process serves, it holds no more Redis connections than this.
+    """
+    pool = redis_lib.BlockingConnectionPool.from_url(
+        url, max_connections=size, timeout=timeout, health_check_interval=30,
+        client_name=f"docg-{role}-{os.getpid()}")
+    return redis_lib.Redis(connection_pool=pool)
+
+
 def configure_database(settings):
     """Bind the database and the keyring only (enough for migrations and CLI)."""
     database = db_module.init(settings.database_url, max_connections=settings.db_pool_size)
@@ -35,7 +48,7 @@ def configure_database(settings):
 def configure(settings):
     """Bind the database, keyring and event log for this process; return them."""
     database = configure_database(settings)
-    client = redis_client(settings.redis_url)
+    client = pooled_redis_client(settings.redis_url, settings.redis_pool_size, settings.redis_pool_timeout)
     log = events.EventLog(client, maxlen=settings.redis_stream_maxlen, ttl=settings.redis_stream_ttl)
     events.configure(log)
     return Services(settings=settings, db=database, redis=client, events=log, ledger=Ledger())

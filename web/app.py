@@ -11,7 +11,7 @@ from web.resources import (approvals, apps, connections, control, documents, exe
 from web.webhooks.signature import SignatureWebhook
 from web.webhooks.stripe import StripeWebhook
 from web.webhooks.triggers import TriggerWebhook
-from web.sse import StreamHub
+from web.sse import Admission, StreamHub
 
 
 def create_app(services=None, *, broker=None):
@@ -23,6 +23,8 @@ def create_app(services=None, *, broker=None):
         broker = broker or broker_module.broker
     settings = services.settings
     hub = StreamHub(lambda: redis_client(settings.redis_url, "sse", single_connection_client=True), services.redis)
+    admission = Admission(settings.sse_stream_limit)
+    sse = (hub, services.redis, settings.sse_heartbeat_seconds, admission)
 
     app = falcon.App(middleware=[RequestId(), DatabaseConnection(), AuthMiddleware(settings.secret_key)])
     app.req_options.strip_url_path_trailing_slash = True
@@ -30,7 +32,7 @@ def create_app(services=None, *, broker=None):
 
     api = "/api/v1"
     app.add_route("/health", health.Health(services.redis, broker))
-    app.add_route("/metrics", ops.Metrics(broker, hub))
+    app.add_route("/metrics", ops.Metrics(broker, hub, admission))
     app.add_route(f"{api}/sse/health", health.SseHealth(services.redis))
     app.add_route(f"{api}/workflows", workflows.Workflows())
     app.add_route(f"{api}/workflows/{{workflow_id}}", workflows.Workflow())
@@ -51,8 +53,8 @@ def create_app(services=None, *, broker=None):
     app.add_route(f"{api}/executions/{{execution_id}}/documents/{{document_id}}", documents.ExecutionDocument())
     app.add_route(f"{api}/executions/{{execution_id}}/audit", history.ExecutionAudit())
     app.add_route(f"{api}/executions/{{execution_id}}/stream-token", streams.StreamToken(settings.secret_key))
-    app.add_route(f"{api}/sse/executions/{{execution_id}}/stream", streams.ExecutionStream(hub, services.redis, settings.sse_heartbeat_seconds))
-    app.add_route(f"{api}/sse/organizations/stream", streams.OrganizationStream(hub, services.redis, settings.sse_heartbeat_seconds))
+    app.add_route(f"{api}/sse/executions/{{execution_id}}/stream", streams.ExecutionStream(*sse))
+    app.add_route(f"{api}/sse/organizations/stream", streams.OrganizationStream(*sse))
     app.add_route(f"{api}/templates", templates.Templates())
     app.add_route(f"{api}/templates/{{template_id}}", templates.Template())
     app.add_route(f"{api}/connections", connections.Connections())
@@ -77,5 +79,5 @@ def create_app(services=None, *, broker=None):
     app.add_route("/sandbox/sign/{envelope_id}/{token}", sandbox.SandboxSigning())
 
     wsgi = ops.mount(app, broker=broker, admin_token=settings.admin_token)
-    wsgi.falcon_app, wsgi.hub, wsgi.settings = app, hub, settings
+    wsgi.falcon_app, wsgi.hub, wsgi.admission, wsgi.settings = app, hub, admission, settings
     return wsgi

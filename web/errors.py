@@ -28,12 +28,13 @@ class ApiError(Exception):
     code = "bad_request"
     message_human = "The request is not valid."
 
-    def __init__(self, message_human=None, message_tech="", *, code=None, details=None):
+    def __init__(self, message_human=None, message_tech="", *, code=None, details=None, headers=None):
         super().__init__(message_tech or message_human or self.message_human)
         self.message_human = message_human or self.message_human
         self.message_tech = message_tech
         self.code = code or self.code
         self.details = details
+        self.headers = headers or {}
 
 
 class BadRequest(ApiError):
@@ -64,6 +65,16 @@ class Unprocessable(ApiError):
     status, code, message_human = falcon.HTTP_422, "invalid_fields", "Some fields are invalid."
 
 
+class TooManyStreams(ApiError):
+    """This web process already serves as many SSE streams as it admits."""
+
+    status, code = falcon.HTTP_503, "too_many_streams"
+    message_human = "Too many live streams are open on this server right now; try again shortly."
+
+    def __init__(self, message_tech, *, retry_after):
+        super().__init__(message_tech=message_tech, headers={"Retry-After": str(retry_after)})
+
+
 #: PostgreSQL or Redis cannot be reached, or the connection pool stayed exhausted.
 UNAVAILABLE = (peewee.OperationalError, peewee.InterfaceError, MaxConnectionsExceeded,
                redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
@@ -92,6 +103,7 @@ def _answer(resp, status, body):
 
 def handle_api_error(req, resp, ex, params):
     _answer(resp, ex.status, _body(ex.code, ex.message_human, ex.message_tech, ex.details))
+    resp.set_headers(ex.headers)
 
 
 def handle_storage_error(req, resp, ex, params):

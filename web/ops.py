@@ -64,8 +64,8 @@ def mount(app, *, broker, admin_token):
 class RunCollector:
     """Prometheus gauges read at scrape time: runs by status, queues, SSE clients."""
 
-    def __init__(self, broker, hub):
-        self.broker, self.hub = broker, hub
+    def __init__(self, broker, hub, admission):
+        self.broker, self.hub, self.admission = broker, hub, admission
 
     def describe(self):
         return []
@@ -82,14 +82,20 @@ class RunCollector:
         clients = GaugeMetricFamily("docg_sse_clients", "SSE clients connected to this process")
         clients.add_metric([], self.hub.client_count)
         yield clients
+        streams = GaugeMetricFamily("docg_sse_streams", "SSE streams open in this process (replaying or live)")
+        streams.add_metric([], self.admission.open_count)
+        yield streams
+        limit = GaugeMetricFamily("docg_sse_stream_limit", "SSE streams this process admits before answering 503")
+        limit.add_metric([], self.admission.limit)
+        yield limit
 
 
 class Metrics:
     auth = "public"
 
-    def __init__(self, broker, hub):
+    def __init__(self, broker, hub, admission):
         self.registry = CollectorRegistry()
-        self.registry.register(RunCollector(broker, hub))
+        self.registry.register(RunCollector(broker, hub, admission))
 
     def on_get(self, req, resp):
         resp.content_type = "text/plain; version=0.0.4"

@@ -1,12 +1,13 @@
 """Server-Sent Events from Redis Streams, one Redis reader per process.
 
 `StreamHub` runs one background reader that XREADs every stream some client
-of this process follows, then hands each entry to the clients that have not
-seen it. A client that subscribes with a Last-Event-ID gets the missed
-entries from the same reader (XREAD after that id), so replay and live are
-one ordered sequence. The reader blocks in XREAD; a new subscription wakes
-it with CLIENT UNBLOCK. Redis connections per process: the reader's one, plus
-a small bounded pool for everything else, whatever the number of clients.
+of this process follows, then hands each new entry to those clients: it only
+ever reads live entries. A joining client's replay (what it missed after its
+Last-Event-ID) is its own paged XRANGE on the shared, bounded pool, served on
+its own request, so joining costs no more when many others watch the run.
+Redis connections per process: the reader's one plus that pool, whatever the
+number of clients. `Admission` caps the open streams of a web worker, so
+slots stay free for /health and the API.
 """
 import json
 import logging
@@ -15,11 +16,13 @@ import re
 import threading
 
 from storage.events import TERMINAL_EVENTS
+from web.errors import TooManyStreams
 
 log = logging.getLogger("docg.sse")
 STREAM_ID = re.compile(r"^\d+(-\d+)?$")
 HEARTBEAT_SECONDS = 15
 RETRY_MS = 3000
+REPLAY_PAGE = 200
 
 
 def parse_id(stream_id):
@@ -35,7 +38,12 @@ class Subscription:
         self.overflowed = False
 
     def offer(self, entry_id, fields):
-        if parse_id(entry_id) <= self.cursor:
+        """Queue an entry newer than the cursor; after one is dropped for a full queue, take no more.
+
+        NOTE: taking later ones would hide the gap; the stream ends instead,
+        and the client's reconnect with its Last-Event-ID replays the rest.
+        """
+        if self.overflowed or parse_id(entry_id) <= self.cursor:
             return
         self.cursor = parse_id(entry_id)
         try:
@@ -58,8 +66,9 @@ class StreamHub:
         self._thread = None
         self._reader_id = None
 
-    def subscribe(self, key, last_id="0-0"):
-        sub = Subscription(key, last_id)
+    def subscribe(self, key, after):
+        """Follow `key` from the entry after `after`; entries queue on the returned subscription."""
+        sub = Subscription(key, after)
         with self._lock:
             self._subs.setdefault(key, set()).add(sub)
             self._ensure_running()
@@ -92,9 +101,17 @@ class StreamHub:
             except Exception:  # noqa: BLE001 - the reader wakes by timeout anyway
                 log.debug("client unblock failed", exc_info=True)
 
-    def _cursors(self):
+    def _snapshot(self):
+        """Return {key: (cursor to read after, the subscriptions to serve)}.
+
+        NOTE: an XREAD's entries go only to the subscriptions its cursors
+        were computed for. One that joins while it is in flight waits for the
+        next XREAD, which starts from its own cursor: otherwise it would get
+        entries past a stretch it was never offered, a gap.
+        """
         with self._lock:
-            return {key: "%d-%d" % min(s.cursor for s in subs) for key, subs in self._subs.items() if subs}
+            return {key: ("%d-%d" % min(s.cursor for s in subs), list(subs))
+                    for key, subs in self._subs.items() if subs}
 
     def _run(self):
         reader = None
@@ -103,16 +120,15 @@ class StreamHub:
                 if reader is None:
                     reader = self._reader_factory()
                     self._reader_id = reader.client_id()
-                streams = self._cursors()
-                if not streams:
-                    self._changed.wait(1.0)
-                    self._changed.clear()
-                    continue
                 self._changed.clear()
+                snapshot = self._snapshot()
+                if not snapshot:
+                    self._changed.wait(1.0)
+                    continue
+                streams = {key: cursor for key, (cursor, _) in snapshot.items()}
                 for key, entries in reader.xread(streams, count=self._count, block=self._block_ms) or []:
                     key = key.decode() if isinstance(key, bytes) else key
-                    with self._lock:
-                        subs = list(self._subs.get(key, ()))
+                    subs = snapshot[key][1]
                     for entry_id, fields in entries:
                         entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
                         for sub in subs:
@@ -123,27 +139,128 @@ class StreamHub:
                 self._changed.wait(0.5)
 
 
+def stream_bounds(redis, key):
+    """Return (first id, newest id) of the stream, or (None, "0-0") when it holds nothing."""
+    pipe = redis.pipeline(transaction=False)
+    pipe.xrange(key, count=1)
+    pipe.xrevrange(key, count=1)
+    first, newest = pipe.execute()
+    if not newest:
+        return None, "0-0"
+    return first[0][0].decode(), newest[0][0].decode()
+
+
+def replay(redis, key, after, until, page=REPLAY_PAGE):
+    """Yield the entries after `after` up to `until` (inclusive), one XRANGE page at a time.
+
+    NOTE: each page borrows a pooled connection for one round trip only;
+    the frames are written to the client between pages.
+    """
+    if parse_id(after) >= parse_id(until):
+        return
+    cursor = after
+    while True:
+        entries = redis.xrange(key, min=f"({cursor}", max=until, count=page)
+        for entry_id, fields in entries:
+            cursor = entry_id.decode()
+            yield cursor, fields
+        if len(entries) < page:
+            return
+
+
+class Admission:
+    """Count the open SSE streams of this process; refuse more than `limit`."""
+
+    def __init__(self, limit, retry_after=RETRY_MS // 1000):
+        self.limit, self.retry_after = limit, retry_after
+        self._open = 0
+        self._lock = threading.Lock()
+
+    @property
+    def open_count(self):
+        return self._open
+
+    def admit(self, frames):
+        """Return `frames` counted as one open stream until closed, or raise TooManyStreams."""
+        with self._lock:
+            if self._open >= self.limit:
+                raise TooManyStreams(f"{self._open} of {self.limit} streams open in this process",
+                                     retry_after=self.retry_after)
+            self._open += 1
+        return AdmittedStream(frames, self._release)
+
+    def _release(self):
+        with self._lock:
+            self._open -= 1
+
+
+class AdmittedStream:
+    """A WSGI body that gives its admission back when the server closes it.
+
+    NOTE: a wrapper, not a `finally` in the generator: the server calls
+    `close()` even when the client left before the first frame was written,
+    and a generator that never started would skip its `finally`.
+    """
+
+    def __init__(self, frames, release):
+        self._frames, self._release = frames, release
+
+    def __iter__(self):
+        return self._frames
+
+    def close(self):
+        release, self._release = self._release, None
+        try:
+            self._frames.close()
+        finally:
+            if release is not None:
+                release()
+
+
 def format_event(entry_id, event_type, data):
     return f"id: {entry_id}\nevent: {event_type}\ndata: {data}\n\n".encode()
 
 
-def event_stream(hub, key, last_id, *, resync=None, heartbeat=HEARTBEAT_SECONDS, until_terminal=True):
-    """Yield SSE frames: retry hint, replay after last_id, live, until terminal."""
+def _frame(entry_id, fields):
+    event_type = fields[b"type"].decode()
+    return event_type, format_event(entry_id, event_type, fields[b"event"].decode())
+
+
+def event_stream(hub, redis, key, last_id, tip, *, resync=None, heartbeat=HEARTBEAT_SECONDS, until_terminal=True):
+    """Yield SSE frames: retry hint, replay after `last_id` up to `tip`, then live.
+
+    `tip` is the stream's newest id, read before the run state a resync
+    carries. The hub subscription starts right after `tip` and buffers while
+    the replay (an XRANGE ending at `tip`) is written, so replay and live
+    meet without a gap; ids already written are skipped, so without a
+    duplicate either. After a resync there is no replay: the run state
+    already holds everything up to `tip`.
+    """
     yield f"retry: {RETRY_MS}\n\n".encode()
     if resync is not None:
-        yield format_event(last_id, "stream.resync", json.dumps(resync, default=str))
+        yield format_event(tip if tip != "0-0" else last_id, "stream.resync", json.dumps(resync, default=str))
         if resync.get("terminal"):
             return
-    sub = hub.subscribe(key, last_id)
+        last_id = tip
+    sub = hub.subscribe(key, tip)
     try:
-        while True:
+        written = parse_id(last_id)
+        for entry_id, fields in replay(redis, key, last_id, tip):
+            event_type, frame = _frame(entry_id, fields)
+            written = parse_id(entry_id)
+            yield frame
+            if until_terminal and event_type in TERMINAL_EVENTS:
+                return
+        while not (sub.overflowed and sub.queue.empty()):
             try:
                 entry_id, fields = sub.queue.get(timeout=heartbeat)
             except queue.Empty:
                 yield b": heartbeat\n\n"
                 continue
-            event_type = fields[b"type"].decode()
-            yield format_event(entry_id, event_type, fields[b"event"].decode())
+            if parse_id(entry_id) <= written:
+                continue
+            event_type, frame = _frame(entry_id, fields)
+            yield frame
             if until_terminal and event_type in TERMINAL_EVENTS:
                 return
     finally:

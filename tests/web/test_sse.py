@@ -1,12 +1,15 @@
 """SSE against a real gunicorn (gevent) process, a real worker and Redis."""
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 from werkzeug import Response
 
 from storage import events
 from tests import factories
-from tests.support import SseClient, wait_until
+from tests.support import SseClient, free_port, http_ok, start_web, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -159,3 +162,125 @@ def test_the_organization_stream_carries_every_run(client, org, other_org, worke
         if event_type == "execution.completed":
             completed.add(event["execution_id"])
     feed.close()
+
+
+def publish_progress(services, db, execution_id, organization_id, seqs, pad=0):
+    """Append `execution.progress` events with the real EventLog; return their stream ids."""
+    from storage import executions
+
+    row = executions.get(execution_id, organization_id)
+    return [services.events.publish([events.build(row, "execution.progress", {"seq": s, "pad": "x" * pad})])[0]
+            for s in seqs]
+
+
+def test_a_client_rejoining_mid_run_replays_what_it_missed_while_live_events_keep_coming(
+        client, org, worker, web_server, gate, redis, services, db):
+    opened, gate_url = gate
+    execution_id = gated_run(client, org, gate_url)
+    key = events.stream_key(execution_id)
+
+    # Given a watcher following the run live, and a client that saw it up to the gated step, then left
+    watcher = SseClient(stream_url(web_server.base, execution_id), org.headers)
+    watched_to = watcher.events_until(lambda e: e[1] == "step.started" and e[2]["data"]["label"] == "gate")[-1][0]
+    first = SseClient(stream_url(web_server.base, execution_id), org.headers)
+    last_id = first.events_until(lambda e: e[1] == "step.started" and e[2]["data"]["label"] == "gate")[-1][0]
+    first.close()
+    # and, while it was away, more history than the sockets between it and the server can hold (~12 MB)
+    missed = publish_progress(services, db, execution_id, org.id, range(400), pad=30_000)
+
+    # When it reconnects with Last-Event-ID and, before it reads a byte of its replay, live events arrive
+    again = SseClient(stream_url(web_server.base, execution_id), {**org.headers, "Last-Event-ID": last_id})
+    live = publish_progress(services, db, execution_id, org.id, range(400, 430))
+    received = again.events_until(lambda e: e[2]["data"].get("seq") == 400)
+    # and more keep coming while it reads the rest, until the run completes
+    live += publish_progress(services, db, execution_id, org.id, range(430, 460))
+    opened.set()
+    received += again.events_until(lambda e: False)
+
+    # Then it got exactly the events after last_id, once each, in stream order: replay, then live
+    ids = [e[0] for e in received]
+    assert ids == [i.decode() for i, _ in redis.xrange(key, min=f"({last_id}", max="+")]
+    assert len(set(ids)) == len(ids) and set(missed) | set(live) <= set(ids)
+    assert received[-1][1] == "execution.completed"
+    # and the watcher, on the same hub, got everything live exactly once too
+    watched = watcher.events_until(lambda e: False)
+    assert [e[0] for e in watched] == [i.decode() for i, _ in redis.xrange(key, min=f"({watched_to}", max="+")]
+
+
+@pytest.fixture(scope="module")
+def small_web(services, logs_dir):
+    """A second real gunicorn with 12 connection slots (so 10 SSE streams) and 2 pooled Redis connections.
+
+    NOTE: 3 PostgreSQL connections too: the server is shared, and its streams hold none once open.
+    """
+    port = free_port()
+    process = start_web(logs_dir, port, env={"WEB_CONNECTIONS": "12", "REDIS_POOL_SIZE": "2", "DB_POOL_SIZE": "3"})
+    process.base = f"http://127.0.0.1:{port}"
+    wait_until(lambda: http_ok(f"{process.base}/health"), 60, message="small web health")
+    yield process
+    process.stop()
+
+
+def gauge(base, name):
+    text = requests.get(f"{base}/metrics", headers={"Authorization": f"Bearer {os.environ['ADMIN_TOKEN']}"},
+                        timeout=5).text
+    return int(float(next(line for line in text.splitlines() if line.startswith(f"{name} ")).split()[1]))
+
+
+def test_many_clients_replaying_at_once_share_a_bounded_redis_pool(
+        client, org, worker, small_web, gate, redis, services, db):
+    opened, gate_url = gate
+    execution_id = gated_run(client, org, gate_url)
+    wait_until(lambda: factories.steps(client, org, execution_id)[1]["status"] == "running", 30,
+               message="gated step running")
+    history = publish_progress(services, db, execution_id, org.id, range(600), pad=2_000)
+
+    # When ten viewers open the run at once, each replaying its whole history
+    def view(_):
+        viewer = SseClient(stream_url(small_web.base, execution_id), org.headers)
+        return viewer, viewer.events_until(lambda e: e[0] == history[-1])
+
+    with ThreadPoolExecutor(10) as pool:
+        viewers = list(pool.map(view, range(10)))
+
+    # Then every one got all of it, though the web process held at most 2 pooled connections and its reader
+    key_ids = [i.decode() for i, _ in redis.xrange(events.stream_key(execution_id), max=history[-1])]
+    assert [v.response.status_code for v, _ in viewers] == [200] * 10
+    assert all([e[0] for e in replayed] == key_ids for _, replayed in viewers)
+    (web_pid,) = small_web.children()
+    names = [c.get("name", "") for c in redis.client_list() if c.get("name", "").endswith(f"-{web_pid}")]
+    assert sum(n.startswith("docg-app-") for n in names) <= 2 and sum(n.startswith("docg-sse-") for n in names) == 1, \
+        names
+
+    # and live events still reach them all
+    opened.set()
+    assert all(viewer.events_until(lambda e: False)[-1][1] == "execution.completed" for viewer, _ in viewers)
+
+
+def test_past_its_stream_limit_the_web_process_answers_503_and_still_serves_health(org, small_web):
+    feed_url = f"{small_web.base}/api/v1/sse/organizations/stream"
+    wait_until(lambda: gauge(small_web.base, "docg_sse_streams") == 0, 30, message="earlier streams closed")
+    assert gauge(small_web.base, "docg_sse_stream_limit") == 10
+
+    # Given as many open streams as the process admits
+    feeds = [SseClient(feed_url, org.headers) for _ in range(10)]
+    assert all(f.response.status_code == 200 for f in feeds)
+
+    # When one more client asks for a stream
+    refused = requests.get(feed_url, headers=org.headers, timeout=5)
+
+    # Then it gets a JSON 503 telling it when to come back
+    assert refused.status_code == 503 and int(refused.headers["Retry-After"]) > 0
+    assert refused.json()["error"]["code"] == "too_many_streams"
+    assert set(refused.json()["error"]) >= {"code", "message_human", "message_tech"}
+    # and /health and the API still answer
+    assert requests.get(f"{small_web.base}/health", timeout=5).json()["status"] == "ok"
+    assert requests.get(f"{small_web.base}/api/v1/workflows", headers=org.headers, timeout=5).status_code == 200
+
+    # When a stream closes, its place is given to the next client
+    feeds.pop().close()
+    wait_until(lambda: gauge(small_web.base, "docg_sse_streams") == 9, 30, message="closed stream released")
+    feeds.append(SseClient(feed_url, org.headers))
+    assert feeds[-1].response.status_code == 200 and feeds[-1].next_comment() == ": heartbeat"
+    for feed in feeds:
+        feed.close()

@@ -3,13 +3,12 @@ import falcon
 
 from storage import events, executions
 from web.auth import STREAM_TOKEN_MAX_TTL, STREAM_TOKEN_TTL, sign_stream_token
+from web.errors import BadRequest
+from web.sse import STREAM_ID, event_stream, parse_id, stream_bounds
 from web.validation import read_json
 
 TOKEN_REQUEST = {"type": "object", "properties": {
     "ttl_seconds": {"type": "integer", "minimum": 30, "maximum": STREAM_TOKEN_MAX_TTL}}, "additionalProperties": False}
-from web.errors import BadRequest
-from web.sse import STREAM_ID, event_stream, parse_id
-
 SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
 
 
@@ -23,49 +22,54 @@ def _last_event_id(req, default="0-0"):
     return value
 
 
+def _resync(execution, first_id, last_id):
+    """Return the run state to send first when replay cannot be complete, else None.
+
+    NOTE: the row is read again after the stream bounds, so the state holds
+    every event up to the tip the live part starts after.
+    """
+    if first_id is None and execution.is_terminal:
+        reason = "stream_expired"
+    elif first_id is not None and parse_id(last_id) != (0, 0) and parse_id(last_id) < parse_id(first_id):
+        reason = "events_trimmed"
+    else:
+        return None
+    fresh = executions.get(execution.id, execution.organization_id)
+    return {"reason": reason, "terminal": reason == "stream_expired", "run": executions.run_state(fresh)}
+
+
 class ExecutionStream:
     auth = "stream"
 
-    def __init__(self, hub, redis, heartbeat):
-        self.hub, self.redis, self.heartbeat = hub, redis, heartbeat
+    def __init__(self, hub, redis, heartbeat, admission):
+        self.hub, self.redis, self.heartbeat, self.admission = hub, redis, heartbeat, admission
 
     def on_get(self, req, resp, execution_id):
         execution = executions.get(execution_id, req.context.organization_id)
         last_id = _last_event_id(req)
         key = events.stream_key(execution.id)
-        resync = self._resync(execution, key, last_id)
+        first_id, tip = stream_bounds(self.redis, key)
+        resync = _resync(execution, first_id, last_id)
         resp.content_type = "text/event-stream"
         resp.set_headers(SSE_HEADERS)
-        resp.stream = event_stream(self.hub, key, last_id, resync=resync, heartbeat=self.heartbeat)
-
-    def _resync(self, execution, key, last_id):
-        """Return the run state to send first when replay cannot be complete."""
-        first = self.redis.xrange(key, count=1)
-        if not first:
-            return {"reason": "stream_expired", "terminal": True, "run": executions.run_state(execution)} \
-                if execution.is_terminal else None
-        first_id = first[0][0].decode()
-        if parse_id(last_id) != (0, 0) and parse_id(last_id) < parse_id(first_id):
-            return {"reason": "events_trimmed", "terminal": False, "run": executions.run_state(execution)}
-        return None
+        resp.stream = self.admission.admit(
+            event_stream(self.hub, self.redis, key, last_id, tip, resync=resync, heartbeat=self.heartbeat))
 
 
 class OrganizationStream:
     """Every event of every run of the caller's organization (a dashboard feed)."""
 
-    def __init__(self, hub, redis, heartbeat):
-        self.hub, self.redis, self.heartbeat = hub, redis, heartbeat
+    def __init__(self, hub, redis, heartbeat, admission):
+        self.hub, self.redis, self.heartbeat, self.admission = hub, redis, heartbeat, admission
 
     def on_get(self, req, resp):
         key = events.org_stream_key(req.context.organization_id)
-        last_id = _last_event_id(req, default=None)
-        if last_id is None:
-            newest = self.redis.xrevrange(key, count=1)
-            last_id = newest[0][0].decode() if newest else "0-0"
+        _, tip = stream_bounds(self.redis, key)
+        last_id = _last_event_id(req, default=tip)
         resp.content_type = "text/event-stream"
         resp.set_headers(SSE_HEADERS)
-        resp.stream = event_stream(self.hub, key, last_id,
-                                   heartbeat=self.heartbeat, until_terminal=False)
+        resp.stream = self.admission.admit(
+            event_stream(self.hub, self.redis, key, last_id, tip, heartbeat=self.heartbeat, until_terminal=False))
 
 
 class StreamToken:
