@@ -48,6 +48,8 @@ TABLE = [
     ("WEB_CONNECTIONS", "2000", int, "gunicorn worker_connections: open connections per web worker"),
     ("SSE_HEARTBEAT_SECONDS", "15", float, "idle seconds between SSE heartbeat comments"),
     ("SSE_MAX_STREAMS", "0", int, "open SSE streams per web worker, then 503; 0 means 90% of WEB_CONNECTIONS"),
+    ("SSE_CLIENT_BUFFER", "10000", int, "live events queued for one slow SSE client; past it its stream ends and "
+                                        "the reconnect replays"),
     ("CLICKSIGN_WEBHOOK_SECRET", "", str, "HMAC secret of ClickSign webhooks (Content-Hmac)"),
     ("ZAPSIGN_WEBHOOK_SECRET", "", str, "value ZapSign sends in the webhook secret header"),
     ("SIGNATURE_SANDBOX_URL", "", str, "where sandbox signers open their links; empty means PUBLIC_BASE_URL"),
@@ -88,6 +90,7 @@ class Settings:
     web_connections: int
     sse_heartbeat_seconds: float
     sse_max_streams: int
+    sse_client_buffer: int
     clicksign_webhook_secret: str
     zapsign_webhook_secret: str
     signature_sandbox_url: str

@@ -22,7 +22,8 @@ def create_app(services=None, *, broker=None):
         services = services or broker_module.services
         broker = broker or broker_module.broker
     settings = services.settings
-    hub = StreamHub(lambda: redis_client(settings.redis_url, "sse", single_connection_client=True), services.redis)
+    hub = StreamHub(lambda: redis_client(settings.redis_url, "sse", single_connection_client=True), services.redis,
+                    buffer=settings.sse_client_buffer)
     admission = Admission(settings.sse_stream_limit)
     sse = (hub, services.redis, settings.sse_heartbeat_seconds, admission)
 

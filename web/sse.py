@@ -31,10 +31,10 @@ def parse_id(stream_id):
 
 
 class Subscription:
-    def __init__(self, key, cursor):
+    def __init__(self, key, cursor, buffer=10_000):
         self.key = key
         self.cursor = parse_id(cursor)
-        self.queue = queue.Queue(maxsize=10_000)
+        self.queue = queue.Queue(maxsize=buffer)
         self.overflowed = False
 
     def offer(self, entry_id, fields):
@@ -55,8 +55,9 @@ class Subscription:
 class StreamHub:
     """Fan out Redis Stream entries to the SSE clients of this process."""
 
-    def __init__(self, reader_factory, control, *, block_ms=5000, count=500):
+    def __init__(self, reader_factory, control, *, block_ms=5000, count=500, buffer=10_000):
         self._reader_factory = reader_factory
+        self._buffer = buffer
         self._control = control
         self._block_ms = block_ms
         self._count = count
@@ -68,7 +69,7 @@ class StreamHub:
 
     def subscribe(self, key, after):
         """Follow `key` from the entry after `after`; entries queue on the returned subscription."""
-        sub = Subscription(key, after)
+        sub = Subscription(key, after, self._buffer)
         with self._lock:
             self._subs.setdefault(key, set()).add(sub)
             self._ensure_running()

@@ -284,3 +284,38 @@ def test_past_its_stream_limit_the_web_process_answers_503_and_still_serves_heal
     assert feeds[-1].response.status_code == 200 and feeds[-1].next_comment() == ": heartbeat"
     for feed in feeds:
         feed.close()
+
+
+def test_a_client_too_slow_for_its_buffer_is_cut_off_and_its_reconnect_replays_the_rest(
+        client, org, worker, gate, redis, services, db, logs_dir):
+    # Given a web process that buffers at most 20 live events for a client
+    port = free_port()
+    tiny = start_web(logs_dir, port, env={"SSE_CLIENT_BUFFER": "20", "DB_POOL_SIZE": "3"})
+    base = f"http://127.0.0.1:{port}"
+    wait_until(lambda: http_ok(f"{base}/health"), 60, message="tiny-buffer web health")
+    try:
+        opened, gate_url = gate
+        execution_id = gated_run(client, org, gate_url)
+        key = events.stream_key(execution_id)
+        slow = SseClient(stream_url(base, execution_id), org.headers)
+        slow.events_until(lambda e: e[1] == "step.started" and e[2]["data"]["label"] == "gate")
+
+        # When, while it reads nothing, far more arrives than its sockets and its buffer hold (~42 MB)
+        published = publish_progress(services, db, execution_id, org.id, range(700), pad=60_000)
+
+        # Then its stream ends early, after an unbroken prefix of the events (no silent gap)
+        got = slow.events_until(lambda e: False)
+        ids = [i.decode() for i, _ in redis.xrange(key)]
+        seen = [e[0] for e in got]
+        assert seen and seen[-1] != published[-1] and got[-1][1] == "execution.progress"
+        start = ids.index(seen[0])
+        assert seen == ids[start:start + len(seen)]
+
+        # and reconnecting with its Last-Event-ID replays exactly the rest, then follows the run to the end
+        again = SseClient(stream_url(base, execution_id), {**org.headers, "Last-Event-ID": seen[-1]})
+        opened.set()
+        rest = again.events_until(lambda e: False)
+        assert [e[0] for e in rest] == [i.decode() for i, _ in redis.xrange(key, min=f"({seen[-1]}", max="+")]
+        assert rest[-1][1] == "execution.completed" and set(published) <= set(seen) | {e[0] for e in rest}
+    finally:
+        tiny.stop()
