@@ -225,16 +225,6 @@ def test_no_access_to_the_template_or_folder_is_a_permissions_issue(client, org,
     assert not google.seen("POST", r"/drive/v3/files/.+/copy")
 
 
-def redeliver(services, org, execution_id, step):
-    """Run a finished step's action again, as a redelivered hop would."""
-    execution = Execution.get_by_id(execution_id)
-    ctx = NodeContext(execution_id=execution_id, organization_id=org.id, workflow_id=str(execution.workflow_id),
-                      correlation_id=str(execution.correlation_id), node_id=step["node_id"],
-                      node_type=step["node_type"], label=step["label"], position=step["position"],
-                      config=step["data_in"], run=execution.execution_context, settings=services.settings,
-                      services=services)
-    return load_apps().action(step["node_type"]).run(ctx).output
-
 
 def test_the_saved_contract_is_shared_with_the_client_once(client, org, db, worker, account, services):
     # Given a workflow that renders a contract, saves it to Drive and shares it
@@ -269,7 +259,7 @@ def test_the_saved_contract_is_shared_with_the_client_once(client, org, db, work
     assert step["data_out"]["shared_with"] == ["ana@acme.example", "legal@acme.example"]
 
     # When the hop is delivered again, nobody is granted (or emailed) twice
-    assert redeliver(services, org, execution_id, step) == step["data_out"]
+    assert factories.redeliver(services, org, execution_id, step) == step["data_out"]
     assert len(google.seen("POST", r"/drive/v3/files/.+/permissions")) == 2 and len(stored["permissions"]) == 2
 
 

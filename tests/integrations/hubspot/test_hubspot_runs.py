@@ -5,9 +5,8 @@ import io
 import docx
 import pytest
 
-from integrations.base import NodeContext, load_apps
 from storage import connections, documents
-from storage.models import Connection, Execution
+from storage.models import Connection
 from tests import factories
 from tests.integrations.hubspot.fake_hubspot import CLIENT_ID, CLIENT_SECRET, READ_SCOPES, WRITE_SCOPES, FakeHubSpot
 from tests.support import start_worker
@@ -164,16 +163,6 @@ def test_the_run_writes_its_result_back_to_the_deal(client, org, db, worker, fak
     assert output["id"] == "1042" and output["properties"]["dealstage"] == "contractsent"
 
 
-def redeliver(services, org, execution_id, step):
-    """Run a finished step's action again, as a redelivered hop would."""
-    execution = Execution.get_by_id(execution_id)
-    ctx = NodeContext(execution_id=execution_id, organization_id=org.id, workflow_id=str(execution.workflow_id),
-                      correlation_id=str(execution.correlation_id), node_id=step["node_id"],
-                      node_type=step["node_type"], label=step["label"], position=step["position"],
-                      config=step["data_in"], run=execution.execution_context, settings=services.settings,
-                      services=services)
-    return load_apps().action(step["node_type"]).run(ctx).output
-
 
 def test_the_document_is_attached_to_the_deal_once(client, org, db, worker, fake, services):
     # Given a deal workflow that attaches its contract to the deal
@@ -205,7 +194,7 @@ def test_the_document_is_attached_to_the_deal_once(client, org, db, worker, fake
                                 "object_type": "deals", "object_id": "1042"}
 
     # When the hop is delivered again, the ledger keeps HubSpot from a second file or note
-    assert redeliver(services, org, execution_id, step) == step["data_out"]
+    assert factories.redeliver(services, org, execution_id, step) == step["data_out"]
     assert len(fake.files) == 1 and len(fake.notes) == 1 and len(creating) == 2
     assert len(fake.calls("/files/") + fake.calls("/crm/v3/objects/notes")) == 2
 

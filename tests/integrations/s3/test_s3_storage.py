@@ -5,8 +5,6 @@ import uuid
 import pytest
 
 from cli import sample
-from integrations.base import NodeContext, load_apps
-from storage.models import Execution
 from tests import factories
 
 pytestmark = pytest.mark.e2e
@@ -153,14 +151,7 @@ def test_a_presigned_link_to_the_saved_contract_is_emailed(client, org, worker, 
     assert link["url"] in message.get_body(("plain",)).get_content()
 
     # When the hop is delivered again, the same link is handed on, not a new one
-    execution = Execution.get_by_id(execution_id)
-    step = steps[3]
-    ctx = NodeContext(execution_id=execution_id, organization_id=org.id, workflow_id=wf["id"],
-                      correlation_id=str(execution.correlation_id), node_id=step["node_id"],
-                      node_type=step["node_type"], label=step["label"], position=step["position"],
-                      config=step["data_in"], run=execution.execution_context, settings=services.settings,
-                      services=services)
-    assert load_apps().action("storage-s3-link").run(ctx).output == link
+    assert factories.redeliver(services, org, execution_id, steps[3]) == link
 
 
 def test_a_link_without_a_stored_object_or_with_a_bad_expiry_is_caught_by_preflight(client, org, moto_s3):
