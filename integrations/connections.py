@@ -67,8 +67,8 @@ class ConnectionHandle:
         token = self.credentials.get("api_key") or self.credentials.get("token") or self.credentials.get("access_token")
         return {"Authorization": f"Bearer {token}"} if token else {}
 
-    def session(self, correlation_id=None):
-        return ProviderSession(self, correlation_id=correlation_id, timeout=self.settings.http_timeout)
+    def session(self, correlation_id=None, **options):
+        return ProviderSession(self, correlation_id=correlation_id, timeout=self.settings.http_timeout, **options)
 
     def access_token(self):
         expires = store.expires_at_of(self.credentials)

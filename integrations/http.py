@@ -2,7 +2,8 @@
 
 Every request carries `X-Correlation-ID`. Only idempotent methods are retried
 by the transport (429 and 5xx, honouring Retry-After); creating calls rely on
-an idempotency key instead. Failures become IntegrationError subclasses so
+an idempotency key instead. A client whose provider documents a PATCH as
+idempotent (it sets the given fields) may pass `retry_methods` to add it. Failures become IntegrationError subclasses so
 the pipeline can tell a transient failure from a permanent one.
 """
 import requests
@@ -17,14 +18,15 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 class Session(requests.Session):
     """requests.Session with a default timeout and the correlation header."""
 
-    def __init__(self, *, correlation_id=None, timeout=15.0, retries=3, user_agent="DocG/1.0"):
+    def __init__(self, *, correlation_id=None, timeout=15.0, retries=3, user_agent="DocG/1.0",
+                 retry_methods=IDEMPOTENT):
         super().__init__()
         self.timeout = timeout
         self.headers["User-Agent"] = user_agent
         if correlation_id:
             self.headers["X-Correlation-ID"] = str(correlation_id)
         retry = Retry(total=retries, backoff_factor=0.3, status_forcelist=(429, 500, 502, 503, 504),
-                      allowed_methods=IDEMPOTENT, respect_retry_after_header=True, raise_on_status=False)
+                      allowed_methods=retry_methods, respect_retry_after_header=True, raise_on_status=False)
         adapter = HTTPAdapter(max_retries=retry, pool_maxsize=10)
         self.mount("http://", adapter)
         self.mount("https://", adapter)

@@ -16,7 +16,7 @@ from integrations.errors import IntegrationError
 DOMAIN_OF_PREFIX = [("template.", "template"), ("delivery.", "delivery"), ("approval.", "delivery"),
                     ("signature.", "signature"), ("storage.", "permissions"), ("render.", "template")]
 PERMISSION_CODES = {"permission_denied", "connection_error", "oauth_expired", "drive.insufficient_permissions",
-                    "drive.folder_not_found"}
+                    "drive.folder_not_found", "drive.file_not_found"}
 
 
 @dataclasses.dataclass

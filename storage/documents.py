@@ -28,6 +28,14 @@ def for_execution(execution_id):
                 .order_by(GeneratedDocument.created_at))
 
 
+def latest(execution_id, *, storage=None):
+    """The run's most recent document (stored in `storage` when given), or None."""
+    query = GeneratedDocument.select().where(GeneratedDocument.execution == execution_id)
+    if storage:
+        query = query.where(GeneratedDocument.storage == storage)
+    return query.order_by(GeneratedDocument.created_at.desc(), GeneratedDocument.id.desc()).first()
+
+
 def get(document_id, organization_id):
     return GeneratedDocument.get_or_none((GeneratedDocument.id == document_id)
                                          & (GeneratedDocument.organization_id == organization_id))

@@ -4,6 +4,7 @@ ACTION_MAPPINGS = {
     "drive.insufficient_permissions": ("fix_permissions", "Fix permissions", "Grant read access to the file."),
     "permission_denied": ("fix_permissions", "Fix permissions", "Grant the connected account access."),
     "drive.folder_not_found": ("select_folder", "Select folder", "The destination folder no longer exists."),
+    "drive.file_not_found": ("edit_step", "Check file", "The Drive file no longer exists or is not shared."),
     "storage.invalid_folder": ("select_folder", "Select folder", "Choose a folder inside your storage area."),
     "unresolved_variables": ("map_fields", "Map fields", "Some variables could not be resolved."),
     "template.unmapped_tags": ("map_fields", "Map fields", "The template uses tags with no value."),

@@ -1,4 +1,4 @@
-"""Factories that create rows through the real API."""
+"""Factories that create rows through the real API, and a way to replay a finished step."""
 import base64
 
 from cli import sample
@@ -60,3 +60,17 @@ def stream_types(redis, execution_id):
 def render_node(template_id, label="contract"):
     return {"node_type": "local-docx", "label": label, "config": {"template_id": template_id,
                                                                    "output_name": "Contract {{trigger.client_name}}"}}
+
+
+def redeliver(services, org, execution_id, step):
+    """Run a finished step's action again in-process, as a redelivered hop would; return its output."""
+    from integrations.base import NodeContext, load_apps
+    from storage.models import Execution
+
+    execution = Execution.get_by_id(execution_id)
+    ctx = NodeContext(execution_id=execution_id, organization_id=org.id, workflow_id=str(execution.workflow_id),
+                      correlation_id=str(execution.correlation_id), node_id=step["node_id"],
+                      node_type=step["node_type"], label=step["label"], position=step["position"],
+                      config=step["data_in"], run=execution.execution_context, settings=services.settings,
+                      services=services)
+    return load_apps().action(step["node_type"]).run(ctx).output

@@ -9,7 +9,7 @@ token every time. Its `test` reads `GET /drive/v3/about?fields=user`
 Modules: client.py (API roots and the `base_url` override that points every
 Google API at one server, error mapping), drive.py, documents.py (Docs and
 Slides merge), render.py (google-docs, google-slides), save.py
-(google-drive), forms.py (google-forms trigger), gmail.py (gmail delivery).
+(google-drive), share.py (google-drive-share), forms.py (google-forms trigger), gmail.py (gmail delivery).
 """
 import uuid
 
@@ -42,6 +42,7 @@ def register(registry):
     from integrations.google.gmail import GmailSend
     from integrations.google.render import GoogleDocs, GoogleSlides
     from integrations.google.save import GoogleDriveSave
+    from integrations.google.share import GoogleDriveShare
 
     registry.register_provider(provider())
     apps = [
@@ -52,8 +53,9 @@ def register(registry):
             actions=[GoogleSlides()], dynamic={"templates": drive.lister(drive.PRESENTATION), "folders": drive.folders},
             description="Fill Google Slides templates and export them as PDF or .pptx."),
         App(key="google-drive", name="Google Drive", auth_type="oauth2", provider="google",
-            actions=[GoogleDriveSave()], dynamic={"folders": drive.folders, "templates": drive.templates},
-            description="Save the run's documents to a Google Drive folder."),
+            actions=[GoogleDriveSave(), GoogleDriveShare()],
+            dynamic={"folders": drive.folders, "templates": drive.templates},
+            description="Save the run's documents to a Google Drive folder and share them."),
         App(key="google-forms", name="Google Forms", auth_type="oauth2", provider="google",
             actions=[forms.GoogleFormsTrigger()], triggers=["google-forms"],
             dynamic={"forms": forms.forms, "questions": forms.questions},

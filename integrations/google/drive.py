@@ -7,8 +7,10 @@ Endpoints (https://developers.google.com/drive/api/reference/rest/v3/files):
 and uploads on `/upload/drive/v3/files` (https://developers.google.com/drive/api/guides/manage-uploads):
 `uploadType=multipart` (metadata + media in one multipart/related body, up to
 5 MB) and, above that, `uploadType=resumable` (the session URI comes back in
-`Location`; the content is PUT there in one request). Every call passes
-`supportsAllDrives=true` so shared drives work.
+`Location`; the content is PUT there in one request), and
+`POST files/{id}/permissions?sendNotificationEmail=` to share a file with a
+user (https://developers.google.com/drive/api/reference/rest/v3/permissions/create).
+Every call passes `supportsAllDrives=true` so shared drives work.
 
 NOTE: Drive has no idempotency key. Callers wrap creating calls in
 `ctx.once`, and tag what they create with `appProperties.docgKey` (the
@@ -123,6 +125,16 @@ class Drive(GoogleApi):
         response = check(self.session.put(session_uri, data=content, headers={"Content-Type": content_type}),
                          "upload the document", not_found="drive.folder_not_found")
         return DriveFile.of(response.json())
+
+    def share(self, file_id, email, *, role, notify=True, message=None):
+        """Give the user `email` the `role` (reader, commenter, writer) on a file; return the permission."""
+        params = {**ALL_DRIVES, "sendNotificationEmail": "true" if notify else "false",
+                  "fields": "id,type,role,emailAddress"}
+        if notify and message:
+            params["emailMessage"] = message
+        body = self.post(f"files/{quoted(file_id)}/permissions", "share the file", not_found="drive.file_not_found",
+                         params=params, json={"role": role, "type": "user", "emailAddress": email}).json()
+        return {"email": body.get("emailAddress") or email, "permission_id": body["id"], "role": body.get("role", role)}
 
     def list_files(self, query, *, limit=MAX_OPTIONS):
         """Yield the files matching a Drive query, following nextPageToken."""

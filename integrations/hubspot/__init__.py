@@ -1,14 +1,17 @@
-"""HubSpot: OAuth2 connections and the CRM record trigger.
+"""HubSpot: OAuth2 connections, the CRM record trigger and the write-back actions.
 
 OAuth (https://developers.hubspot.com/docs/api-reference/legacy/authentication/oauth-tokens/v1/guide):
 users install the app at https://app.hubspot.com/oauth/authorize; codes and
 refresh tokens are exchanged at POST https://api.hubapi.com/oauth/v1/token
 (form-encoded: grant_type, client_id, client_secret, refresh_token). Access
-tokens live 30 minutes, so most runs refresh first.
+tokens live 30 minutes, so most runs refresh first. The write scopes and
+`files` serve the actions (actions.py); a connection made before they were
+asked for gets a 403 naming the missing scope, which says to reconnect.
 """
 from integrations.base import App, OAuth, Provider
 
-SCOPES = ["oauth", "crm.objects.deals.read", "crm.objects.contacts.read", "crm.objects.companies.read"]
+SCOPES = ["oauth", "files"] + [f"crm.objects.{kind}.{access}" for kind in ("deals", "contacts", "companies")
+                               for access in ("read", "write")]
 
 
 def test_connection(handle):
@@ -20,6 +23,7 @@ def test_connection(handle):
 
 
 def register(registry):
+    from integrations.hubspot.actions import HubSpotAttachDocument, HubSpotUpdateRecord
     from integrations.hubspot.trigger import HubSpotTrigger, object_options, pipeline_options, property_options
 
     registry.register_provider(Provider(
@@ -29,7 +33,7 @@ def register(registry):
                     client_id_setting="hubspot_client_id", client_secret_setting="hubspot_client_secret"),
         test=test_connection))
     registry.register(App(
-        key="hubspot", name="HubSpot", auth_type="oauth2", provider="hubspot", actions=[HubSpotTrigger()],
-        triggers=["hubspot"],
+        key="hubspot", name="HubSpot", auth_type="oauth2", provider="hubspot", triggers=["hubspot"],
+        actions=[HubSpotTrigger(), HubSpotUpdateRecord(), HubSpotAttachDocument()],
         dynamic={"properties": property_options, "pipelines": pipeline_options, "objects": object_options},
-        description="Start documents from HubSpot CRM deals, contacts and companies."))
+        description="Start documents from HubSpot CRM deals, contacts and companies, and write the results back."))

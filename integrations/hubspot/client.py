@@ -14,6 +14,18 @@ Endpoints used (base https://api.hubapi.com, `Authorization: Bearer <access toke
 - GET /oauth/v1/access-tokens/{token}
   who the token belongs to; needs no scope
   (https://developers.hubspot.com/docs/api-reference/legacy/authentication/oauth-tokens/v1/get-oauth-token-metadata)
+- PATCH /crm/v3/objects/{objectType}/{objectId} `{"properties": {...}}`
+  overwrite the given properties only
+  (https://developers.hubspot.com/docs/api-reference/crm-objects-v3/basic/patch-crm-v3-objects-objectType-objectId)
+- POST /files/v3/files (multipart/form-data: file, fileName, folderPath, options)
+  upload to the file manager, 201 with the file's id
+  (https://developers.hubspot.com/docs/api-reference/files-files-v3/files/post-files-v3-files)
+- POST /crm/v3/objects/notes `{"properties": {hs_timestamp, hs_note_body,
+  hs_attachment_ids}, "associations": [{"to": {"id"}, "types": [...]}]}`
+  log a note on a record's timeline (https://developers.hubspot.com/docs/api-reference/crm-notes-v3/guide);
+  the default HUBSPOT_DEFINED association type ids are note → contact 202,
+  note → company 190, note → deal 214
+  (https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide)
 
 Errors (https://developers.hubspot.com/docs/faq/api-error-responses) are JSON
 `{"status": "error", "message", "correlationId", "category", ...}`; a 429
@@ -25,12 +37,14 @@ NOTE: HubSpot answers an unset property with `null`; records here carry ""
 instead, so a template tag renders empty rather than "None".
 """
 import dataclasses
+import json
 from urllib.parse import quote
 
 from integrations.errors import BadResponse, IntegrationError, InvalidConfig, PermissionDenied, RateLimited
 from integrations.http import raise_for_status
 
 OBJECT_TYPES = {"deals": "deal", "contacts": "contact", "companies": "company"}
+NOTE_ASSOCIATION_TYPES = {"contacts": 202, "companies": 190, "deals": 214}
 ALIASES = {"deal": "deals", "contact": "contacts", "company": "companies",
            "0-3": "deals", "0-1": "contacts", "0-2": "companies"}
 
@@ -91,6 +105,14 @@ class Pipeline:
 
 
 @dataclasses.dataclass
+class HubSpotFile:
+    id: str
+    name: str
+    url: str
+    path: str
+
+
+@dataclasses.dataclass
 class TokenInfo:
     hub_id: int
     hub_domain: str
@@ -116,7 +138,7 @@ def detail_of(response):
     return "; ".join(parts) if len(parts) > 1 else f"{parts[0]}: {response.text[:300]}"
 
 
-def check(response, what):
+def check(response, what, verb="read"):
     """Raise the IntegrationError a HubSpot error answer means; return the response."""
     status = response.status_code
     if status < 400:
@@ -126,7 +148,7 @@ def check(response, what):
         scopes = [scope for error in body.get("errors", []) for scope in
                   (error.get("context") or {}).get("requiredGranularScopes", [])]
         needed = f" It needs the scope {', '.join(scopes)}." if scopes else ""
-        raise PermissionDenied(f"The HubSpot connection may not read {what}.{needed} Reconnect with that access.",
+        raise PermissionDenied(f"The HubSpot connection may not {verb} {what}.{needed} Reconnect with that access.",
                                detail)
     if status == 429:
         header = response.headers.get("Retry-After", "")
@@ -138,6 +160,19 @@ def check(response, what):
         raise BadResponse(f"HubSpot refused the request for {what}: {message}", detail)
     raise_for_status(response, what=f"HubSpot {what}")
     return response
+
+
+def object_path(object_type, object_id):
+    return f"/crm/v3/objects/{object_type}/{quote(str(object_id), safe='')}"
+
+
+def found(response, object_type, object_id, verb):
+    """`check` a call about one record, a 404 meaning the record is gone."""
+    singular = OBJECT_TYPES[object_type]
+    if response.status_code == 404:
+        raise ObjectNotFound(f"The HubSpot {singular} {object_id} does not exist or was deleted.",
+                             detail_of(response))
+    return check(response, f"the {singular}", verb)
 
 
 class HubSpotClient:
@@ -153,12 +188,34 @@ class HubSpotClient:
             params["properties"] = ",".join(properties)
         if associations:
             params["associations"] = ",".join(associations)
-        response = self.http.get(f"/crm/v3/objects/{object_type}/{quote(str(object_id), safe='')}", params=params)
-        if response.status_code == 404:
-            singular = OBJECT_TYPES[object_type]
-            raise ObjectNotFound(f"The HubSpot {singular} {object_id} does not exist or was deleted.",
-                                 detail_of(response))
-        return CrmObject.from_api(object_type, check(response, f"the {OBJECT_TYPES[object_type]}").json())
+        response = self.http.get(object_path(object_type, object_id), params=params)
+        return CrmObject.from_api(object_type, found(response, object_type, object_id, "read").json())
+
+    def update_object(self, object_type, object_id, properties):
+        """Overwrite the given properties of a record; return the record as HubSpot answers it."""
+        object_type = object_type_of(object_type)
+        response = self.http.patch(object_path(object_type, object_id), json={"properties": properties})
+        return CrmObject.from_api(object_type, found(response, object_type, object_id, "update").json())
+
+    def upload_file(self, *, name, content, content_type, folder_path):
+        """Upload a PRIVATE file to the file manager (not overwriting one of the same name)."""
+        options = {"access": "PRIVATE", "overwrite": False}
+        response = self.http.post("/files/v3/files", files={"file": (name, content, content_type)},
+                                  data={"fileName": name, "folderPath": folder_path, "options": json.dumps(options)})
+        body = check(response, "the file manager", "upload to").json()
+        return HubSpotFile(id=str(body["id"]), name=body.get("name", name), url=body.get("url", ""),
+                           path=body.get("path", ""))
+
+    def create_note(self, object_type, object_id, *, body, timestamp, attachment_ids=()):
+        """Log a note with attachments on a record's timeline; return the note's id."""
+        object_type = object_type_of(object_type)
+        payload = {"properties": {"hs_timestamp": timestamp, "hs_note_body": body,
+                                  "hs_attachment_ids": ";".join(attachment_ids)},
+                   "associations": [{"to": {"id": str(object_id)}, "types": [
+                       {"associationCategory": "HUBSPOT_DEFINED",
+                        "associationTypeId": NOTE_ASSOCIATION_TYPES[object_type]}]}]}
+        response = self.http.post("/crm/v3/objects/notes", json=payload)
+        return str(found(response, object_type, object_id, "add a note to").json()["id"])
 
     def list_objects(self, object_type, *, properties=(), limit=20):
         """Return up to `limit` records, following `paging.next.after`."""

@@ -92,23 +92,27 @@ class HubSpotTrigger(Action):
         return Result(output=output_of(record))
 
     def check(self, config, ctx, node_id):
-        """Connection usable; a record id already known must exist (404 → hubspot.object_not_found).
+        return check_record(config, ctx, node_id)
 
-        NOTE: the lookup is not retried: a rate limit or an outage is a
-        warning here, and the run's own call retries it.
-        """
-        object_type = object_type_of(config.get("object_type") or "deals")
-        object_id = object_id_of(config)
-        handle = hubspot_handle(config.get("connection_id"), ctx.organization_id, ctx.settings)
-        try:
-            if "{{" in object_id:
-                handle.access_token()  # refreshes an expired token now: a revoked grant shows before the run
-                return []
-            session = ProviderSession(handle, timeout=ctx.settings.http_timeout, retries=0)
-            HubSpotClient(session).get_object(object_type, object_id, properties=["hs_object_id"])
-        except (RateLimited, Unavailable) as error:
-            return [from_error(error, node_id, "warning")]
-        return []
+
+def check_record(config, ctx, node_id):
+    """Connection usable; a record id already known must exist (404 → hubspot.object_not_found).
+
+    NOTE: the lookup is not retried: a rate limit or an outage is a
+    warning here, and the run's own call retries it.
+    """
+    object_type = object_type_of(config.get("object_type") or "deals")
+    object_id = object_id_of(config)
+    handle = hubspot_handle(config.get("connection_id"), ctx.organization_id, ctx.settings)
+    try:
+        if "{{" in object_id:
+            handle.access_token()  # refreshes an expired token now: a revoked grant shows before the run
+            return []
+        session = ProviderSession(handle, timeout=ctx.settings.http_timeout, retries=0)
+        HubSpotClient(session).get_object(object_type, object_id, properties=["hs_object_id"])
+    except (RateLimited, Unavailable) as error:
+        return [from_error(error, node_id, "warning")]
+    return []
 
 
 def _options_handle(handle):

@@ -1,4 +1,4 @@
-"""S3-compatible storage (AWS S3, DigitalOcean Spaces): the `s3-storage` node.
+"""S3-compatible storage (AWS S3, DigitalOcean Spaces): `s3-storage` and `storage-s3-link`.
 
 A connection holds `access_key_id`, `secret_access_key`, `region` and
 `endpoint_url` (e.g. https://nyc3.digitaloceanspaces.com for Spaces; empty
@@ -9,6 +9,7 @@ The local `storage` node hands `s3://` folders to `upload_documents` and
 """
 from integrations.base import App, Provider
 from integrations.s3.client import S3Client
+from integrations.s3.link import S3Link
 from integrations.s3.node import S3Storage, check_folder, upload_documents
 
 __all__ = ["register", "upload_documents", "check_folder"]
@@ -32,5 +33,6 @@ def register(registry):
     registry.register_provider(Provider(key="s3", name="S3 / DigitalOcean Spaces", auth_type="api_key",
                                         auth_header=_no_http_auth, test=check_connection))
     registry.register(App(key="storage-s3", name="Storage (S3 / DigitalOcean Spaces)", auth_type="api_key",
-                          provider="s3", actions=[S3Storage()],
-                          description="Upload generated documents to an S3 bucket or a DigitalOcean Space."))
+                          provider="s3", actions=[S3Storage(), S3Link()],
+                          description="Upload generated documents to an S3 bucket or a DigitalOcean Space, "
+                                      "and hand out expiring download links."))

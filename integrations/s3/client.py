@@ -11,7 +11,13 @@ time) refuse. For a custom endpoint we ask for checksums only when the
 operation requires one and send our own Content-MD5 instead, which every
 S3-compatible service checks.
 
+NOTE: botocore signs every header a request carries, so the correlation
+header stays off presigned URLs (query auth): a URL signed over it would
+only work for a caller that sends the same header.
+
 Docs: https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html,
+https://boto3.amazonaws.com/v1/documentation/api/latest/guide/s3-presigned-urls.html,
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/ShareObjectPreSignedURL.html,
 https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html,
 https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html,
 https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html,
@@ -116,7 +122,9 @@ def build_boto_client(credentials, *, timeout=15.0, correlation_id=None):
         aws_access_key_id=credentials["access_key_id"], aws_secret_access_key=credentials["secret_access_key"],
         config=Config(**options))
     if correlation_id:
-        def add_correlation(request, **_):
+        def add_correlation(request, signature_version=None, **_):
+            if str(signature_version or "").endswith("-query"):
+                return  # a presigned URL would only work for callers that send this header too
             request.headers["X-Correlation-ID"] = str(correlation_id)
 
         client.meta.events.register("before-sign.s3", add_correlation)
@@ -167,6 +175,18 @@ class S3Client:
             raise map_error(ex, what=f"object {key}") from ex
         return StoredObject(bucket=bucket, key=key, etag=(answer.get("ETag") or "").strip('"'),
                             version_id=answer.get("VersionId"), url=object_url(self.credentials, bucket, key))
+
+    def presigned_get(self, bucket, key, expires_in):
+        """A URL anyone may GET the object with for `expires_in` seconds (SigV4 query auth).
+
+        The signature is computed here, with no request to S3; a bad key or
+        a missing object shows when the URL is used.
+        """
+        try:
+            return self.boto.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key},
+                                                    ExpiresIn=int(expires_in), HttpMethod="GET")
+        except (ClientError, BotoCoreError) as ex:
+            raise map_error(ex, what=f"object {key}") from ex
 
     def _raise_if_bad_keys(self):
         try:

@@ -17,7 +17,7 @@ ENDPOINTS = ("HEAD https://{bucket}.s3.{region}.amazonaws.com/", "PUT https://{b
              "GET https://s3.{region}.amazonaws.com/ (connection test)")
 
 
-def _client(handle, correlation_id=None):
+def client_for(handle, correlation_id=None):
     if handle.provider.key != "s3":
         raise InvalidConfig("Choose an S3 connection for this step.",
                             f"connection provider is {handle.provider.key}", code="connection_error")
@@ -50,7 +50,7 @@ def check_folder(config, pctx, node_id):
         return []
     location = parse_folder(folder)
     _acl(config)
-    client = _client(handle_for(config.get("connection_id"), pctx.organization_id, pctx.settings))
+    client = client_for(handle_for(config.get("connection_id"), pctx.organization_id, pctx.settings))
     client.head_bucket(location.bucket)
     return []
 
@@ -59,7 +59,7 @@ def upload_documents(ctx, folder):
     """Upload every document of the run to `folder` (s3://bucket/prefix); return the node output."""
     location = parse_folder(folder)
     acl = _acl(ctx.config)
-    client = _client(ctx.connection(), ctx.correlation_id)
+    client = client_for(ctx.connection(), ctx.correlation_id)
     stored = []
     for document in documents.for_execution(ctx.execution_id):
         key = location.key_for(f"{str(document.id)[:8]}-{document.name}")

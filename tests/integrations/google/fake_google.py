@@ -93,7 +93,8 @@ class FakeGoogle:
     # -- state a test sets up ---------------------------------------------------------------------------------
     def add(self, file_id, name, mime_type, *, text=(), parents=("root",), content=b""):
         self.files[file_id] = {"id": file_id, "name": name, "mimeType": mime_type, "parents": list(parents),
-                               "text": list(text), "content": content, "appProperties": {}, "trashed": False}
+                               "text": list(text), "content": content, "appProperties": {}, "trashed": False,
+                               "permissions": []}
         return self.files[file_id]
 
     def add_form(self, form_id, title, questions, responses):
@@ -141,6 +142,7 @@ class FakeGoogle:
         ("GET", r"/drive/v3/files/([^/]+)", "get_file"),
         ("POST", r"/drive/v3/files/([^/]+)/copy", "copy"),
         ("GET", r"/drive/v3/files/([^/]+)/export", "export"),
+        ("POST", r"/drive/v3/files/([^/]+)/permissions", "share"),
         ("POST", r"/upload/drive/v3/files", "upload"),
         ("PUT", r"/upload/drive/v3/files", "upload_session"),
         ("GET", r"/v1/documents/([^/:]+)", "get_document"),
@@ -291,6 +293,25 @@ class FakeGoogle:
             return api_error(404, "NOT_FOUND", "Upload session not found.")
         file, problem = self.new_file(metadata, metadata.get("mimeType") or kind, content=seen.body)
         return problem or reply(self.resource(file))
+
+    def share(self, seen, file_id):
+        file, problem = self.visible(file_id)
+        if problem:
+            return problem
+        if seen.args.get("supportsAllDrives") != "true":
+            return not_found(file_id)
+        body = seen.json()
+        if body.get("role") not in ("reader", "commenter", "writer", "fileOrganizer", "organizer", "owner"):
+            return drive_error(400, "invalid", "The provided value for the role is invalid.", "permission.role")
+        if body.get("type") in ("user", "group") and not body.get("emailAddress"):
+            return drive_error(400, "required", "The permission emailAddress field is required.",
+                               "permission.emailAddress")
+        permission = {"kind": "drive#permission", "id": str(int(uuid.uuid5(uuid.NAMESPACE_DNS, body["emailAddress"]))
+                                                            % 10 ** 20),
+                      "type": body["type"], "role": body["role"], "emailAddress": body["emailAddress"]}
+        file["permissions"].append({**permission, "notified": seen.args.get("sendNotificationEmail") != "false",
+                                    "message": seen.args.get("emailMessage")})
+        return reply(permission)
 
     def google_file(self, file_id, mime_type):
         if file_id in self.denied:

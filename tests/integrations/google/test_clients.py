@@ -172,6 +172,53 @@ def test_google_errors_map_to_codes_people_can_act_on(google, response, error, c
     assert raised.value.code == code and raised.value.message_tech
 
 
+def test_sharing_grants_a_user_permission_with_or_without_notification(google):
+    google.add("f-contract", "Contrato.pdf", "application/pdf")
+    drive = client(Drive, google)
+
+    granted = drive.share("f-contract", "ana@acme.example", role="commenter", message="Segue o contrato.")
+    quiet = drive.share("f-contract", "legal@acme.example", role="reader", notify=False, message="ignored")
+
+    first, second = google.seen("POST", "/drive/v3/files/f-contract/permissions")
+    assert first.json() == {"role": "commenter", "type": "user", "emailAddress": "ana@acme.example"}
+    assert first.args == {"supportsAllDrives": "true", "sendNotificationEmail": "true",
+                          "fields": "id,type,role,emailAddress", "emailMessage": "Segue o contrato."}
+    assert second.args["sendNotificationEmail"] == "false" and "emailMessage" not in second.args
+    assert first.headers["X-Correlation-ID"] == CORRELATION
+    assert granted == {"email": "ana@acme.example", "permission_id": granted["permission_id"], "role": "commenter"}
+    assert [(p["emailAddress"], p["role"], p["notified"]) for p in google.files["f-contract"]["permissions"]] == [
+        ("ana@acme.example", "commenter", True), ("legal@acme.example", "reader", False)]
+    assert quiet["permission_id"] != granted["permission_id"]
+
+
+@pytest.mark.parametrize("response, error, code", [
+    (api_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials."), AuthExpired,
+     "oauth_expired"),
+    (drive_error(403, "insufficientFilePermissions", "The user does not have sufficient permissions for this file."),
+     PermissionDenied, "drive.insufficient_permissions"),
+    (drive_error(404, "notFound", "File not found: f-contract.", "fileId"), IntegrationError, "drive.file_not_found"),
+    (drive_error(403, "sharingRateLimitExceeded", "Rate limit exceeded for sharing."), RateLimited, "rate_limit"),
+])
+def test_sharing_errors_map_to_codes_people_can_act_on(google, response, error, code):
+    google.add("f-contract", "Contrato.pdf", "application/pdf")
+    google.fail("POST", "/drive/v3/files/f-contract/permissions", response)
+    with pytest.raises(error) as raised:
+        client(Drive, google).share("f-contract", "ana@acme.example", role="reader")
+    assert raised.value.code == code and not google.files["f-contract"]["permissions"]
+
+
+def test_a_rate_limited_share_carries_retry_after(google):
+    google.add("f-contract", "Contrato.pdf", "application/pdf")
+    google.fail("POST", "/drive/v3/files/f-contract/permissions",
+                Response(json.dumps({"error": {"code": 429, "message": "Too many requests", "status":
+                                               "RESOURCE_EXHAUSTED"}}), 429, headers={"Retry-After": "30"},
+                         content_type="application/json"))
+    with pytest.raises(RateLimited) as raised:
+        client(Drive, google).share("f-contract", "ana@acme.example", role="reader")
+    assert raised.value.retryable and raised.value.retry_after == 30.0
+    assert len(google.seen("POST", "/drive/v3/files/f-contract/permissions")) == 1  # a creating call: not retried
+
+
 def test_gmail_sends_the_raw_mime_with_attachments(google):
     message = build_message(to=["ana@acme.example"], cc=["ops@acme.example"], subject="Seu contrato",
                             body="Segue o contrato.", attachments=[("Contrato.pdf", "application/pdf", PDF)],

@@ -223,3 +223,59 @@ def test_no_access_to_the_template_or_folder_is_a_permissions_issue(client, org,
     assert [s.path for s in google.seen("GET", r"/drive/v3/files/.+")] == [
         "/drive/v3/files/fld-contracts", "/drive/v3/files/tpl-contract", "/drive/v3/files/fld-deleted"]
     assert not google.seen("POST", r"/drive/v3/files/.+/copy")
+
+
+
+def test_the_saved_contract_is_shared_with_the_client_once(client, org, db, worker, account, services):
+    # Given a workflow that renders a contract, saves it to Drive and shares it
+    google = account
+    connection_id = google_connection(org, google)
+    wf = factories.workflow(client, org, [
+        {"node_type": "webhook", "label": "deal"},
+        docs_node(connection_id),
+        {"node_type": "google-drive", "label": "archive",
+         "config": {"connection_id": connection_id, "folder_id": "fld-contracts"}},
+        {"node_type": "google-drive-share", "label": "share",
+         "config": {"connection_id": connection_id, "emails": ["{{trigger.contact.email}}", "legal@acme.example"],
+                    "role": "commenter", "message": "Contrato {{trigger.deal_id}} para revisão."}},
+    ])
+
+    # When it runs
+    execution_id = factories.start(client, org, wf["id"], DEAL)
+    state = factories.wait_for_status(client, org, execution_id)
+
+    # Then the uploaded PDF was shared with both people, who were notified with the message
+    assert state["status"] == "completed", state
+    [stored] = [f for f in google.files.values() if f["content"]]
+    assert [(p["emailAddress"], p["role"], p["notified"], p["message"]) for p in stored["permissions"]] == [
+        ("ana@acme.example", "commenter", True, "Contrato D-1042 para revisão."),
+        ("legal@acme.example", "commenter", True, "Contrato D-1042 para revisão.")]
+    shares = google.seen("POST", rf"/drive/v3/files/{stored['id']}/permissions")
+    assert {s.headers["X-Correlation-ID"] for s in shares} == {state["correlation_id"]}
+    assert all(s.args["supportsAllDrives"] == "true" for s in shares)
+    step = factories.steps(client, org, execution_id)[3]
+    assert step["data_out"]["file_id"] == stored["id"] and step["data_out"]["url"] == (
+        f"https://docs.google.com/open?id={stored['id']}")
+    assert step["data_out"]["shared_with"] == ["ana@acme.example", "legal@acme.example"]
+
+    # When the hop is delivered again, nobody is granted (or emailed) twice
+    assert factories.redeliver(services, org, execution_id, step) == step["data_out"]
+    assert len(google.seen("POST", r"/drive/v3/files/.+/permissions")) == 2 and len(stored["permissions"]) == 2
+
+
+def test_preflight_catches_bad_emails_and_a_missing_saved_file(client, org, db, worker, account):
+    connection_id = google_connection(org, account)
+    wf = factories.workflow(client, org, [
+        docs_node(connection_id),
+        {"node_type": "google-drive-share", "label": "share",
+         "config": {"connection_id": connection_id, "emails": ["not-an-email"]}},
+        {"node_type": "google-drive-share", "label": "share-again",
+         "config": {"connection_id": connection_id, "emails": "ana@acme.example"}},
+    ])
+
+    execution_id = factories.start(client, org, wf["id"], DEAL)
+    factories.wait_for_status(client, org, execution_id, "needs_review")
+
+    issues, _ = issues_of(client, org, execution_id)
+    assert issues == {("delivery.invalid_email", wf["nodes"][1]["id"]), ("drive.no_file", wf["nodes"][2]["id"])}
+    assert not account.seen("POST", r"/drive/v3/files/.+/permissions")

@@ -1,6 +1,7 @@
-"""A local server that speaks HubSpot's CRM v3 and OAuth v1 APIs.
+"""A local server that speaks HubSpot's CRM v3, Files v3 and OAuth v1 APIs.
 
-It keeps records, properties and pipelines, issues and checks OAuth tokens
+It keeps records, properties, pipelines, uploaded files and notes with their
+associations, issues and checks OAuth tokens
 (access tokens expire, refresh tokens can be revoked), enforces scopes, can
 be told to rate-limit, and records every request so a test can check what
 our client put on the wire. Bodies follow HubSpot's documented shapes.
@@ -18,6 +19,11 @@ from werkzeug.datastructures import Headers
 NOW = "2024-05-02T13:15:00.000Z"
 CLIENT_ID, CLIENT_SECRET = "hs-client-id", "hs-client-secret"
 READ_SCOPES = ["oauth", "crm.objects.deals.read", "crm.objects.contacts.read", "crm.objects.companies.read"]
+WRITE_SCOPES = READ_SCOPES + ["files", "crm.objects.deals.write", "crm.objects.contacts.write",
+                              "crm.objects.companies.write"]
+READ_ONLY = ("hs_object_id", "createdate", "hs_lastmodifieddate")
+#: HUBSPOT_DEFINED association type ids of a note to a record
+NOTE_TARGETS = {202: "contacts", 190: "companies", 214: "deals"}
 ASSOCIATION_TYPES = {("deals", "contacts"): "deal_to_contact", ("deals", "companies"): "deal_to_company",
                      ("contacts", "companies"): "contact_to_company", ("companies", "contacts"): "company_to_contact"}
 
@@ -29,6 +35,11 @@ class Seen:
     args: dict
     headers: Headers
     form: dict
+    body: bytes = b""
+    files: dict = dataclasses.field(default_factory=dict)
+
+    def json(self):
+        return json.loads(self.body)
 
 
 def reply(payload, status=200, headers=None):
@@ -41,6 +52,23 @@ def error(status, message, category, **extra):
                   **extra}, status)
 
 
+def missing_scope(needed):
+    return error(403, "This app hasn't been granted all required scopes to make this call.", "MISSING_SCOPES",
+                 errors=[{"message": "One or more of the following scopes are required.",
+                          "context": {"requiredGranularScopes": [needed]}}])
+
+
+def write_route(method, parts):
+    """(handler, scope it needs, path arguments) of a writing call, or None."""
+    if method == "PATCH" and parts[:3] == ["crm", "v3", "objects"] and len(parts) == 5:
+        return "update", f"crm.objects.{parts[3]}.write", parts[3:]
+    if method == "POST" and parts == ["files", "v3", "files"]:
+        return "upload", "files", []
+    if method == "POST" and parts == ["crm", "v3", "objects", "notes"]:
+        return "create_note", "crm.objects.contacts.write", []  # the scope HubSpot's notes guide lists
+    return None
+
+
 class FakeHubSpot:
     def __init__(self, httpserver):
         self.server = httpserver
@@ -51,6 +79,7 @@ class FakeHubSpot:
         self.rate_limited = []    # queued (policy, retry_after) answers for the next API calls
         self.records = {"deals": {}, "contacts": {}, "companies": {}}
         self.links = {}
+        self.files, self.notes = {}, {}
         group = {"groupName": "dealinformation", "formField": True, "hasUniqueValue": False}
         self.properties = {"deals": [
             {"name": "dealname", "label": "Deal name", "type": "string", "fieldType": "text", **group},
@@ -104,8 +133,10 @@ class FakeHubSpot:
     # -- routing ----------------------------------------------------------------------------------------------
 
     def _handle(self, request):
+        body = request.get_data(cache=True)
         seen = Seen(request.method, request.path, request.args.to_dict(), Headers(request.headers),
-                    request.form.to_dict())
+                    request.form.to_dict(), body, {name: (part.filename, part.mimetype, part.read())
+                                                   for name, part in request.files.items()})
         self.requests.append(seen)
         if seen.path == "/oauth/v1/token" and seen.method == "POST":
             return self.token(seen)
@@ -120,12 +151,14 @@ class FakeHubSpot:
         if problem:
             return problem
         parts = seen.path.strip("/").split("/")
+        write = write_route(seen.method, parts)
+        if write:
+            name, needed, args = write
+            return missing_scope(needed) if needed not in scopes else getattr(self, name)(seen, *args)
         if parts[:3] == ["crm", "v3", "objects"] and seen.method == "GET":
             needed = f"crm.objects.{parts[3]}.read"
             if needed not in scopes:
-                return error(403, "This app hasn't been granted all required scopes to make this call.",
-                             "MISSING_SCOPES", errors=[{"message": "One or more of the following scopes are required.",
-                                                        "context": {"requiredGranularScopes": [needed]}}])
+                return missing_scope(needed)
             return self.read(parts[3], parts[4], seen) if len(parts) == 5 else self.list(parts[3], seen)
         if parts[:3] == ["crm", "v3", "properties"] and len(parts) == 4:
             return reply({"results": self.properties.get(parts[3], [])})
@@ -203,3 +236,52 @@ class FakeHubSpot:
             after = str(start + size)
             body["paging"] = {"next": {"after": after, "link": f"{self.base_url}{seen.path}?after={after}"}}
         return reply(body)
+
+    # -- writes -----------------------------------------------------------------------------------------------
+
+    def update(self, seen, object_type, object_id):
+        if object_id not in self.records.get(object_type, {}):
+            return error(404, "Object not found.  objectId are usually numeric.", "OBJECT_NOT_FOUND",
+                         context={"id": [object_id]})
+        properties = (seen.json() or {}).get("properties")
+        if not isinstance(properties, dict) or not all(isinstance(v, str) for v in properties.values()):
+            return error(400, "Invalid input JSON on line 1", "VALIDATION_ERROR")
+        read_only = [name for name in properties if name in READ_ONLY]
+        if read_only:
+            return error(400, f"Property values were not valid: {read_only} is a read only property",
+                         "VALIDATION_ERROR")
+        self.records[object_type][object_id].update(properties)
+        return reply(self._object(object_type, object_id, list(properties), []))
+
+    def upload(self, seen):
+        options = json.loads(seen.form.get("options") or "{}")
+        if "file" not in seen.files or options.get("access") not in ("PRIVATE", "PUBLIC_INDEXABLE",
+                                                                    "PUBLIC_NOT_INDEXABLE", "HIDDEN_PRIVATE"):
+            return error(400, "file and options.access are required", "VALIDATION_ERROR")
+        filename, mimetype, content = seen.files["file"]
+        name, _, extension = (seen.form.get("fileName") or filename).rpartition(".")
+        file_id = str(170000000000 + next(self.counter))
+        path = f"{seen.form.get('folderPath', '').rstrip('/')}/{name}.{extension}"
+        self.files[file_id] = {"id": file_id, "name": name, "extension": extension, "path": path,
+                               "access": options["access"], "size": len(content), "type": "DOCUMENT",
+                               "url": f"https://api-na1.hubspotusercontent-na1.net/hubfs/62515{path}",
+                               "parentFolderId": "170000000001", "createdAt": NOW, "updatedAt": NOW,
+                               "archived": False, "isUsableInContent": True, "content": content,
+                               "mimetype": mimetype}
+        return reply({k: v for k, v in self.files[file_id].items() if k not in ("content", "mimetype")}, 201)
+
+    def create_note(self, seen):
+        body = seen.json() or {}
+        properties = body.get("properties") or {}
+        if not properties.get("hs_timestamp"):
+            return error(400, "Property values were not valid: hs_timestamp is required", "VALIDATION_ERROR")
+        unknown = [a for a in properties.get("hs_attachment_ids", "").split(";") if a and a not in self.files]
+        targets = [(NOTE_TARGETS.get(t.get("associationTypeId")), str(a["to"]["id"]))
+                   for a in body.get("associations") or [] for t in a.get("types") or []]
+        if unknown or any(kind is None or ident not in self.records[kind] for kind, ident in targets):
+            return error(400, "One or more associations or attachments are invalid", "VALIDATION_ERROR",
+                         context={"attachments": unknown, "associations": [i for _, i in targets]})
+        note_id = str(90000000000 + next(self.counter))
+        self.notes[note_id] = {"properties": properties, "associations": targets}
+        return reply({"id": note_id, "properties": {**properties, "hs_object_id": note_id, "createdate": NOW},
+                      "createdAt": NOW, "updatedAt": NOW, "archived": False}, 201)

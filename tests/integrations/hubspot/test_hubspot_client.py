@@ -1,16 +1,18 @@
-"""The HubSpot client, trigger checks and dynamic data against a local HubSpot."""
+"""The HubSpot client, trigger checks, writes and dynamic data against a local HubSpot."""
 import dataclasses
 import datetime
+import json
 
 import pytest
 
 from integrations import preflight
 from integrations.connections import ProviderSession, handle_for
 from integrations.errors import AuthExpired, PermissionDenied, RateLimited
+from integrations.http import IDEMPOTENT
 from integrations.hubspot.client import HubSpotClient, ObjectNotFound
 from storage import connections
 from storage.models import Connection
-from tests.integrations.hubspot.fake_hubspot import CLIENT_ID, CLIENT_SECRET, FakeHubSpot
+from tests.integrations.hubspot.fake_hubspot import CLIENT_ID, CLIENT_SECRET, WRITE_SCOPES, FakeHubSpot
 
 
 def in_minutes(minutes):
@@ -104,6 +106,82 @@ def test_a_rejected_token_is_refreshed_once_and_persisted(org, fake, settings):
     stored = Connection.get_by_id(row.id).credentials
     assert stored["access_token"] != old
     assert fake.calls("/crm/v3/objects")[-1].headers["Authorization"] == f"Bearer {stored['access_token']}"
+
+
+def test_a_record_is_updated_with_patch(org, fake, settings):
+    row = connect(org, fake, scopes=WRITE_SCOPES)
+
+    deal = hubspot(row, org, settings).update_object("deal", "1042", {"dealstage": "contractsent", "amount": "13000"})
+
+    assert deal.id == "1042" and deal.properties["dealstage"] == "contractsent"
+    assert fake.records["deals"]["1042"]["amount"] == "13000"
+    seen, = fake.calls("/crm/v3/objects/deals/1042")
+    assert seen.method == "PATCH" and seen.json() == {"properties": {"dealstage": "contractsent", "amount": "13000"}}
+    assert seen.headers["Authorization"] == f"Bearer {row.credentials['access_token']}"
+    assert seen.headers["X-Correlation-ID"] == "corr-1" and seen.headers["Content-Type"] == "application/json"
+
+
+def test_a_file_is_uploaded_private_and_attached_to_a_note(org, fake, settings):
+    client = hubspot(connect(org, fake, scopes=WRITE_SCOPES), org, settings)
+
+    uploaded = client.upload_file(name="Contract Acme.pdf", content=b"%PDF-1.4 acme", content_type="application/pdf",
+                                  folder_path="/DocG")
+    note_id = client.create_note("deals", "1042", body="Contract generated.", timestamp="2024-05-02T13:15:00.000Z",
+                                 attachment_ids=[uploaded.id])
+
+    upload, = fake.calls("/files/v3/files")
+    assert upload.headers["Content-Type"].startswith("multipart/form-data; boundary=")
+    assert upload.files == {"file": ("Contract Acme.pdf", "application/pdf", b"%PDF-1.4 acme")}
+    assert upload.form["fileName"] == "Contract Acme.pdf" and upload.form["folderPath"] == "/DocG"
+    assert json.loads(upload.form["options"]) == {"access": "PRIVATE", "overwrite": False}
+    assert fake.files[uploaded.id]["access"] == "PRIVATE" and uploaded.path == "/DocG/Contract Acme.pdf"
+    note, = fake.calls("/crm/v3/objects/notes")
+    assert note.json() == {
+        "properties": {"hs_timestamp": "2024-05-02T13:15:00.000Z", "hs_note_body": "Contract generated.",
+                       "hs_attachment_ids": uploaded.id},
+        "associations": [{"to": {"id": "1042"},
+                          "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 214}]}]}
+    assert fake.notes[note_id]["associations"] == [("deals", "1042")]
+    assert {seen.headers["X-Correlation-ID"] for seen in (upload, note)} == {"corr-1"}
+
+
+def test_write_errors_map_to_codes_a_person_can_act_on(org, fake, settings):
+    reader = hubspot(connect(org, fake), org, settings, retries=0)
+    with pytest.raises(PermissionDenied) as denied:
+        reader.update_object("deals", "1042", {"dealstage": "contractsent"})
+    assert denied.value.code == "permission_denied" and "crm.objects.deals.write" in denied.value.message_human
+    with pytest.raises(PermissionDenied) as no_files:
+        reader.upload_file(name="a.pdf", content=b"%PDF", content_type="application/pdf", folder_path="/DocG")
+    assert "files" in no_files.value.message_human
+
+    writer = hubspot(connect(org, fake, scopes=WRITE_SCOPES), org, settings, retries=0)
+    with pytest.raises(ObjectNotFound) as missing:
+        writer.update_object("deals", "999", {"dealstage": "contractsent"})
+    assert missing.value.code == "hubspot.object_not_found"
+    fake.limit(1, retry_after="7")
+    with pytest.raises(RateLimited) as limited:
+        writer.create_note("deals", "1042", body="x", timestamp="2024-05-02T13:15:00.000Z")
+    assert limited.value.code == "rate_limit" and limited.value.retry_after == 7.0
+
+    row = connect(org, fake, scopes=WRITE_SCOPES, expired=True)
+    fake.refresh_tokens[row.credentials["refresh_token"]]["revoked"] = True
+    with pytest.raises(AuthExpired) as expired:
+        hubspot(row, org, settings, retries=0).update_object("deals", "1042", {"dealstage": "x"})
+    assert expired.value.code == "oauth_expired"
+
+
+def test_a_patch_is_retried_after_a_rate_limit_but_a_note_is_not(org, fake, settings):
+    # Given the session the update action uses: PATCH joins the retried methods
+    client = hubspot(connect(org, fake, scopes=WRITE_SCOPES), org, settings, retry_methods=IDEMPOTENT | {"PATCH"})
+
+    fake.limit(1, retry_after="1")
+    assert client.update_object("deals", "1042", {"dealstage": "contractsent"}).id == "1042"
+    assert [seen.method for seen in fake.calls("/crm/v3/objects/deals/1042")] == ["PATCH", "PATCH"]
+
+    fake.limit(1, retry_after="1")
+    with pytest.raises(RateLimited):
+        client.create_note("deals", "1042", body="x", timestamp="2024-05-02T13:15:00.000Z")
+    assert len(fake.calls("/crm/v3/objects/notes")) == 1 and not fake.notes
 
 
 def revoked_grant(org, fake, settings):

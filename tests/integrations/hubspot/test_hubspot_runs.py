@@ -1,4 +1,4 @@
-"""HubSpot-triggered runs end to end: real worker, local HubSpot, local-docx."""
+"""HubSpot runs end to end: real worker, local HubSpot, local-docx, and the write-back actions."""
 import datetime
 import io
 
@@ -8,7 +8,7 @@ import pytest
 from storage import connections, documents
 from storage.models import Connection
 from tests import factories
-from tests.integrations.hubspot.fake_hubspot import CLIENT_ID, CLIENT_SECRET, FakeHubSpot
+from tests.integrations.hubspot.fake_hubspot import CLIENT_ID, CLIENT_SECRET, READ_SCOPES, WRITE_SCOPES, FakeHubSpot
 from tests.support import start_worker
 
 pytestmark = pytest.mark.e2e
@@ -42,21 +42,23 @@ def deal_template():
     return buffer.getvalue()
 
 
-def connect(org, fake, *, expires_in_minutes=30):
-    access, refresh = fake.grant()
+def connect(org, fake, *, expires_in_minutes=30, scopes=READ_SCOPES):
+    access, refresh = fake.grant(scopes)
     expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=expires_in_minutes)
     return connections.create(org.id, provider="hubspot", auth_type="oauth2", credentials={
         "access_token": access, "refresh_token": refresh, "expires_at": expires.isoformat(),
         "base_url": fake.base_url, "token_url": fake.token_url})
 
 
-def start_deal_run(client, org, row):
+def start_deal_run(client, org, row, *after):
+    """Start trigger → render (→ the nodes `after`) for deal 1042; return the execution id."""
     template_id = factories.template(client, org, deal_template(), name="deal.docx")
     wf = factories.workflow(client, org, [
         {"node_type": "hubspot", "label": "deal",
          "config": {"connection_id": str(row.id), "object_type": "deal", "object_id": "{{trigger.deal_id}}"}},
         {"node_type": "local-docx", "label": "contract",
          "config": {"template_id": template_id, "output_name": "Contract {{step.deal.dealname}}"}},
+        *after,
     ])
     return factories.start(client, org, wf["id"], {"deal_id": "1042"})
 
@@ -133,3 +135,77 @@ def test_a_refused_refresh_stops_the_run_in_review(client, org, db, worker, fake
 
     needs_reconnection(client, org, start_deal_run(client, org, row))
     assert [seen.path for seen in fake.requests] == ["/oauth/v1/token"]
+
+
+def archive_node():
+    return {"node_type": "storage", "label": "archive", "config": {"folder": "hubspot-deals"}}
+
+
+def test_the_run_writes_its_result_back_to_the_deal(client, org, db, worker, fake):
+    # Given a deal workflow that ends by updating the deal
+    row = connect(org, fake, scopes=WRITE_SCOPES)
+    update = {"node_type": "hubspot-update-record", "label": "writeback", "config": {
+        "connection_id": str(row.id), "object_type": "deals", "object_id": "{{step.deal.id}}",
+        "properties": {"dealstage": "contractsent", "description": "{{step.contract.name}} is ready"}}}
+
+    # When it runs
+    execution_id = start_deal_run(client, org, row, archive_node(), update)
+    state = factories.wait_for_status(client, org, execution_id)
+
+    # Then HubSpot got one PATCH with the resolved values, as the run
+    assert state["status"] == "completed", state
+    patch, = [seen for seen in fake.calls("/crm/v3/objects/deals/1042") if seen.method == "PATCH"]
+    assert patch.json() == {"properties": {"dealstage": "contractsent",
+                                           "description": "Contract Acme rollout.docx is ready"}}
+    assert patch.headers["X-Correlation-ID"] == state["correlation_id"]
+    assert fake.records["deals"]["1042"]["dealstage"] == "contractsent"
+    output = factories.steps(client, org, execution_id)[3]["data_out"]
+    assert output["id"] == "1042" and output["properties"]["dealstage"] == "contractsent"
+
+
+
+def test_the_document_is_attached_to_the_deal_once(client, org, db, worker, fake, services):
+    # Given a deal workflow that attaches its contract to the deal
+    row = connect(org, fake, scopes=WRITE_SCOPES)
+    attach = {"node_type": "hubspot-attach-document", "label": "attach", "config": {
+        "connection_id": str(row.id), "object_type": "deal", "object_id": "{{trigger.deal_id}}",
+        "note": "Contract for {{step.deal.dealname}}"}}
+
+    # When it runs
+    execution_id = start_deal_run(client, org, row, archive_node(), attach)
+    state = factories.wait_for_status(client, org, execution_id)
+
+    # Then the contract went to the file manager as a private file, with the run's bytes
+    assert state["status"] == "completed", state
+    document, = documents.for_execution(execution_id)
+    (file_id, stored), = fake.files.items()
+    assert stored["content"] == bytes(document.content) and stored["access"] == "PRIVATE"
+    assert stored["path"] == "/DocG/Contract Acme rollout.docx"
+    # And a note carrying it was logged on the deal (note → deal is association type 214)
+    (note_id, note), = fake.notes.items()
+    assert note["properties"]["hs_attachment_ids"] == file_id
+    assert note["properties"]["hs_note_body"] == "Contract for Acme rollout" and note["associations"] == [
+        ("deals", "1042")]
+    creating = fake.calls("/files/") + fake.calls("/crm/v3/objects/notes")
+    assert {seen.headers["X-Correlation-ID"] for seen in creating} == {state["correlation_id"]}
+    step = factories.steps(client, org, execution_id)[3]
+    assert step["data_out"] == {"note_id": note_id, "file_id": file_id, "file_url": stored["url"],
+                                "document_id": str(document.id), "name": "Contract Acme rollout.docx",
+                                "object_type": "deals", "object_id": "1042"}
+
+    # When the hop is delivered again, the ledger keeps HubSpot from a second file or note
+    assert factories.redeliver(services, org, execution_id, step) == step["data_out"]
+    assert len(fake.files) == 1 and len(fake.notes) == 1 and len(creating) == 2
+    assert len(fake.calls("/files/") + fake.calls("/crm/v3/objects/notes")) == 2
+
+
+def test_a_connection_without_write_access_fails_the_update(client, org, db, worker, fake):
+    row = connect(org, fake)  # read scopes only: made before DocG asked for write access
+    update = {"node_type": "hubspot-update-record", "label": "writeback", "config": {
+        "connection_id": str(row.id), "object_id": "{{trigger.deal_id}}", "properties": {"dealstage": "closedwon"}}}
+
+    state = factories.wait_for_status(client, org, start_deal_run(client, org, row, update))
+
+    assert state["status"] == "failed", state
+    assert "[permission_denied]" in state["last_error_tech"] and "crm.objects.deals.write" in state["last_error_human"]
+    assert fake.records["deals"]["1042"]["dealstage"] == "closedwon"

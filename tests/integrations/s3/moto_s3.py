@@ -6,10 +6,18 @@ IAM users are created first (a writer allowed s3:*, an outsider allowed
 nothing); then `/moto-api/reset-auth` turns authentication on, from which
 point moto recomputes every request's signature with the user's secret and
 answers SignatureDoesNotMatch / InvalidAccessKeyId / AccessDenied as S3 does.
+
+moto 5 cannot serve a presigned URL while authentication is on (it looks for
+an Authorization header), so `download(url)` checks the URL's query
+signature with AWS's documented SigV4 algorithm (`presigned_by`), then GETs
+it with authentication paused.
 """
 import dataclasses
+import hashlib
+import hmac
 import json
 import threading
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import boto3
 import requests
@@ -20,6 +28,28 @@ from werkzeug.serving import make_server
 REGION = "us-east-1"
 ALLOW_S3 = json.dumps({"Version": "2012-10-17",
                        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+
+
+def presigned_by(url, secret):
+    """True when `url` carries a valid SigV4 query signature (host only, GET) made with `secret`.
+
+    https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html
+    """
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    params = dict(query)
+    canonical_query = "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}"
+                               for k, v in sorted(query) if k != "X-Amz-Signature")
+    canonical = "\n".join(["GET", parts.path, canonical_query, f"host:{parts.netloc}\n", params["X-Amz-SignedHeaders"],
+                           "UNSIGNED-PAYLOAD"])
+    scope = params["X-Amz-Credential"].split("/", 1)[1]
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", params["X-Amz-Date"], scope,
+                         hashlib.sha256(canonical.encode()).hexdigest()])
+    key = f"AWS4{secret}".encode()
+    for part in scope.split("/"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    return params["X-Amz-SignedHeaders"] == "host" and hmac.compare_digest(expected, params["X-Amz-Signature"])
 
 
 @dataclasses.dataclass
@@ -89,6 +119,16 @@ class MotoS3:
     def admin(self):
         """An S3 client signed as the writer, for a test to read what was stored."""
         return self._client("s3", *self.keys["docg-writer"])
+
+    def download(self, url, user="docg-writer"):
+        """GET a presigned URL the way S3 serves one: the signature must verify, then the object comes."""
+        if not presigned_by(url, self.keys[user][1]):
+            return requests.Response()  # status_code None: refused
+        requests.post(f"{self.endpoint}/moto-api/reset-auth", data=b"inf", timeout=5)
+        try:
+            return requests.get(url, timeout=5)
+        finally:
+            requests.post(f"{self.endpoint}/moto-api/reset-auth", data=b"0", timeout=5)
 
     def seen(self, method=None, path_prefix=""):
         return [s for s in self.requests if (method is None or s.method == method) and s.path.startswith(path_prefix)]

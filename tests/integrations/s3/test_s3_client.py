@@ -1,10 +1,12 @@
 """The S3 client against moto in server mode, with signature checking on."""
 import hashlib
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from integrations.errors import IntegrationError
 from integrations.s3.client import S3Client, object_url, parse_folder
+from tests.integrations.s3.moto_s3 import presigned_by
 from tests.support import free_port
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -37,6 +39,29 @@ def test_put_object_is_sigv4_signed_and_stored(moto_s3):
     signed = authorization.split("SignedHeaders=")[1].split(",")[0].split(";")
     assert {"host", "x-amz-date", "x-amz-content-sha256", "content-md5", "x-correlation-id"} <= set(signed)
     assert put.headers["X-Correlation-Id"] == "corr-put-1"
+
+
+def test_a_presigned_url_lets_anyone_get_the_object(moto_s3):
+    # Given a stored object and a client that carries a correlation id
+    client = S3Client.for_credentials(moto_s3.credentials(), correlation_id="corr-link-1")
+    client.put_object(moto_s3.bucket, "links/Contract Acme.pdf", b"%PDF-1.4 link", content_type="application/pdf")
+
+    # When it presigns a GET for 15 minutes
+    url = client.presigned_get(moto_s3.bucket, "links/Contract Acme.pdf", 900)
+
+    # Then the URL is SigV4 query auth that signs only the host, so a plain GET downloads the bytes
+    query = parse_qs(urlsplit(url).query)
+    assert url.startswith(f"{moto_s3.endpoint}/{moto_s3.bucket}/links/Contract%20Acme.pdf?")
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"] and query["X-Amz-Expires"] == ["900"]
+    assert query["X-Amz-SignedHeaders"] == ["host"] and "corr-link-1" not in url
+    answer = moto_s3.download(url)
+    assert answer.status_code == 200 and answer.content == b"%PDF-1.4 link"
+
+    # and a URL signed with the wrong secret, or tampered with, does not verify
+    forged = S3Client.for_credentials(moto_s3.credentials(secret_access_key="nope")).presigned_get(
+        moto_s3.bucket, "links/Contract Acme.pdf", 900)
+    assert not presigned_by(forged, moto_s3.keys["docg-writer"][1])
+    assert not presigned_by(url.replace("X-Amz-Expires=900", "X-Amz-Expires=9000"), moto_s3.keys["docg-writer"][1])
 
 
 def test_moto_refuses_a_request_signed_with_the_wrong_secret(moto_s3):

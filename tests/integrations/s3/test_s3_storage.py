@@ -1,4 +1,7 @@
-"""S3 storage through the real API and worker, against moto in server mode."""
+"""S3 storage and download links through the real API and worker, against moto in server mode."""
+import datetime
+import uuid
+
 import pytest
 
 from cli import sample
@@ -14,12 +17,13 @@ def s3_connection(client, org, credentials):
     return resp.json["id"]
 
 
-def s3_workflow(client, org, connection_id, folder, node_type="s3-storage"):
+def s3_workflow(client, org, connection_id, folder, node_type="s3-storage", after=()):
     template_id = factories.template(client, org)
     return factories.workflow(client, org, [
         {"node_type": "webhook", "label": "deal"},
         factories.render_node(template_id),
         {"node_type": node_type, "label": "archive", "config": {"folder": folder, "connection_id": connection_id}},
+        *after,
     ])
 
 
@@ -110,3 +114,59 @@ def test_a_missing_bucket_stops_the_run_in_review_before_rendering(client, org, 
     state = factories.wait_for_status(client, org, execution_id, "needs_review")
     assert state["last_error_tech"].startswith("[storage.bucket_not_found]")
     assert [s["status"] for s in factories.steps(client, org, execution_id)] == ["pending"] * 3
+
+
+def test_a_presigned_link_to_the_saved_contract_is_emailed(client, org, worker, moto_s3, mailbox, services):
+    # Given webhook → render → S3 → a 15-minute link → an email that carries {{step.link.url}}
+    connection_id = s3_connection(client, org, moto_s3.credentials())
+    to = f"links-{uuid.uuid4().hex[:8]}@acme.example"
+    wf = s3_workflow(client, org, connection_id, f"s3://{moto_s3.bucket}/links/{org.id[:8]}", after=[
+        {"node_type": "storage-s3-link", "label": "link", "config": {"connection_id": connection_id,
+                                                                     "expires_in": 900}},
+        {"node_type": "email", "label": "send", "config": {
+            "to": [to], "subject": "Your contract", "body": "Download it until {{step.link.expires_at}}: "
+                                                            "{{step.link.url}}"}},
+    ])
+
+    # When it runs
+    before = datetime.datetime.now(datetime.timezone.utc)
+    execution_id = factories.start(client, org, wf["id"], sample.trigger_data())
+    state = factories.wait_for_status(client, org, execution_id)
+
+    # Then the link points at the stored object, is signed by the connection's keys and expires in 15 minutes
+    assert state["status"] == "completed", state
+    steps = factories.steps(client, org, execution_id)
+    stored, link = steps[2]["data_out"], steps[3]["data_out"]
+    assert (link["bucket"], link["key"], link["document_id"]) == (moto_s3.bucket, stored["path"], stored["document_id"])
+    assert link["expires_in"] == 900 and "X-Amz-Expires=900" in link["url"]
+    expires_at = datetime.datetime.fromisoformat(link["expires_at"])
+    assert before + datetime.timedelta(seconds=899) <= expires_at <= before + datetime.timedelta(seconds=960)
+    rendered = client.simulate_get(documents_of(client, org, execution_id)[0]["download_url"],
+                                   headers=org.headers).content
+    answer = moto_s3.download(link["url"])
+    assert answer.status_code == 200 and answer.content == rendered
+
+    # And the email carried the very same URL
+    message, = mailbox.wait_for(to)
+    assert link["url"] in message.get_body(("plain",)).get_content()
+
+    # When the hop is delivered again, the same link is handed on, not a new one
+    assert factories.redeliver(services, org, execution_id, steps[3]) == link
+
+
+def test_a_link_without_a_stored_object_or_with_a_bad_expiry_is_caught_by_preflight(client, org, moto_s3):
+    connection_id = s3_connection(client, org, moto_s3.credentials())
+    template_id = factories.template(client, org)
+    wf = factories.workflow(client, org, [
+        {"node_type": "webhook", "label": "deal"},
+        factories.render_node(template_id),
+        {"node_type": "storage-s3-link", "label": "link", "config": {"connection_id": connection_id}},
+        {"node_type": "storage-s3-link", "label": "week", "config": {
+            "connection_id": connection_id, "bucket": moto_s3.bucket, "key": "x.pdf", "expires_in": 8 * 24 * 3600}},
+    ])
+
+    resp = client.simulate_post(f"/api/v1/workflows/{wf['id']}/preflight",
+                                json={"trigger_data": sample.trigger_data()}, headers=org.headers)
+
+    assert [(i["code"], i["node_id"]) for i in resp.json["issues"]] == [
+        ("storage.no_object", wf["nodes"][2]["id"]), ("invalid_config", wf["nodes"][3]["id"])]
