@@ -50,6 +50,8 @@ def test_run_resumes_only_when_every_signer_signed(client, org, worker, web_serv
     assert state["signature_state"] == "signing"
     links = sign_links(client, org, execution_id)
     assert requests.get(links[ana], timeout=5).status_code == 200
+    # (opening the link sends a `viewed` webhook; wait for it, or a quick `signed` could overtake it)
+    wait_until(lambda: "signature.viewed" in factories.stream_types(redis, execution_id), 20, message="viewed event")
 
     # When the first signer signs, the run still waits
     assert act(links[ana], "signed").status_code == 200
@@ -57,7 +59,6 @@ def test_run_resumes_only_when_every_signer_signed(client, org, worker, web_serv
                message="first signature event")
     state = factories.run_state(client, org, execution_id)
     assert state["status"] == "signing" and state["current_step"]["waiting_for"]["pending"] == [bia]
-    assert "signature.viewed" in factories.stream_types(redis, execution_id)
     assert act(links[ana], "signed").status_code == 410
 
     # and the last one resumes it
