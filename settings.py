@@ -43,7 +43,8 @@ TABLE = [
     ("BROKER_HEARTBEAT_MS", "10000", int, "a worker silent this long is dead; its messages are redelivered"),
     ("HOP_TIME_LIMIT_MS", "300000", int, "a node that runs longer is interrupted and retried"),
     ("HOP_MAX_RETRIES", "5", int, "retries of a hop failing with a transient error"),
-    ("REDIS_POOL_SIZE", "20", int, "max pooled Redis connections per process (SSE's one reader comes on top)"),
+    ("REDIS_POOL_SIZE", "20", int, "max pooled Redis connections per process, for the app and again for the "
+                                    "broker (SSE's one reader comes on top)"),
     ("REDIS_POOL_TIMEOUT", "5", float, "seconds a caller waits for a free pooled Redis connection before an error"),
     ("WEB_CONNECTIONS", "2000", int, "gunicorn worker_connections: open connections per web worker"),
     ("SSE_HEARTBEAT_SECONDS", "15", float, "idle seconds between SSE heartbeat comments"),

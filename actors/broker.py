@@ -19,12 +19,16 @@ MAINTENANCE_CHANCE = 20000
 
 
 def build_broker(settings):
+    """The broker, on its own bounded pool of `REDIS_POOL_SIZE` connections
+    (Dramatiq's default pool is unbounded)."""
+    from storage.bootstrap import pooled_redis_client
+
     broker = RedisBroker(
-        url=settings.redis_url,
+        client=pooled_redis_client(settings.redis_url, settings.redis_pool_size, settings.redis_pool_timeout,
+                                   role="broker"),
         namespace=settings.broker_namespace,
         heartbeat_timeout=settings.broker_heartbeat_ms,
         maintenance_chance=MAINTENANCE_CHANCE,
-        health_check_interval=30,
     )
     broker.add_middleware(CurrentMessage())
     broker.add_middleware(DatabaseConnection())
