@@ -153,13 +153,22 @@ def _phase_at(execution_id, position):
 
 
 def _commit_step(execution, step, hop, result, duration_ms, context, progress, now):
-    (ExecutionStep.update(status="success", data_out=redact(result.output), completed_at=now,
-                          duration_ms=duration_ms, error_code=None, error_human=None, error_tech=None)
-     .where(ExecutionStep.id == step.id).execute())
+    """Write the step's output, its log line and the next hop; raise _HopMoved if the hop moved.
+
+    NOTE: the step and log writes ride along the run's UPDATE as data-modifying
+    CTEs: one round trip. They apply even when the hop moved; the caller's
+    transaction is rolled back then.
+    """
+    done = (ExecutionStep.update(status="success", data_out=redact(result.output), completed_at=now,
+                                 duration_ms=duration_ms, error_code=None, error_human=None, error_tech=None)
+            .where(ExecutionStep.id == step.id).cte("done"))
+    logged = logs.entry(execution, "ok", _domain(step.phase), f"“{step.label}” completed.",
+                        f"node {step.node_type} in {duration_ms} ms", step.id).cte("logged")
     rows = list(Execution.update(
         hop=Execution.hop + 1, node_index=step.position + 1, execution_context=context,
         progress=progress, phase_metrics=_phase_metrics(execution, step.phase, end=now),
         last_progress_at=now, updated_at=now, version=Execution.version + 1)
+        .with_cte(done, logged)
         .where((Execution.id == execution.id) & (Execution.hop == hop))
         .returning(Execution).execute())
     if not rows:
@@ -168,8 +177,6 @@ def _commit_step(execution, step, hop, result, duration_ms, context, progress, n
         audit.record(execution.organization_id, AUDIT_ACTION[step.phase], target_type="step",
                      target_id=step.id, execution_id=execution.id, correlation_id=execution.correlation_id,
                      metadata={"node_type": step.node_type, "label": step.label})
-    logs.write(rows[0], "ok", _domain(step.phase), f"“{step.label}” completed.",
-               f"node {step.node_type} in {duration_ms} ms", step.id)
     return rows[0]
 
 
