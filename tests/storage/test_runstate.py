@@ -67,3 +67,69 @@ def test_concurrent_terminal_transitions_have_exactly_one_winner(execution, serv
         t.join()
     assert len(winners) == 1 and len(errors) == 9
     assert Execution.get_by_id(execution.id).status == winners[0]
+
+
+def _change_status_uncommitted(status, execution_id):
+    """Open another connection that changes the status and holds the row until commit()."""
+    import os
+
+    import psycopg2
+
+    from storage.db import connect_params
+
+    other = psycopg2.connect(**connect_params(os.environ["DATABASE_URL"]))
+    other.cursor().execute("UPDATE workflow_executions SET status = %s, version = version + 1 WHERE id = %s",
+                           (status, str(execution_id)))
+    return other
+
+
+def _transition_in_thread(services, execution_id, target):
+    outcome = {}
+
+    def run():
+        with services.db.connection_context():
+            batch = EventBatch()
+            try:
+                outcome["row"] = runstate.transition(execution_id, target, batch=batch, reason="race")
+            except InvalidTransition as ex:
+                outcome["error"] = ex
+            outcome["events"] = batch.events
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def test_a_transition_that_loses_to_a_concurrent_change_raises_and_queues_nothing(execution, services):
+    # Given a running run that another transaction is canceling (not committed yet)
+    runstate.transition(execution.id, "running", batch=EventBatch())
+    other = _change_status_uncommitted("canceled", execution.id)
+
+    # When the run is completed meanwhile, and the cancel commits
+    thread, outcome = _transition_in_thread(services, execution.id, "completed")
+    thread.join(0.3)
+    other.commit()
+    other.close()
+    thread.join(10)
+
+    # Then the completion lost: it raised, queued no event and changed nothing
+    assert isinstance(outcome.get("error"), InvalidTransition)
+    assert outcome["events"] == []
+    assert Execution.get_by_id(execution.id).status == "canceled"
+
+
+def test_a_transition_that_waits_on_a_concurrent_change_reports_the_status_it_left(execution, services):
+    # Given a running run that another transaction moves to sending (not committed yet)
+    runstate.transition(execution.id, "running", batch=EventBatch())
+    other = _change_status_uncommitted("sending", execution.id)
+
+    # When the run is failed meanwhile (allowed from both), and the other change commits
+    thread, outcome = _transition_in_thread(services, execution.id, "failed")
+    thread.join(0.3)
+    other.commit()
+    other.close()
+    thread.join(10)
+
+    # Then the transition applies after the change and says it left sending, not running
+    assert outcome["row"].status == "failed"
+    assert [e["data"] for e in outcome["events"]][0] == {"from": "sending", "to": "failed", "reason": "race"}
