@@ -69,8 +69,12 @@ def test_concurrent_terminal_transitions_have_exactly_one_winner(execution, serv
     assert Execution.get_by_id(execution.id).status == winners[0]
 
 
-def _change_status_uncommitted(status, execution_id):
-    """Open another connection that changes the status and holds the row until commit()."""
+def _race(services, execution_id, committed_later, target):
+    """Transition to `target` while another transaction holds the row moved to `committed_later`.
+
+    The other transaction commits once the transition had time to reach the
+    row; returns what the transition returned, raised and queued.
+    """
     import os
 
     import psycopg2
@@ -79,11 +83,7 @@ def _change_status_uncommitted(status, execution_id):
 
     other = psycopg2.connect(**connect_params(os.environ["DATABASE_URL"]))
     other.cursor().execute("UPDATE workflow_executions SET status = %s, version = version + 1 WHERE id = %s",
-                           (status, str(execution_id)))
-    return other
-
-
-def _transition_in_thread(services, execution_id, target):
+                           (committed_later, str(execution_id)))
     outcome = {}
 
     def run():
@@ -97,20 +97,19 @@ def _transition_in_thread(services, execution_id, target):
 
     thread = threading.Thread(target=run)
     thread.start()
-    return thread, outcome
-
-
-def test_a_transition_that_loses_to_a_concurrent_change_raises_and_queues_nothing(execution, services):
-    # Given a running run that another transaction is canceling (not committed yet)
-    runstate.transition(execution.id, "running", batch=EventBatch())
-    other = _change_status_uncommitted("canceled", execution.id)
-
-    # When the run is completed meanwhile, and the cancel commits
-    thread, outcome = _transition_in_thread(services, execution.id, "completed")
     thread.join(0.3)
     other.commit()
     other.close()
     thread.join(10)
+    return outcome
+
+
+def test_a_transition_that_loses_to_a_concurrent_change_raises_and_queues_nothing(execution, services):
+    # Given a running run
+    runstate.transition(execution.id, "running", batch=EventBatch())
+
+    # When it is completed while another transaction cancels it and commits
+    outcome = _race(services, execution.id, "canceled", "completed")
 
     # Then the completion lost: it raised, queued no event and changed nothing
     assert isinstance(outcome.get("error"), InvalidTransition)
@@ -119,17 +118,12 @@ def test_a_transition_that_loses_to_a_concurrent_change_raises_and_queues_nothin
 
 
 def test_a_transition_that_waits_on_a_concurrent_change_reports_the_status_it_left(execution, services):
-    # Given a running run that another transaction moves to sending (not committed yet)
+    # Given a running run
     runstate.transition(execution.id, "running", batch=EventBatch())
-    other = _change_status_uncommitted("sending", execution.id)
 
-    # When the run is failed meanwhile (allowed from both), and the other change commits
-    thread, outcome = _transition_in_thread(services, execution.id, "failed")
-    thread.join(0.3)
-    other.commit()
-    other.close()
-    thread.join(10)
+    # When it is failed (allowed from both) while another transaction moves it to sending and commits
+    outcome = _race(services, execution.id, "sending", "failed")
 
     # Then the transition applies after the change and says it left sending, not running
     assert outcome["row"].status == "failed"
-    assert [e["data"] for e in outcome["events"]][0] == {"from": "sending", "to": "failed", "reason": "race"}
+    assert outcome["events"][0]["data"] == {"from": "sending", "to": "failed", "reason": "race"}
