@@ -50,11 +50,12 @@ def transition(execution_id, target, *, batch, expect=None, reason=None, fields=
     Raises InvalidTransition when the current status does not allow it.
 
     NOTE: the compare-and-set is one UPDATE whose WHERE admits only the
-    allowed source statuses. It locks the row first (FOR UPDATE in a
-    subquery), so it decides on the latest committed status and returns it
-    as the "from" of the event. When it changes nothing, the row is read to
-    say why; if that read finds an allowed status again (the row moved in
-    between), the CAS is retried, as a lost CAS always was.
+    allowed source statuses. The previous status comes from a FOR UPDATE
+    subquery: taking the row lock makes PostgreSQL re-check the status on
+    the latest committed version, so the event's "from" is the status the
+    run really left. When it changes nothing, the row is read to say why; if
+    that read finds an allowed status (the row moved in between), the CAS is
+    retried, as a lost CAS always was.
     """
     if isinstance(expect, str):
         expect = {expect}
