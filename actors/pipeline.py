@@ -23,7 +23,7 @@ from storage import executions, preflights, runstate, starts, waits
 from storage.db import database
 from storage.errors import InvalidTransition
 from storage.events import EventBatch
-from storage.models import Execution
+from storage.models import Execution, ExecutionStep
 
 log = logging.getLogger("docg.pipeline")
 
@@ -45,7 +45,7 @@ def start(workflow, *, trigger_data, trigger_type="api", dry_run=False, until_ph
     execution, batch = _create(workflow, trigger_data=trigger_data, trigger_type=trigger_type, dry_run=dry_run,
                                until_phase=until_phase, retry_of=retry_of, actor=actor)
     batch.flush()
-    advance(execution.id)
+    advance(execution.id, row=execution)
     return execution
 
 
@@ -77,9 +77,11 @@ def start_once(workflow, key, *, source, trigger_data, dry_run=False, until_phas
 
 
 def _create(workflow, **options):
+    """Create the queued run from the workflow's nodes, read once."""
     registry = load_apps()
-    phases = {node.node_type: registry.phase_of(node.node_type) for node in executions.nodes_of(workflow)}
-    return executions.create(workflow, phases=phases, **options)
+    nodes = executions.nodes_of(workflow)
+    phases = {node.node_type: registry.phase_of(node.node_type) for node in nodes}
+    return executions.create(workflow, nodes=executions.node_specs(nodes, phases), **options)
 
 
 def send(envelope, phase):
@@ -104,7 +106,7 @@ def _hop(envelope):
         return "ignored"
     if envelope.hop != execution.hop:
         if envelope.hop < execution.hop:
-            advance(execution.id)
+            advance(execution.id, row=execution)
         return "stale"
     if execution.status in WAITING:
         return "waiting"
@@ -145,9 +147,10 @@ def _run_claimed(execution, step, envelope, retries):
         wait_actors.wait_started(execution, step, result.wait)
         return "waiting"
     duration_ms = int((time.monotonic() - started) * 1000)
-    if not step_state.complete(execution, step, envelope, result, duration_ms):
+    execution = step_state.complete(execution, step, envelope, result, duration_ms)
+    if execution is None:
         return "lost-race"
-    advance(execution.id)
+    advance(execution.id, row=execution)
     return "done"
 
 
@@ -160,7 +163,7 @@ def run_preflight(data):
     if execution.preflight_summary is None:
         execution = record_preflight(execution)
     if execution is not None and execution.status == "queued":
-        advance(execution.id)
+        advance(execution.id, row=execution)
 
 
 def record_preflight(execution):
@@ -201,19 +204,22 @@ def should_stop(execution, steps):
     return execution.dry_run and following in STOP_IN_DRY_RUN
 
 
-def advance(execution_id):
+def advance(execution_id, *, row=None):
     """Move a run forward from its persisted state: finish it or send its hop.
 
     Safe to call any number of times: finishing is a CAS transition, a
     preflight is recorded once, and a duplicate hop message loses the claim.
+    `row` is the execution as the caller just read or wrote it, which spares
+    reading it again; if it is already stale, the worst outcome is a
+    duplicate hop message, which the hop ignores.
     """
-    execution = Execution.get_by_id(execution_id)
+    execution = row or Execution.get_by_id(execution_id)
     if execution.status in runstate.TERMINAL or execution.status in WAITING:
         return
     if execution.status == "queued" and execution.preflight_summary is None:
         send(Envelope.of(execution), "preflight")
         return
-    steps = executions.steps(execution.id)
+    steps = executions.steps(execution.id, ExecutionStep.phase, ExecutionStep.status)
     if should_stop(execution, steps):
         step_state.finish(execution)
         return

@@ -22,10 +22,10 @@ def nodes_of(workflow):
     return list(WorkflowNode.select().where(WorkflowNode.workflow == workflow.id).order_by(WorkflowNode.position))
 
 
-def node_specs(workflow, phases):
-    """The workflow's nodes as the dicts `create` snapshots into steps."""
+def node_specs(nodes, phases):
+    """The workflow's nodes (rows) as the dicts `create` snapshots into steps."""
     return [{"node_id": n.id, "node_type": n.node_type, "label": n.label, "config": n.config,
-             "phase": phases[n.node_type]} for n in nodes_of(workflow)]
+             "phase": phases[n.node_type]} for n in nodes]
 
 
 def create(workflow, *, phases=None, nodes=None, trigger_data, trigger_type="api", dry_run=False, until_phase=None,
@@ -38,7 +38,7 @@ def create(workflow, *, phases=None, nodes=None, trigger_data, trigger_type="api
     over from an earlier run: those steps are `skipped` and the run starts
     after them. Returns (execution, batch): flush the batch after commit.
     """
-    nodes = nodes if nodes is not None else node_specs(workflow, phases)
+    nodes = nodes if nodes is not None else node_specs(nodes_of(workflow), phases)
     reused = reused or {}
     batch = EventBatch()
     context = {"trigger": trigger_data, "steps": {nodes[i]["label"]: r["output"] for i, r in reused.items()},
@@ -69,8 +69,9 @@ def create(workflow, *, phases=None, nodes=None, trigger_data, trigger_type="api
     return execution, batch
 
 
-def steps(execution_id):
-    return list(ExecutionStep.select().where(ExecutionStep.execution == execution_id)
+def steps(execution_id, *columns):
+    """Return the execution's steps in order, with only `columns` when given."""
+    return list(ExecutionStep.select(*columns).where(ExecutionStep.execution == execution_id)
                 .order_by(ExecutionStep.position))
 
 

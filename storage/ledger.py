@@ -10,9 +10,6 @@ is unknown; `once()` performs it again (at-least-once in that window of a
 few milliseconds) and passes the same idempotency key, so providers that
 honour one (Stripe, our outgoing webhooks, SMTP Message-ID) can dedupe.
 """
-from peewee import IntegrityError
-
-from storage.db import database
 from storage.models import SideEffect, utcnow
 
 
@@ -22,20 +19,18 @@ def key_for(execution_id, node_id, effect):
 
 class Ledger:
     def once(self, execution_id, node_id, effect, perform):
-        """Run `perform(idempotency_key)` unless already done; return its result."""
+        """Run `perform(idempotency_key)` unless already done; return its result.
+
+        The common case, a first attempt, is one INSERT that claims the key;
+        only when the key exists is the entry read.
+        """
         key = key_for(execution_id, node_id, effect)
-        entry = SideEffect.get_or_none(SideEffect.idempotency_key == key)
-        if entry is not None and entry.status == "done":
-            return entry.result
-        if entry is None:
-            try:
-                with database.atomic():
-                    SideEffect.create(execution=execution_id, node_id=node_id,
-                                      effect=effect, idempotency_key=key)
-            except IntegrityError:
-                entry = SideEffect.get(SideEffect.idempotency_key == key)
-                if entry.status == "done":
-                    return entry.result
+        created = (SideEffect.insert(execution=execution_id, node_id=node_id, effect=effect, idempotency_key=key)
+                   .on_conflict_ignore().returning(SideEffect.id).execute())
+        if not list(created):
+            entry = SideEffect.get(SideEffect.idempotency_key == key)
+            if entry.status == "done":
+                return entry.result
         result = perform(key)
         (SideEffect.update(status="done", result=result, completed_at=utcnow())
          .where(SideEffect.idempotency_key == key).execute())

@@ -5,8 +5,13 @@ LEVELS = ("ok", "warn", "error")
 DOMAINS = ("preflight", "step", "delivery", "signature", "approval")
 
 
-def write(execution, level, domain, message_human, details_tech=None, step_id=None):
-    return ExecutionLog.create(
+def entry(execution, level, domain, message_human, details_tech=None, step_id=None):
+    """Return the INSERT of one log line, for `write` or to run inside another statement."""
+    return ExecutionLog.insert(
         execution=execution.id, organization_id=execution.organization_id, level=level,
         domain=domain, message_human=message_human, details_tech=details_tech,
         step_id=step_id, correlation_id=execution.correlation_id)
+
+
+def write(execution, level, domain, message_human, details_tech=None, step_id=None):
+    entry(execution, level, domain, message_human, details_tech, step_id).execute()

@@ -1,11 +1,10 @@
 """The run status machine: one table, one compare-and-set transition.
 
 Every status change of an execution goes through `transition()`. It updates
-the row only if the status is still the one it read (and the version has not
-moved), records the change, and adds `execution.status_changed` (plus the
-terminal event when the run ends) to the caller's event batch.
+the row only if its current status may move to the target (one UPDATE),
+bumps the version, and adds `execution.status_changed` (plus the terminal
+event when the run ends) to the caller's event batch.
 """
-from storage.db import database
 from storage.errors import InvalidTransition
 from storage.models import Execution, utcnow
 
@@ -32,43 +31,64 @@ def can_transition(current, target):
     return target in TRANSITIONS[current]
 
 
+def sources(target, expect=None, *, same_status=True):
+    """Return the statuses a run may leave from to reach `target`.
+
+    With `same_status`, a non-terminal target may also be "reached" from
+    itself (that changes only the fields); `expect` narrows the result.
+    """
+    allowed = {status for status, targets in TRANSITIONS.items() if target in targets}
+    if same_status and target not in TERMINAL:
+        allowed.add(target)
+    return allowed & set(expect) if expect is not None else allowed
+
+
 def transition(execution_id, target, *, batch, expect=None, reason=None, fields=None, event_data=None):
     """Move an execution to `target` if allowed; return the updated row.
 
     `expect` limits the statuses it may leave from (a set or one status).
-    Raises InvalidTransition when the current status does not allow it; a
-    concurrent change makes the CAS retry against the new status.
+    Raises InvalidTransition when the current status does not allow it.
+
+    NOTE: the compare-and-set is one UPDATE whose WHERE admits only the
+    allowed source statuses. The previous status comes from a FOR UPDATE
+    subquery: taking the row lock makes PostgreSQL re-check the status on
+    the latest committed version, so the event's "from" is the status the
+    run really left. When it changes nothing, the row is read to say why; if
+    that read finds an allowed status (the row moved in between), the CAS is
+    retried, as a lost CAS always was.
     """
     if isinstance(expect, str):
         expect = {expect}
     fields = dict(fields or {})
+    allowed = sources(target, expect, same_status=bool(fields))
     for _ in range(5):
-        current = Execution.get_by_id(execution_id)
-        if current.status == target and target in TERMINAL:
-            raise InvalidTransition(current.status, target)
-        if current.status == target and not fields:
-            return current
-        if current.status != target and not can_transition(current.status, target):
-            raise InvalidTransition(current.status, target)
-        if expect is not None and current.status not in expect:
-            raise InvalidTransition(current.status, target)
         now = utcnow()
         values = {"status": target, "version": Execution.version + 1, "updated_at": now, **fields}
         if target in TERMINAL:
             values.setdefault("completed_at", now)
-        with database.atomic():
-            updated = (Execution.update(values)
-                       .where((Execution.id == execution_id)
-                              & (Execution.status == current.status)
-                              & (Execution.version == current.version))
-                       .returning(Execution).execute())
-            row = next(iter(updated), None)
-        if row is None:
-            continue
-        if current.status != target:
-            batch.add(row, "execution.status_changed",
-                      {"from": current.status, "to": target, "reason": reason})
-            if target in TERMINAL_EVENT:
-                batch.add(row, TERMINAL_EVENT[target], {"reason": reason, **(event_data or {})})
-        return row
-    raise InvalidTransition(current.status, target, concurrent=True)
+        row = _compare_and_set(execution_id, allowed, values)
+        if row is not None:
+            break
+        current = Execution.get_by_id(execution_id)
+        if current.status == target and not fields and target not in TERMINAL:
+            return current
+        if current.status not in allowed:
+            raise InvalidTransition(current.status, target)
+    else:
+        raise InvalidTransition(current.status, target, concurrent=True)
+    if row.previous_status != target:
+        batch.add(row, "execution.status_changed", {"from": row.previous_status, "to": target, "reason": reason})
+        if target in TERMINAL_EVENT:
+            batch.add(row, TERMINAL_EVENT[target], {"reason": reason, **(event_data or {})})
+    return row
+
+
+def _compare_and_set(execution_id, allowed, values):
+    """UPDATE the row if its status is in `allowed`; return it (with `previous_status`) or None."""
+    before = Execution.alias("before")
+    locked = (before.select(before.id, before.status).where(before.id == execution_id)
+              .for_update().alias("locked"))
+    updated = (Execution.update(values).from_(locked)
+               .where((Execution.id == locked.c.id) & locked.c.status.in_(sorted(allowed)))
+               .returning(locked.c.status.alias("previous_status"), Execution).execute())
+    return next(iter(updated), None)

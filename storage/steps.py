@@ -81,15 +81,19 @@ def begin(execution, step):
     """Mark the run as working on `step`; return the updated execution."""
     batch = EventBatch()
     now = utcnow()
-    if execution.status in ("queued", "ready"):
-        execution = runstate.transition(execution.id, "running", batch=batch, reason="started",
-                                        fields={"started_at": execution.started_at or now})
     target = PHASE_STATUS.get(step.phase, "running")
     fields = {"current_step": _current_step(step), "current_node_id": step.node_id,
               "phase_metrics": _phase_metrics(execution, step.phase, start=now), "last_progress_at": now}
     if step.phase == "delivery":
         fields["delivery_state"] = "sending"
-    execution = runstate.transition(execution.id, target, batch=batch, fields=fields, reason=f"step {step.label}")
+    reason = f"step {step.label}"
+    if execution.status in ("queued", "ready"):
+        started = {"started_at": execution.started_at or now}
+        if target == "running":
+            fields, reason = {**started, **fields}, "started"
+        else:
+            execution = runstate.transition(execution.id, "running", batch=batch, reason="started", fields=started)
+    execution = runstate.transition(execution.id, target, batch=batch, fields=fields, reason=reason)
     batch.add(execution, "step.started", {"node_id": str(step.node_id), "node_type": step.node_type,
                                           "position": step.position, "label": step.label, "attempt": step.attempt})
     batch.add(execution, "execution.progress", {"progress": execution.progress, "current_step": execution.current_step})
@@ -113,41 +117,58 @@ class _HopMoved(Exception):
 
 
 def complete(execution, step, envelope, result, duration_ms):
-    """Record the step's output and advance the hop; False if the hop moved."""
+    """Record the step's output and advance the hop; return the run, or None if the hop moved."""
     now = utcnow()
     context = dict(envelope.context)
     context["steps"] = {**context.get("steps", {}), step.label: result.output}
-    phases = [p for (p,) in ExecutionStep.select(ExecutionStep.phase).where(ExecutionStep.execution == execution.id)
-              .order_by(ExecutionStep.position).tuples()]
-    progress = min(100, round(100 * (step.position + 1) / max(len(phases), 1)))
-    next_phase = phases[step.position + 1] if step.position + 1 < len(phases) else None
+    progress = min(100, round(100 * (step.position + 1) / max(_step_count(execution.id, context), 1)))
     try:
         with database.atomic():
             execution = _commit_step(execution, step, envelope.hop, result, duration_ms, context, progress, now)
     except _HopMoved:
-        return False
+        return None
     batch = EventBatch()
     batch.add(execution, "step.completed", {"node_id": str(step.node_id), "duration_ms": duration_ms,
                                             "output_preview": redact(result.output)})
     batch.add(execution, "execution.progress", {"progress": progress, "current_step": execution.current_step})
-    if step.phase in DONE_STATUS and next_phase != step.phase:
+    if step.phase in DONE_STATUS and _phase_at(execution.id, step.position + 1) != step.phase:
         try:
-            runstate.transition(execution.id, DONE_STATUS[step.phase], batch=batch, reason=f"{step.label} done",
-                                fields={"delivery_state": "sent"})
+            execution = runstate.transition(execution.id, DONE_STATUS[step.phase], batch=batch,
+                                            reason=f"{step.label} done", fields={"delivery_state": "sent"})
         except runstate.InvalidTransition:
             pass  # canceled while the node ran: the node's work is recorded, the run stays canceled
     batch.flush()
-    return True
+    return execution
+
+
+def _step_count(execution_id, context):
+    """The number of steps of the run: `create` maps every step's node in the context."""
+    known = len(context.get("step_ids") or ())
+    return known or ExecutionStep.select().where(ExecutionStep.execution == execution_id).count()
+
+
+def _phase_at(execution_id, position):
+    return (ExecutionStep.select(ExecutionStep.phase)
+            .where((ExecutionStep.execution == execution_id) & (ExecutionStep.position == position)).scalar())
 
 
 def _commit_step(execution, step, hop, result, duration_ms, context, progress, now):
-    (ExecutionStep.update(status="success", data_out=redact(result.output), completed_at=now,
-                          duration_ms=duration_ms, error_code=None, error_human=None, error_tech=None)
-     .where(ExecutionStep.id == step.id).execute())
+    """Write the step's output, its log line and the next hop; raise _HopMoved if the hop moved.
+
+    NOTE: the step and log writes ride along the run's UPDATE as data-modifying
+    CTEs: one round trip. They apply even when the hop moved; the caller's
+    transaction is rolled back then.
+    """
+    done = (ExecutionStep.update(status="success", data_out=redact(result.output), completed_at=now,
+                                 duration_ms=duration_ms, error_code=None, error_human=None, error_tech=None)
+            .where(ExecutionStep.id == step.id).cte("done"))
+    logged = logs.entry(execution, "ok", _domain(step.phase), f"“{step.label}” completed.",
+                        f"node {step.node_type} in {duration_ms} ms", step.id).cte("logged")
     rows = list(Execution.update(
         hop=Execution.hop + 1, node_index=step.position + 1, execution_context=context,
         progress=progress, phase_metrics=_phase_metrics(execution, step.phase, end=now),
         last_progress_at=now, updated_at=now, version=Execution.version + 1)
+        .with_cte(done, logged)
         .where((Execution.id == execution.id) & (Execution.hop == hop))
         .returning(Execution).execute())
     if not rows:
@@ -156,8 +177,6 @@ def _commit_step(execution, step, hop, result, duration_ms, context, progress, n
         audit.record(execution.organization_id, AUDIT_ACTION[step.phase], target_type="step",
                      target_id=step.id, execution_id=execution.id, correlation_id=execution.correlation_id,
                      metadata={"node_type": step.node_type, "label": step.label})
-    logs.write(rows[0], "ok", _domain(step.phase), f"“{step.label}” completed.",
-               f"node {step.node_type} in {duration_ms} ms", step.id)
     return rows[0]
 
 

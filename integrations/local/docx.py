@@ -1,4 +1,5 @@
 """Render a .docx template with `{{tags}}` from the run context (docxtpl)."""
+import functools
 import io
 import re
 import shutil
@@ -55,9 +56,15 @@ def render_docx(content, context):
     return out.getvalue()
 
 
+@functools.lru_cache(maxsize=32)
 def template_tags(content):
-    """Return the undeclared variables the template uses."""
-    return DocxTemplate(io.BytesIO(content)).get_undeclared_template_variables(jinja2.Environment())
+    """Return the undeclared variables the template uses (a frozenset).
+
+    NOTE: kept per content for the process: every run's preflight checks the
+    same few templates, and parsing a .docx costs more than the rest of the
+    preflight. A new template version is new content, so a new entry.
+    """
+    return frozenset(DocxTemplate(io.BytesIO(content)).get_undeclared_template_variables(jinja2.Environment()))
 
 
 def to_pdf(docx_bytes):

@@ -57,3 +57,33 @@ def test_audit_verify_finds_a_row_edited_with_triggers_disabled(db):
         db.execute_sql("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update")
     assert audit.verify(organization.id).id == rows[2].id
     assert AuditEvent.get_by_id(rows[3].id).prev_hash == rows[2].hash
+
+
+def test_audit_chain_holds_when_many_threads_record_at_once(db, services):
+    # Given one organization
+    import threading
+
+    organization = Organization.create(name="busy")
+    barrier = threading.Barrier(12)
+
+    def record(i):
+        with services.db.connection_context():
+            barrier.wait()
+            if i % 2:
+                audit.record(organization.id, f"action.{i}", target_id=str(i))
+            else:
+                with services.db.atomic():
+                    audit.record(organization.id, f"action.{i}", metadata={"n": i})
+
+    # When twelve threads append to its trail at the same moment, half inside a transaction
+    threads = [threading.Thread(target=record, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # Then every row is chained to the one before it
+    rows = list(AuditEvent.select().where(AuditEvent.organization_id == organization.id).order_by(AuditEvent.id))
+    assert len(rows) == 12
+    assert [row.prev_hash for row in rows[1:]] == [row.hash for row in rows[:-1]]
+    assert audit.verify(organization.id) is None
