@@ -56,16 +56,16 @@ def test_duplicated_and_redelivered_hops_run_each_node_once(client, org, db, wor
 
 
 def test_concurrent_duplicates_of_a_slow_hop_wait_for_the_claim(client, org, db, worker, broker, httpserver):
-    # Given a webhook node whose receiver is slow, so the hop is in flight
-    import time
+    # Given a webhook node whose receiver holds the hop in flight until the test releases it
+    import threading
 
     from werkzeug import Response
 
-    calls = []
+    calls, release = [], threading.Event()
 
     def slow(request):
         calls.append(request.headers["Idempotency-Key"])
-        time.sleep(0.5)
+        release.wait(20)
         return Response("ok")
 
     httpserver.expect_request("/slow").respond_with_handler(slow)
@@ -76,8 +76,12 @@ def test_concurrent_duplicates_of_a_slow_hop_wait_for_the_claim(client, org, db,
     # When five copies of the same hop are delivered together
     execution_id = factories.start(client, org, wf["id"])
     envelope = Envelope.of(Execution.get_by_id(execution_id))
+    wait_until(lambda: calls, 30, message="hop in flight")
     for _ in range(4):
         pipeline.send(envelope, "delivery")
+    wait_until(lambda: broker.client.llen(f"{broker.namespace}:pipeline") == 0, 10,
+               message="duplicates fetched by the worker while the hop is in flight")
+    release.set()
     factories.wait_for_status(client, org, execution_id)
     wait_until(lambda: queue_drained(broker), 30, message="pipeline queue drained")
 
