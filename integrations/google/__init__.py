@@ -9,14 +9,17 @@ token every time. Its `test` reads `GET /drive/v3/about?fields=user`
 Modules: client.py (API roots and the `base_url` override that points every
 Google API at one server, error mapping), drive.py, documents.py (Docs and
 Slides merge), render.py (google-docs, google-slides), save.py
-(google-drive), share.py (google-drive-share), forms.py (google-forms trigger), gmail.py (gmail delivery).
+(google-drive), share.py (google-drive-share), forms.py (google-forms trigger),
+gmail.py (gmail delivery), gmail_draft.py (gmail-create-draft, which needs
+the gmail.compose scope).
 """
 import uuid
 
 from integrations.base import App, OAuth, Provider
 
 SCOPES = [f"https://www.googleapis.com/auth/{scope}"
-          for scope in ("drive", "documents", "presentations", "forms.responses.readonly", "gmail.send")]
+          for scope in ("drive", "documents", "presentations", "forms.responses.readonly", "gmail.send",
+                        "gmail.compose")]
 
 
 def account(handle):
@@ -40,6 +43,7 @@ def provider():
 def register(registry):
     from integrations.google import drive, forms
     from integrations.google.gmail import GmailSend
+    from integrations.google.gmail_draft import GmailCreateDraft
     from integrations.google.render import GoogleDocs, GoogleSlides
     from integrations.google.save import GoogleDriveSave
     from integrations.google.share import GoogleDriveShare
@@ -60,8 +64,9 @@ def register(registry):
             actions=[forms.GoogleFormsTrigger()], triggers=["google-forms"],
             dynamic={"forms": forms.forms, "questions": forms.questions},
             description="Start a run from a Google Forms response."),
-        App(key="gmail", name="Gmail", auth_type="oauth2", provider="google", actions=[GmailSend()],
-            description="Send the run's documents from a Gmail account."),
+        App(key="gmail", name="Gmail", auth_type="oauth2", provider="google",
+            actions=[GmailSend(), GmailCreateDraft()],
+            description="Send the run's documents from a Gmail account, or leave them in a draft to review."),
     ]
     for app in apps:
         registry.register(app)

@@ -47,14 +47,34 @@ def build_message(*, to, cc, subject, body, attachments=(), correlation_id=None)
     return message
 
 
+def raw(message):
+    """The base64url RFC 2822 bytes Gmail's `raw` field takes."""
+    return base64.urlsafe_b64encode(message.as_bytes(policy=email.policy.SMTP)).decode()
+
+
+def compose(ctx, to, cc):
+    """(MIME message, attachment names) of the node: its config and, unless off, the run's documents."""
+    attachments = []
+    if ctx.config.get("attach_documents", True):
+        attachments = [(d.name, d.content_type, bytes(d.content)) for d in documents.for_execution(ctx.execution_id)]
+    message = build_message(to=to, cc=cc, subject=str(ctx.config.get("subject") or "Your document"),
+                            body=str(ctx.config.get("body") or ""), attachments=attachments,
+                            correlation_id=ctx.correlation_id)
+    return message, [name for name, _, _ in attachments]
+
+
 class Gmail(GoogleApi):
     api = "gmail"
 
     def send(self, message):
-        raw = base64.urlsafe_b64encode(message.as_bytes(policy=email.policy.SMTP)).decode()
         body = self.post("users/me/messages/send", "send the email", forbidden="permission_denied",
-                         json={"raw": raw}).json()
+                         json={"raw": raw(message)}).json()
         return SentMessage(body["id"], body.get("threadId", ""), tuple(body.get("labelIds") or ()))
+
+    def create_draft(self, message):
+        """Save `message` as a draft (DRAFT label); return the Draft resource {id, message: {id, threadId}}."""
+        return self.post("users/me/drafts", "create the draft", forbidden="permission_denied",
+                         json={"message": {"raw": raw(message)}}).json()
 
 
 class GmailSend(Action):
@@ -74,20 +94,20 @@ class GmailSend(Action):
         handle_for(config.get("connection_id"), ctx.organization_id, ctx.settings)
         return []
 
+    #: the ledger effect of the node's one call to Gmail
+    effect = "gmail_send"
+
     def run(self, ctx):
         to, cc = recipients(ctx.config)
         gmail = Gmail.for_connection(ctx.connection(), ctx.correlation_id)
 
-        def send(idempotency_key):
-            attachments = []
-            if ctx.config.get("attach_documents", True):
-                attachments = [(d.name, d.content_type, bytes(d.content))
-                               for d in documents.for_execution(ctx.execution_id)]
-            message = build_message(to=to, cc=cc, subject=str(ctx.config.get("subject") or "Your document"),
-                                    body=str(ctx.config.get("body") or ""), attachments=attachments,
-                                    correlation_id=ctx.correlation_id)
-            sent = gmail.send(message)
-            return {"message_id": sent.id, "thread_id": sent.thread_id, "to": to, "cc": cc,
-                    "attachments": [name for name, _, _ in attachments]}
+        def perform(_idempotency_key):
+            message, attached = compose(ctx, to, cc)
+            return {**self.deliver(gmail, message), "to": to, "cc": cc, "attachments": attached}
 
-        return Result(output=ctx.once("gmail_send", send))
+        return Result(output=ctx.once(self.effect, perform))
+
+    def deliver(self, gmail, message):
+        """Make the node's one Gmail call with `message`; return its output keys."""
+        sent = gmail.send(message)
+        return {"message_id": sent.id, "thread_id": sent.thread_id}

@@ -16,6 +16,11 @@ Docs used:
 - conflict behaviour: https://learn.microsoft.com/graph/api/resources/driveitem (instance
   attribute `@microsoft.graph.conflictBehavior`: fail, replace or rename, in the query string)
 - send mail: https://learn.microsoft.com/graph/api/user-sendmail (202 Accepted, no body)
+- create draft: https://learn.microsoft.com/graph/api/user-post-messages (`POST /me/messages`,
+  201 Created with the message, saved in Drafts; needs Mail.ReadWrite)
+- sharing link: https://learn.microsoft.com/graph/api/driveitem-createlink (`POST .../createLink`
+  with type, scope, expirationDateTime; 201 Created with a new permission, 200 OK with the
+  existing one of that type and scope)
 - errors: https://learn.microsoft.com/graph/errors and
   https://learn.microsoft.com/onedrive/developer/rest-api/concepts/errors
   (`{"error": {"code", "message", "innerError": {"request-id", "date"}}}`)
@@ -40,6 +45,8 @@ NOT_FOUND = {
     "folder": (IntegrationError, "drive.folder_not_found",
                "The destination folder was not found in OneDrive (deleted, moved or not shared with this account)."),
     "document": (IntegrationError, "drive.item_not_found", "The generated file is no longer in OneDrive."),
+    "link": (IntegrationError, "drive.file_not_found",
+             "The OneDrive file to share was not found (deleted, moved or not shared with this account)."),
 }
 DENIED = {
     "template": ("drive.insufficient_permissions", "The connected Microsoft account cannot read the template file."),
@@ -47,6 +54,10 @@ DENIED = {
                "The connected Microsoft account cannot write to the destination folder."),
     "document": ("drive.insufficient_permissions", "The connected Microsoft account cannot read the generated file."),
     "mail": ("permission_denied", "The connected Microsoft account is not allowed to send mail (Mail.Send)."),
+    "draft": ("permission_denied", "The connected Microsoft account may not create drafts (Mail.ReadWrite); "
+                                   "reconnect it and allow mail access."),
+    "link": ("drive.insufficient_permissions", "The connected Microsoft account may not share the file, or the "
+                                               "organisation does not allow links of this scope."),
 }
 
 
@@ -93,7 +104,7 @@ def raise_for_graph(response, *, what, kind=None):
     """Map a Graph error response to the IntegrationError a person can act on.
 
     `what` names the operation for people ("download the template"); `kind`
-    (template, folder, document, mail) picks the codes of 404 and 403.
+    (template, folder, document, mail, draft, link) picks the codes of 404 and 403.
     """
     status = response.status_code
     if status < 400:
@@ -116,8 +127,8 @@ def raise_for_graph(response, *, what, kind=None):
         raise BadResponse("A file with this name already exists in the OneDrive folder.", tech,
                           code="drive.name_conflict")
     if status == 413:
-        raise BadResponse(f"The file is too large to {what}.", tech,
-                          code="delivery.attachment_too_large" if kind == "mail" else "drive.file_too_large")
+        too_large = "delivery.attachment_too_large" if kind in ("mail", "draft") else "drive.file_too_large"
+        raise BadResponse(f"The file is too large to {what}.", tech, code=too_large)
     if status in (429, 509) or code == "activityLimitReached":
         raise RateLimited("Microsoft is limiting requests; the step will be retried.", tech,
                           retry_after=_retry_after(response))
@@ -193,6 +204,20 @@ class Graph:
             raise BadResponse("Outlook answered the send in an unexpected way.",
                               f"POST /me/sendMail -> {response.status_code}: {response.text[:300]}")
 
+
+    def create_draft(self, message):
+        """Save `message` in the signed-in user's Drafts; return the created message (id, webLink...)."""
+        response = raise_for_graph(self.session.post("/me/messages", json=message), what="create the draft",
+                                   kind="draft")
+        return response.json()
+
+    def create_link(self, item_id, drive_id=None, *, type="view", scope="anonymous", expires=None):  # noqa: A002
+        """Return the sharing permission {id, link: {webUrl, type, scope}, expirationDateTime?} of an item."""
+        body = {"type": type, "scope": scope}
+        if expires:
+            body["expirationDateTime"] = expires
+        response = self.session.post(self.item_path(item_id, drive_id) + "/createLink", json=body)
+        return raise_for_graph(response, what="create the sharing link", kind="link").json()
 
 def graph_for_check(config, pctx):
     """A Graph client for a preflight check; raises when the connection is unusable.

@@ -60,6 +60,16 @@ def build_message(*, subject, body, body_type, to, cc, attachments, message_id, 
     }
 
 
+def attachable(attached):
+    """Return `attached` when one JSON request can carry it; refuse more than 3 MB in all."""
+    total = sum(len(bytes(d.content)) for d in attached)
+    if total > ATTACHMENTS_LIMIT:
+        raise IntegrationError("The documents are too large for one Outlook email (3 MB of attachments at most).",
+                               f"{total} bytes of attachments > {ATTACHMENTS_LIMIT}",
+                               code="delivery.attachment_too_large")
+    return attached
+
+
 def body_type_of(config):
     value = str(config.get("body_type") or "text").lower()
     if value not in BODY_TYPES:
@@ -90,24 +100,27 @@ class Outlook(Action):
         graph_for_check(config, ctx).me()
         return []
 
+    #: the ledger effect of the node's one call to Graph
+    effect = "outlook_send"
+
     def run(self, ctx):
         to, cc = recipients(ctx.config)
         body_type = body_type_of(ctx.config)
         attached = documents.for_execution(ctx.execution_id) if ctx.config.get("attach_documents", True) else []
-        total = sum(len(bytes(d.content)) for d in attached)
-        if total > ATTACHMENTS_LIMIT:
-            raise IntegrationError("The documents are too large to send with Outlook (3 MB at most in one email).",
-                                   f"{total} bytes of attachments > {ATTACHMENTS_LIMIT}",
-                                   code="delivery.attachment_too_large")
+        attachable(attached)
         graph = Graph(ctx.http())
 
-        def send(idempotency_key):
+        def perform(idempotency_key):
             message_id = message_id_for(idempotency_key)
             message = build_message(subject=str(ctx.config.get("subject") or "Your document"),
                                     body=str(ctx.config.get("body") or ""), body_type=body_type, to=to, cc=cc,
                                     attachments=attached, message_id=message_id, correlation_id=ctx.correlation_id)
-            graph.send_mail(message, save_to_sent_items=bool(ctx.config.get("save_to_sent_items", True)))
-            return {"sent": True, "to": to, "cc": cc, "attachments": [d.name for d in attached],
-                    "internet_message_id": message_id}
+            return {**self.deliver(graph, message, ctx.config), "to": to, "cc": cc,
+                    "attachments": [d.name for d in attached], "internet_message_id": message_id}
 
-        return Result(output=ctx.once("outlook_send", send))
+        return Result(output=ctx.once(self.effect, perform))
+
+    def deliver(self, graph, message, config):
+        """Make the node's one Graph call with `message`; return its output keys."""
+        graph.send_mail(message, save_to_sent_items=bool(config.get("save_to_sent_items", True)))
+        return {"sent": True}

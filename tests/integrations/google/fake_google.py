@@ -6,8 +6,9 @@ Paths are Google's own below the host (`/drive/v3`, `/upload/drive/v3`,
 `base_url` (and `token_url`) reaches all of it. Files have ids, a type and
 text: copying keeps the text, batchUpdate applies replaceAllText to it, and
 export returns bytes made from it. Uploads parse the multipart/related body
-(or the resumable session), Gmail decodes the raw MIME, and every request is
-recorded with its headers so a test can check what went on the wire.
+(or the resumable session), Gmail decodes the raw MIME it sends or keeps as
+a draft, and every request is recorded with its headers so a test can check
+what went on the wire.
 Errors use Google's bodies: Drive's `errors[].reason` form and the
 `status` form of Docs, Slides, Forms and Gmail.
 """
@@ -72,7 +73,7 @@ class FakeGoogle:
         self.server = httpserver
         self.tokens = {ACCESS_TOKEN}
         self.refresh_tokens = {REFRESH_TOKEN}
-        self.files, self.forms, self.sent, self.requests = {}, {}, [], []
+        self.files, self.forms, self.sent, self.drafts, self.requests = {}, {}, [], {}, []
         self.denied, self.failures, self.sessions = set(), {}, {}
         self.ids = (f"{n:04d}" for n in itertools.count(1))
         self.add("root", "My Drive", FOLDER, parents=[])
@@ -152,6 +153,7 @@ class FakeGoogle:
         ("GET", r"/v1/forms/([^/]+)", "get_form"),
         ("GET", r"/v1/forms/([^/]+)/responses/([^/]+)", "get_response"),
         ("POST", r"/gmail/v1/users/me/messages/send", "send"),
+        ("POST", r"/gmail/v1/users/me/drafts", "create_draft"),
     ]
 
     def handle(self, request):
@@ -383,15 +385,27 @@ class FakeGoogle:
         response = self.forms.get(form_id, {}).get("responses", {}).get(response_id)
         return reply(response) if response else api_error(404, "NOT_FOUND", "Requested entity was not found.")
 
-    def send(self, seen):
-        raw = (seen.json() or {}).get("raw")
+    def message_of(self, raw):
         if not raw:
-            return api_error(400, "INVALID_ARGUMENT", "'raw' RFC822 payload message string or uploading message "
-                                                      "via /upload/* URL required")
+            return None, api_error(400, "INVALID_ARGUMENT", "'raw' RFC822 payload message string or uploading "
+                                                            "message via /upload/* URL required")
         message = email.message_from_bytes(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)),
                                            policy=email.policy.default)
-        if not message["To"]:
-            return api_error(400, "INVALID_ARGUMENT", "Invalid To header")
+        return (None, api_error(400, "INVALID_ARGUMENT", "Invalid To header")) if not message["To"] else (message, None)
+
+    def send(self, seen):
+        message, problem = self.message_of((seen.json() or {}).get("raw"))
+        if problem:
+            return problem
         message_id = uuid.uuid4().hex[:16]
         self.sent.append(message)
         return reply({"id": message_id, "threadId": message_id, "labelIds": ["SENT"]})
+
+    def create_draft(self, seen):
+        """users.drafts.create: the raw MIME inside `message`; the Draft resource back."""
+        message, problem = self.message_of(((seen.json() or {}).get("message") or {}).get("raw"))
+        if problem:
+            return problem
+        draft_id, message_id = f"r{uuid.uuid4().int % 10 ** 19}", uuid.uuid4().hex[:16]
+        self.drafts[draft_id] = message
+        return reply({"id": draft_id, "message": {"id": message_id, "threadId": message_id, "labelIds": ["DRAFT"]}})

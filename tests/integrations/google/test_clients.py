@@ -32,6 +32,15 @@ def client(cls, google):
     return cls(session(), google.base_url)
 
 
+def scope_insufficient():
+    """Google's 403 for a token granted without a scope the call needs."""
+    return Response(json.dumps({"error": {"code": 403, "message": "Request had insufficient authentication scopes.",
+                                          "status": "PERMISSION_DENIED", "details": [
+                                              {"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                               "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}]}}), 403,
+                    content_type="application/json")
+
+
 def test_base_url_replaces_scheme_and_host_of_every_google_api():
     assert api_root("drive") == "https://www.googleapis.com/drive/v3"
     assert api_root("gmail") == "https://gmail.googleapis.com/gmail/v1"
@@ -47,7 +56,7 @@ def test_oauth_asks_google_for_offline_access_and_every_scope():
     url = oauth.authorize_url(provider(), settings, "state-1", "https://docg.example/cb")
     assert url.startswith("https://accounts.google.com/o/oauth2/v2/auth?")
     assert "access_type=offline" in url and "prompt=consent" in url
-    for scope in ("drive", "documents", "presentations", "forms.responses.readonly", "gmail.send"):
+    for scope in ("drive", "documents", "presentations", "forms.responses.readonly", "gmail.send", "gmail.compose"):
         assert f"https%3A%2F%2Fwww.googleapis.com%2Fauth%2F{scope}" in url
 
 
@@ -154,11 +163,7 @@ def test_listing_follows_next_page_tokens_and_escapes_the_search(google):
     (api_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded"), RateLimited, "rate_limit"),
     (api_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials."), AuthExpired,
      "oauth_expired"),
-    (Response(json.dumps({"error": {"code": 403, "message": "Request had insufficient authentication scopes.",
-                                    "status": "PERMISSION_DENIED", "details": [
-                                        {"@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                                         "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}]}}), 403,
-              content_type="application/json"), AuthExpired, "oauth_expired"),
+    (scope_insufficient(), AuthExpired, "oauth_expired"),
     (drive_error(403, "exportSizeLimitExceeded", "This file is too large to be exported."), IntegrationError,
      "render.export_too_large"),
     (api_error(500, "INTERNAL", "Internal error encountered."), Unavailable, "connection_error"),
@@ -233,6 +238,46 @@ def test_gmail_sends_the_raw_mime_with_attachments(google):
     assert attachment.get_filename() == "Contrato.pdf" and attachment.get_content() == PDF
     raw = google.seen("POST", r"/gmail/v1/users/me/messages/send")[0].json()["raw"]
     assert "+" not in raw and "/" not in raw and base64.urlsafe_b64decode(raw + "==")
+
+
+def test_a_gmail_draft_carries_the_same_raw_mime_inside_message(google):
+    message = build_message(to=["ana@acme.example"], cc=[], subject="Contrato para revisão", body="Revise, por favor.",
+                            attachments=[("Contrato.pdf", "application/pdf", PDF)], correlation_id=CORRELATION)
+
+    draft = client(Gmail, google).create_draft(message)
+
+    [request] = google.seen("POST", r"/gmail/v1/users/me/drafts")
+    assert list(request.json()) == ["message"] and list(request.json()["message"]) == ["raw"]
+    assert request.headers["Authorization"] == f"Bearer {ACCESS_TOKEN}"
+    assert request.headers["X-Correlation-ID"] == CORRELATION
+    saved = google.drafts[draft["id"]]
+    assert (saved["To"], saved["Subject"], saved["X-Correlation-ID"]) == ("ana@acme.example", "Contrato para revisão",
+                                                                          CORRELATION)
+    assert saved.get_body(("plain",)).get_content().strip() == "Revise, por favor."
+    [attachment] = list(saved.iter_attachments())
+    assert (attachment.get_filename(), attachment.get_content_type(), attachment.get_content()) == (
+        "Contrato.pdf", "application/pdf", PDF)
+    assert draft["message"]["labelIds"] == ["DRAFT"] and not google.sent
+
+
+@pytest.mark.parametrize("response, error, code", [
+    (api_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials."), AuthExpired,
+     "oauth_expired"),
+    (scope_insufficient(), AuthExpired, "oauth_expired"),
+    (api_error(403, "PERMISSION_DENIED", "Mail service not enabled"), PermissionDenied, "permission_denied"),
+    (Response(json.dumps({"error": {"code": 429, "message": "User-rate limit exceeded.",
+                                    "status": "RESOURCE_EXHAUSTED"}}), 429, headers={"Retry-After": "12"},
+              content_type="application/json"), RateLimited, "rate_limit"),
+])
+def test_gmail_draft_errors_map_to_codes_people_can_act_on(google, response, error, code):
+    google.fail("POST", "/gmail/v1/users/me/drafts", response)
+    message = build_message(to=["ana@acme.example"], cc=[], subject="s", body="b")
+    with pytest.raises(error) as raised:
+        client(Gmail, google).create_draft(message)
+    assert raised.value.code == code and not google.drafts
+    if code == "rate_limit":
+        assert raised.value.retry_after == 12.0
+        assert len(google.seen("POST", "/gmail/v1/users/me/drafts")) == 1  # a creating call: not retried
 
 
 def test_a_form_response_is_keyed_by_question_title(google):

@@ -31,7 +31,8 @@ def test_the_catalogue_lists_five_google_apps_on_one_provider(client, org):
     google = {key: apps[key] for key in ("google-docs", "google-slides", "google-drive", "google-forms", "gmail")}
     assert {app["provider"] for app in google.values()} == {"google"}
     assert [a["key"] for app in google.values() for a in app["actions"]] == [
-        "google-docs", "google-slides", "google-drive", "google-drive-share", "google-forms", "gmail"]
+        "google-docs", "google-slides", "google-drive", "google-drive-share", "google-forms", "gmail",
+        "gmail-create-draft"]
     assert google["google-forms"]["triggers"] == ["google-forms"]
     assert google["google-drive"]["dynamic"] == ["folders", "templates"]
     assert "POST https://gmail.googleapis.com/gmail/v1/users/me/messages/send" in google["gmail"]["actions"][0][

@@ -279,3 +279,42 @@ def test_preflight_catches_bad_emails_and_a_missing_saved_file(client, org, db, 
     issues, _ = issues_of(client, org, execution_id)
     assert issues == {("delivery.invalid_email", wf["nodes"][1]["id"]), ("drive.no_file", wf["nodes"][2]["id"])}
     assert not account.seen("POST", r"/drive/v3/files/.+/permissions")
+
+
+def test_the_contract_waits_in_gmail_drafts_for_a_lawyer_and_is_drafted_once(client, org, db, worker, account,
+                                                                               services):
+    # Given a workflow that renders the contract as PDF and leaves the email to the client as a Gmail draft
+    connection_id = google_connection(org, account)
+    wf = factories.workflow(client, org, [
+        {"node_type": "webhook", "label": "deal"},
+        docs_node(connection_id),
+        {"node_type": "gmail-create-draft", "label": "review",
+         "config": {"connection_id": connection_id, "to": ["{{trigger.contact.email}}"], "cc": ["legal@acme.example"],
+                    "subject": "Contrato {{trigger.deal_id}}", "body": "Olá {{trigger.contact.name}}, segue."}},
+    ])
+
+    # When it runs
+    execution_id = factories.start(client, org, wf["id"], DEAL)
+    state = factories.wait_for_status(client, org, execution_id)
+
+    # Then one draft holds the email with the PDF attached, and nothing was sent
+    assert state["status"] == "completed", state
+    [(draft_id, draft)] = account.drafts.items()
+    assert (draft["To"], draft["Cc"], draft["Subject"]) == ("ana@acme.example", "legal@acme.example", "Contrato D-1042")
+    assert draft.get_body(("plain",)).get_content().strip() == "Olá Ana Souza, segue."
+    steps = factories.steps(client, org, execution_id)
+    [attachment] = list(draft.iter_attachments())
+    assert attachment.get_filename() == "Contrato Acme Corp.pdf" and attachment.get_content().startswith(b"%PDF")
+    assert not account.sent and not account.seen("POST", r"/gmail/v1/users/me/messages/send")
+    # and the step hands on the draft, its message and a link to open it
+    output = steps[2]["data_out"]
+    assert output["draft_id"] == draft_id and output["message_id"]
+    assert output["url"] == f"https://mail.google.com/mail/#drafts?compose={output['message_id']}"
+    assert output["attachments"] == ["Contrato Acme Corp.pdf"]
+    [request] = account.seen("POST", r"/gmail/v1/users/me/drafts")
+    assert request.headers["X-Correlation-ID"] == state["correlation_id"]
+    assert request.headers["Authorization"] == f"Bearer {ACCESS_TOKEN}"
+
+    # When the hop is delivered again, no second draft appears
+    assert factories.redeliver(services, org, execution_id, steps[2]) == output
+    assert len(account.seen("POST", r"/gmail/v1/users/me/drafts")) == 1 and len(account.drafts) == 1

@@ -1,8 +1,9 @@
 """A local server speaking the parts of Microsoft Graph DocG uses, and its token endpoint.
 
 State: one OneDrive per drive id (the account's own is reached as /me/drive),
-items with content, folders, items the account may not touch, sent mail and
-issued tokens. Like Graph, a download answers 302 Found with a
+items with content, folders, items the account may not touch, sent mail,
+drafts (POST /me/messages), sharing links (createLink, one per item, type
+and scope, as Graph reuses them) and issued tokens. Like Graph, a download answers 302 Found with a
 pre-authenticated URL on another host (a second local server) that must be
 fetched without the Authorization header; `?format=pdf` converts (into a
 small fake PDF that names the exact bytes it was made from). Errors use
@@ -79,7 +80,8 @@ class FakeGraph:
         self.access_tokens, self.refresh_tokens = {access_token}, {refresh_token}
         self.requests, self.downloads, self.token_requests, self.mail = [], [], [], []
         self.items, self.denied, self.failures, self.blobs = {}, set(), [], {}
-        self.links_expired = False
+        self.links_expired, self.anonymous_links_disabled = False, False
+        self.drafts, self.links = {}, {}
         self.ids = itertools.count(1)
         self.root = self.add_folder("root", drive=self.me_drive, parent=None, id_="root")
         httpserver.expect_request(re.compile("^" + re.escape(self.prefix) + "/")).respond_with_handler(self._graph)
@@ -150,6 +152,8 @@ class FakeGraph:
             return reply(ME)
         if seen.path == "/me/sendMail" and seen.method == "POST":
             return self.send_mail(seen)
+        if seen.path == "/me/messages" and seen.method == "POST":
+            return self.create_draft(seen)
         match = re.fullmatch(r"/(?:me/drive|drives/(?P<drive>[^/]+))/items/(?P<rest>.+)", seen.path)
         if match is None:
             return graph_error(400, "BadRequest", f"Resource not found for the segment '{seen.path.split('/')[1]}'.")
@@ -167,6 +171,8 @@ class FakeGraph:
             return reply(self.item_json(item))
         if tail == "content" and seen.method == "GET":
             return self.content(seen, item)
+        if tail == "createLink" and seen.method == "POST":
+            return self.create_link(seen, item)
         return graph_error(405, "notSupported", "The requested operation is not supported.")
 
     def item_json(self, item):
@@ -220,37 +226,78 @@ class FakeGraph:
         return reply(self.item_json(item), 201)
 
     def send_mail(self, seen):
+        body, message, problem = self.read_message(seen, inside="message")
+        if problem:
+            return problem
+        self.mail.append({"message": message, "saveToSentItems": body.get("saveToSentItems", True),
+                          "headers": seen.headers})
+        return Response(status=202)
+
+    def create_draft(self, seen):
+        """POST /me/messages: the message saved in Drafts, answered 201 with its id and webLink."""
+        _, message, problem = self.read_message(seen)
+        if problem:
+            return problem
+        draft_id = f"AAMkAGI2TG93AAA{uuid.uuid4().hex[:12]}="
+        web_link = f"https://outlook.office365.com/owa/?ItemID={draft_id}&exvsurl=1&viewmodel=ReadMessageItem"
+        self.drafts[draft_id] = {**message, "headers": seen.headers}
+        return reply({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users('ana')/messages/$entity",
+                      "id": draft_id, "createdDateTime": NOW, "isDraft": True, "webLink": web_link,
+                      "subject": message.get("subject"), "internetMessageId": message.get("internetMessageId"),
+                      "hasAttachments": bool(message["attachments"])}, 201)
+
+    def read_message(self, seen, inside=None):
+        """(JSON body, message with decoded attachments, None) or (None, None, Graph's 400)."""
         if seen.headers.get("Content-Type", "").split(";")[0] != "application/json":
-            return graph_error(400, "ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content.")
+            return None, None, graph_error(400, "ErrorMimeContentInvalidBase64String",
+                                           "Invalid base64 string for MIME content.")
         try:
             body = json.loads(seen.body)
-            message = body["message"]
+            message = body[inside] if inside else body
             recipients = [r["emailAddress"]["address"] for r in message.get("toRecipients") or []]
             recipients += [r["emailAddress"]["address"] for r in message.get("ccRecipients") or []]
             body_type = message["body"]["contentType"].lower()
         except (ValueError, KeyError, TypeError) as ex:
-            return graph_error(400, "RequestBodyRead", f"Cannot read the request body: {ex!r}")
+            return None, None, graph_error(400, "RequestBodyRead", f"Cannot read the request body: {ex!r}")
         if body_type not in ("text", "html"):
-            return graph_error(400, "RequestBodyRead", f"Requested value '{body_type}' was not found.")
+            return None, None, graph_error(400, "RequestBodyRead", f"Requested value '{body_type}' was not found.")
         if not message.get("toRecipients") or any("@" not in address for address in recipients):
-            return graph_error(400, "ErrorInvalidRecipients", "At least one recipient is not valid.")
+            return None, None, graph_error(400, "ErrorInvalidRecipients", "At least one recipient is not valid.")
         for header in message.get("internetMessageHeaders") or []:
             if not header["name"].lower().startswith("x-"):
-                return graph_error(400, "InvalidInternetMessageHeader",
-                                   f"The internet message header name '{header['name']}' should start with "
-                                   "'x-' or 'X-'.")
+                return None, None, graph_error(400, "InvalidInternetMessageHeader",
+                                               f"The internet message header name '{header['name']}' should start "
+                                               "with 'x-' or 'X-'.")
         attachments = []
         for attachment in message.get("attachments") or []:
             if attachment.get("@odata.type") != "#microsoft.graph.fileAttachment" or not attachment.get("name"):
-                return graph_error(400, "ErrorInvalidRequest", "The attachment type or name is missing.")
+                return None, None, graph_error(400, "ErrorInvalidRequest", "The attachment type or name is missing.")
             try:
                 content = base64.b64decode(attachment.get("contentBytes", ""), validate=True)
             except ValueError:
-                return graph_error(400, "RequestBodyRead", "contentBytes is not valid base64.")
+                return None, None, graph_error(400, "RequestBodyRead", "contentBytes is not valid base64.")
             attachments.append({**attachment, "content": content})
-        self.mail.append({"message": {**message, "attachments": attachments},
-                          "saveToSentItems": body.get("saveToSentItems", True), "headers": seen.headers})
-        return Response(status=202)
+        return body, {**message, "attachments": attachments}, None
+
+    def create_link(self, seen, item):
+        """POST .../createLink: one link per (type, scope) and item; 201 when new, 200 when it existed."""
+        body = json.loads(seen.body or b"{}")
+        if body.get("type") not in ("view", "edit", "embed") or body.get("scope", "anonymous") not in (
+                "anonymous", "organization", "users"):
+            return graph_error(400, "invalidRequest", "Invalid request: type or scope.")
+        if body["scope"] == "anonymous" and self.anonymous_links_disabled:
+            return graph_error(403, "accessDenied", "Anonymous sharing links are disabled for this organization.")
+        key = (item.id, body["type"], body["scope"])
+        existed = key in self.links
+        if not existed:
+            token = uuid.uuid4().hex[:10]
+            self.links[key] = {"id": f"perm-{token}", "roles": ["write" if body["type"] == "edit" else "read"],
+                               "link": {"type": body["type"], "scope": body["scope"],
+                                        "webUrl": f"https://acme-my.sharepoint.com/:w:/g/personal/ana/{token}",
+                                        "application": {"id": "docg-app", "displayName": "DocG"}}}
+        if body.get("expirationDateTime"):
+            self.links[key]["expirationDateTime"] = body["expirationDateTime"]
+        return reply(self.links[key], 200 if existed else 201)
 
     # -- the pre-authenticated download host ------------------------------------------------------
 

@@ -1,19 +1,23 @@
-"""The Microsoft provider and its three apps, as the API shows them."""
+"""The Microsoft provider, its three apps and their actions, as the API shows them."""
 from integrations.base import load_apps
 
 
 def test_one_provider_serves_word_powerpoint_and_outlook(client, org):
     apps = {app["key"]: app for app in client.simulate_get("/api/v1/apps", headers=org.headers).json["apps"]}
 
-    for key, phase in (("microsoft-word", "render"), ("microsoft-powerpoint", "render"), ("outlook", "delivery")):
-        [action] = apps[key]["actions"]
+    for key, phase, more in (("microsoft-word", "render", ["onedrive-share-link"]),
+                             ("microsoft-powerpoint", "render", []),
+                             ("outlook", "delivery", ["outlook-create-draft"])):
+        action, *others = apps[key]["actions"]
         assert (apps[key]["provider"], apps[key]["auth_type"], action["key"], action["phase"]) == (
             "microsoft", "oauth2", key, phase)
+        assert [(other["key"], other["phase"]) for other in others] == [(k, "delivery") for k in more]
         assert all(endpoint.split(" ")[1].startswith("https://graph.microsoft.com/v1.0/")
-                   for endpoint in action["endpoints"])
+                   for a in apps[key]["actions"] for endpoint in a["endpoints"])
     assert "template_item_id" in apps["microsoft-word"]["actions"][0]["fields"]
+    assert {"type", "scope", "expires_in_days", "item_id"} <= set(apps["microsoft-word"]["actions"][1]["fields"])
     provider = load_apps().providers["microsoft"]
-    assert provider.oauth.scopes == ["offline_access", "Files.ReadWrite", "Mail.Send", "User.Read"]
+    assert provider.oauth.scopes == ["offline_access", "Files.ReadWrite", "Mail.Send", "Mail.ReadWrite", "User.Read"]
     assert provider.oauth.token_url == "https://login.microsoftonline.com/common/oauth2/v2.0/token"
 
 

@@ -1,10 +1,13 @@
 """The Graph client against a local server speaking Microsoft Graph and its token endpoint."""
+import json
+import types
+
 import pytest
 
 from integrations.connections import handle_for
 from integrations.errors import AuthExpired, BadResponse, IntegrationError, RateLimited, Unavailable
 from integrations.microsoft.graph import Graph
-from integrations.microsoft.outlook import build_message
+from integrations.microsoft.outlook import attachable, build_message
 from storage.models import Connection
 from tests.integrations.microsoft.fake_graph import pdf_for
 from tests.integrations.microsoft.office_files import DOCX, contract_docx
@@ -110,12 +113,20 @@ def test_upload_replace_keeps_the_item_and_fail_refuses_the_clash(graph, api):
     (400, "ErrorInvalidRecipients", None, "mail", "delivery.invalid_email", False),
     (404, "MailboxNotEnabledForRESTAPI", None, "mail", "connection_error", False),
     (403, "ErrorAccessDenied", None, "mail", "permission_denied", False),
+    (403, "ErrorAccessDenied", None, "draft", "permission_denied", False),
+    (404, "MailboxNotEnabledForRESTAPI", None, "draft", "connection_error", False),
+    (413, "ErrorRequestEntityTooLarge", None, "draft", "delivery.attachment_too_large", False),
+    (429, "ApplicationThrottled", {"Retry-After": "7"}, "draft", "rate_limit", True),
+    (404, "itemNotFound", None, "link", "drive.file_not_found", False),
+    (403, "accessDenied", None, "link", "drive.insufficient_permissions", False),
+    (429, "activityLimitReached", {"Retry-After": "7"}, "link", "rate_limit", True),
 ])
 def test_graph_error_bodies_map_to_codes_people_can_act_on(graph, api, status, graph_code, headers, call,
                                                          expected_code, retryable):
     template = graph.add_file("Contract.docx", b"x")
-    pattern = {"template": "/items/", "upload": ":/content", "mail": "/sendMail"}[call]
-    method = {"template": "GET", "upload": "PUT", "mail": "POST"}[call]
+    pattern = {"template": "/items/", "upload": ":/content", "mail": "/sendMail", "draft": "^/me/messages$",
+               "link": "/createLink"}[call]
+    method = {"template": "GET", "upload": "PUT", "mail": "POST", "draft": "POST", "link": "POST"}[call]
     graph.fail_next(method, pattern, status, graph_code, f"{graph_code} says no.", headers)
 
     with pytest.raises(IntegrationError) as error:
@@ -123,11 +134,18 @@ def test_graph_error_bodies_map_to_codes_people_can_act_on(graph, api, status, g
             api.item(template.id)
         elif call == "upload":
             api.upload("root", "Out.docx", b"x", content_type=DOCX)
+        elif call == "draft":
+            api.create_draft(build_message(subject="s", body="b", body_type="Text", to=["ana@acme.example"], cc=[],
+                                           attachments=[], message_id="<m@docg>", correlation_id="corr-42"))
+        elif call == "link":
+            api.create_link(template.id)
         else:
             api.send_mail(build_message(subject="s", body="b", body_type="Text", to=["ana@acme.example"], cc=[],
                                         attachments=[], message_id="<m@docg>", correlation_id="corr-42"))
 
     assert (error.value.code, error.value.retryable) == (expected_code, retryable)
+    assert [seen.method for seen in graph.requests] == [method]  # creating calls are never repeated
+    assert graph.mail == [] and graph.drafts == {} and graph.links == {}
     assert f"{status} {graph_code}: {graph_code} says no." in error.value.message_tech
     if status == 429:
         assert isinstance(error.value, RateLimited) and error.value.retry_after == 7.0
@@ -152,6 +170,73 @@ def test_send_mail_posts_one_json_message_and_expects_202(graph, api):
     assert sent["internetMessageId"] == "<e.n.outlook_send@docg>"
     assert sent["internetMessageHeaders"] == [{"name": "X-DocG-Message-ID", "value": "<e.n.outlook_send@docg>"},
                                               {"name": "X-Correlation-ID", "value": "corr-42"}]
+
+
+def test_create_draft_posts_the_message_to_drafts_with_file_attachments(graph, api):
+    pdf = b"%PDF-1.7 contract"
+    document = types.SimpleNamespace(name="Contract.pdf", content_type="application/pdf", content=pdf)
+    message = build_message(subject="For review", body="<p>Hi</p>", body_type="HTML", to=["ana@acme.example"], cc=[],
+                            attachments=[document], message_id="<e.n.outlook_draft@docg>", correlation_id="corr-42")
+
+    draft = api.create_draft(message)
+
+    [request] = [seen for seen in graph.requests if seen.path == "/me/messages"]
+    assert request.method == "POST" and request.headers["Content-Type"] == "application/json"
+    assert request.headers["X-Correlation-ID"] == "corr-42" and request.headers["Authorization"].startswith("Bearer ")
+    saved = graph.drafts[draft["id"]]
+    assert saved["subject"] == "For review" and saved["toRecipients"] == [{"emailAddress": {"address":
+                                                                                             "ana@acme.example"}}]
+    [attachment] = saved["attachments"]
+    assert (attachment["@odata.type"], attachment["name"], attachment["contentType"], attachment["content"]) == (
+        "#microsoft.graph.fileAttachment", "Contract.pdf", "application/pdf", pdf)
+    assert draft["isDraft"] is True and draft["webLink"].startswith("https://outlook.office365.com/owa/?ItemID=")
+    assert graph.mail == []
+
+
+def test_more_than_3_mb_of_attachments_is_refused_before_calling(graph):
+    big = types.SimpleNamespace(name="Scan.pdf", content=b"%" * (3 * 1024 * 1024 + 1))
+
+    with pytest.raises(IntegrationError) as error:
+        attachable([big])
+
+    assert error.value.code == "delivery.attachment_too_large" and "3 MB" in error.value.message_human
+    assert attachable([types.SimpleNamespace(name="Small.pdf", content=b"%PDF")])
+
+
+def test_create_link_asks_for_type_scope_and_expiry_and_graph_reuses_the_link(graph, api):
+    shared = graph.add_file("Contract.docx", b"docx", drive="b!shared-drive")
+
+    first = api.create_link(shared.id, "b!shared-drive", type="edit", scope="organization",
+                            expires="2026-06-01T00:00:00Z")
+    again = api.create_link(shared.id, "b!shared-drive", type="edit", scope="organization")
+
+    calls = [seen for seen in graph.requests if seen.path.endswith("/createLink")]
+    assert [seen.path for seen in calls] == [f"/drives/b!shared-drive/items/{shared.id}/createLink"] * 2
+    assert json.loads(calls[0].body) == {"type": "edit", "scope": "organization",
+                                         "expirationDateTime": "2026-06-01T00:00:00Z"}
+    assert json.loads(calls[1].body) == {"type": "edit", "scope": "organization"}
+    assert calls[0].headers["X-Correlation-ID"] == "corr-42"
+    assert first["link"]["webUrl"] == again["link"]["webUrl"] and first["id"] == again["id"]
+    assert (first["link"]["type"], first["link"]["scope"], first["expirationDateTime"]) == (
+        "edit", "organization", "2026-06-01T00:00:00Z")
+
+
+@pytest.mark.parametrize("call", ["draft", "link"])
+def test_a_revoked_consent_stops_drafts_and_links_as_oauth_expired(graph, connect, org, services, call):
+    item = graph.add_file("Contract.docx", b"docx")
+    connection_id = connect(graph.credentials())
+    api = Graph(handle_for(connection_id, org.id, services.settings).session("corr-42"))
+    graph.revoke()  # Graph answers 401 InvalidAuthenticationToken and the refresh invalid_grant
+
+    with pytest.raises(AuthExpired) as error:
+        if call == "draft":
+            api.create_draft(build_message(subject="s", body="b", body_type="Text", to=["ana@acme.example"], cc=[],
+                                           attachments=[], message_id="<m@docg>", correlation_id="corr-42"))
+        else:
+            api.create_link(item.id)
+
+    assert error.value.code == "oauth_expired"
+    assert len(graph.requests) == 1 and graph.drafts == {} and graph.links == {}
 
 
 def test_a_rejected_token_is_refreshed_once_and_the_call_repeated(graph, connect, org, services):

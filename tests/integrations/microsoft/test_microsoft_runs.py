@@ -218,3 +218,85 @@ def test_a_revoked_connection_stops_the_run_in_review_with_reconnect(client, org
     assert graph.requests == [] and graph.mail == []
     assert Connection.get_by_id(connection_id).status == "revoked"
     assert len(graph.token_requests) == (revoked == "refresh answered invalid_grant")
+
+
+def test_the_contract_waits_in_outlook_drafts_for_a_lawyer_and_is_drafted_once(client, org, db, worker, graph,
+                                                                                 connect, services):
+    # Given a Word template and a workflow that leaves the email with the PDF as an Outlook draft
+    template = graph.add_file("Contract template.docx", contract_docx(), mime=DOCX)
+    connection_id = connect(graph.credentials())
+    review = {**outlook_node(connection_id), "node_type": "outlook-create-draft", "label": "review"}
+    wf = factories.workflow(client, org, [{"node_type": "webhook", "label": "deal"},
+                                          render_node("microsoft-word", connection_id, template.id, pdf=True),
+                                          review])
+
+    # When the deal webhook arrives
+    execution_id = post_trigger(client, org, wf, sample.trigger_data())
+    state = factories.wait_for_status(client, org, execution_id)
+
+    # Then one draft holds the email and the PDF, and nothing was sent
+    assert state["status"] == "completed", state
+    steps = factories.steps(client, org, execution_id)
+    [(draft_id, draft)] = graph.drafts.items()
+    assert draft["toRecipients"] == [{"emailAddress": {"address": "ana@acme.example"}}]
+    assert draft["subject"] == "Your contract, Ana Souza" and draft["body"]["contentType"] == "HTML"
+    [attachment] = draft["attachments"]
+    uploaded = graph.children("root")["Contract Acme Corp.docx"]
+    assert (attachment["name"], attachment["content"]) == ("Contract Acme Corp.pdf",
+                                                           pdf_for("Contract Acme Corp.docx", uploaded.content))
+    assert graph.mail == [] and ("POST", "/me/sendMail") not in graph.calls()
+    # and the step hands on the draft's id and the link that opens it in Outlook on the web
+    output = steps[2]["data_out"]
+    assert output["draft_id"] == draft_id and output["url"].startswith("https://outlook.office365.com/owa/?ItemID=")
+    assert output["attachments"] == ["Contract Acme Corp.pdf"]
+    assert draft["internetMessageId"] == output["internet_message_id"] == (
+        f"<{execution_id}.{steps[2]['node_id']}.outlook_draft@docg>")
+    assert draft["headers"]["X-Correlation-ID"] == state["correlation_id"]
+    assert draft["headers"]["Authorization"] == "Bearer graph-access-1"
+
+    # When the hop is delivered again, no second draft appears
+    assert factories.redeliver(services, org, execution_id, steps[2]) == output
+    assert [call for call in graph.calls() if call == ("POST", "/me/messages")] == [("POST", "/me/messages")]
+    assert len(graph.drafts) == 1
+
+
+def test_the_uploaded_contract_gets_one_expiring_edit_link_for_the_organisation(client, org, db, worker, graph,
+                                                                                 connect, services):
+    # Given a workflow that uploads the filled contract (kept as PDF in DocG) and links to the .docx in OneDrive
+    template = graph.add_file("Contract template.docx", contract_docx(), mime=DOCX)
+    folder = graph.add_folder("Contracts")
+    connection_id = connect(graph.credentials())
+    wf = factories.workflow(client, org, [
+        {"node_type": "webhook", "label": "deal"},
+        render_node("microsoft-word", connection_id, template.id, folder_item_id=folder.id, pdf=True),
+        {"node_type": "onedrive-share-link", "label": "link",
+         "config": {"connection_id": connection_id, "type": "edit", "scope": "organization", "expires_in_days": 7}},
+    ])
+
+    # When it runs
+    execution_id = post_trigger(client, org, wf, sample.trigger_data())
+    state = factories.wait_for_status(client, org, execution_id)
+
+    # Then Graph was asked once for an edit link to the uploaded .docx (in the drive it reported), expiring in a week
+    assert state["status"] == "completed", state
+    uploaded = graph.children(folder.id)["Contract Acme Corp.docx"]
+    [request] = [seen for seen in graph.requests if seen.path.endswith("/createLink")]
+    assert (request.method, request.path) == ("POST", f"/drives/{graph.me_drive}/items/{uploaded.id}/createLink")
+    body = json.loads(request.body)
+    assert (body["type"], body["scope"]) == ("edit", "organization")
+    expires = datetime.datetime.strptime(body["expirationDateTime"], "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=datetime.timezone.utc)
+    in_a_week = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=7)
+    assert abs((expires - in_a_week).total_seconds()) < 120
+    assert request.headers["X-Correlation-ID"] == state["correlation_id"]
+    assert request.headers["Authorization"] == "Bearer graph-access-1"
+    # and the step hands on the link
+    step = factories.steps(client, org, execution_id)[2]
+    [permission] = graph.links.values()
+    assert step["data_out"] == {"url": permission["link"]["webUrl"], "permission_id": permission["id"],
+                                "expires_at": body["expirationDateTime"], "type": "edit", "scope": "organization",
+                                "item_id": uploaded.id}
+
+    # When the hop is delivered again, Graph is not asked again and the same link and expiry are handed on
+    assert factories.redeliver(services, org, execution_id, step) == step["data_out"]
+    assert len([seen for seen in graph.requests if seen.path.endswith("/createLink")]) == 1

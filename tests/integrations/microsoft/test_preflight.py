@@ -92,3 +92,28 @@ def test_outlook_checks_recipients_and_the_account(client, org, graph, connectio
     nodes[0]["config"]["to"] = ["{{trigger.contact.email}}"]
     assert preflight(client, org, nodes) == []
     assert graph.calls() == [("GET", "/me")]
+
+
+def test_a_share_link_needs_a_file_a_valid_type_and_a_reachable_item(client, org, graph, connection_id):
+    template = graph.add_file("Contract.docx", contract_docx(), mime=DOCX)
+    share = {"node_type": "onedrive-share-link", "label": "link", "config": {"connection_id": connection_id}}
+    assert preflight(client, org, [share]) == [("drive.no_file", "data")]
+
+    share["config"].update(type="comment")
+    assert preflight(client, org, [word(connection_id, template.id), share]) == [("invalid_config", "data")]
+
+    share["config"].update(type="edit", item_id="01DELETED")
+    assert preflight(client, org, [share]) == [("drive.file_not_found", "permissions")]
+
+    del share["config"]["item_id"]
+    assert preflight(client, org, [word(connection_id, template.id), share]) == []
+    assert ("POST", f"/me/drive/items/{template.id}/createLink") not in graph.calls()
+
+
+def test_an_outlook_draft_checks_recipients_and_the_account(client, org, graph, connection_id):
+    nodes = [{"node_type": "outlook-create-draft", "label": "review",
+              "config": {"connection_id": connection_id, "to": ["{{trigger.contact.email}}"], "body_type": "Markdown"}}]
+    assert preflight(client, org, nodes) == [("invalid_config", "data")]
+
+    nodes[0]["config"]["body_type"] = "HTML"
+    assert preflight(client, org, nodes) == [] and graph.calls() == [("GET", "/me")]
