@@ -18,7 +18,7 @@ def record(execution, summary, issues, *, stop_after=False):
 
     Returns the updated execution, or None when another hop recorded it first.
     """
-    actions = recommendations.for_codes([(i["code"], i["node_id"]) for i in issues if i["severity"] == "blocking"])
+    actions = recommendations.for_blocking(issues)
     metrics = dict(execution.phase_metrics or {})
     now = utcnow()
     metrics["preflight"] = {"started_at": (execution.started_at or now).isoformat(), "completed_at": now.isoformat(),

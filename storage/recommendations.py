@@ -5,6 +5,9 @@ ACTION_MAPPINGS = {
     "permission_denied": ("fix_permissions", "Fix permissions", "Grant the connected account access."),
     "drive.folder_not_found": ("select_folder", "Select folder", "The destination folder no longer exists."),
     "drive.file_not_found": ("edit_step", "Check file", "The Drive file no longer exists or is not shared."),
+    "drive.item_not_found": ("edit_step", "Check file", "The generated file is no longer in OneDrive."),
+    "drive.no_file": ("edit_step", "Add a save step", "Nothing was saved earlier in the run to share; save the "
+                                                    "document first or name the file to share."),
     "storage.invalid_folder": ("select_folder", "Select folder", "Choose a folder inside your storage area."),
     "unresolved_variables": ("map_fields", "Map fields", "Some variables could not be resolved."),
     "template.unmapped_tags": ("map_fields", "Map fields", "The template uses tags with no value."),
@@ -42,3 +45,8 @@ def for_codes(issues):
         actions.append({"action": action, "label": label, "description": description,
                         "target_node_id": str(node_id) if node_id else None, "params": {"issue_code": code}})
     return actions
+
+
+def for_blocking(issues):
+    """Recommended actions for the blocking ones of preflight issues (dicts)."""
+    return for_codes([(i["code"], i["node_id"]) for i in issues if i["severity"] == "blocking"])

@@ -2,7 +2,7 @@
 import falcon
 
 from actors import control
-from storage import executions, workflows
+from storage import executions, recommendations, workflows
 from web.validation import read_json
 
 RESUME = {"type": "object", "properties": {"changes": {"type": "object", "properties": {
@@ -74,4 +74,5 @@ class WorkflowPreflight:
         workflow = workflows.get(workflow_id, req.context.organization_id)
         body = read_json(req, PREFLIGHT, required=False)
         summary, issues = control.preflight_workflow(workflow, body.get("trigger_data", {}))
-        resp.media = {**summary, "issues": issues, "ok": summary["blocking_count"] == 0}
+        resp.media = {**summary, "issues": issues, "ok": summary["blocking_count"] == 0,
+                      "recommended_actions": recommendations.for_blocking(issues)}

@@ -98,6 +98,10 @@ def test_a_share_link_needs_a_file_a_valid_type_and_a_reachable_item(client, org
     template = graph.add_file("Contract.docx", contract_docx(), mime=DOCX)
     share = {"node_type": "onedrive-share-link", "label": "link", "config": {"connection_id": connection_id}}
     assert preflight(client, org, [share]) == [("drive.no_file", "data")]
+    wf = factories.workflow(client, org, [share])
+    answer = client.simulate_post(f"/api/v1/workflows/{wf['id']}/preflight", json={"trigger_data": {}},
+                                  headers=org.headers).json
+    assert [a["action"] for a in answer["recommended_actions"]] == ["edit_step"]
 
     share["config"].update(type="comment")
     assert preflight(client, org, [word(connection_id, template.id), share]) == [("invalid_config", "data")]
