@@ -36,6 +36,8 @@ def render():
                       f"  - config: {_fields(action)}"]
             if action.outputs:
                 lines.append(f"  - outputs: {', '.join(f'`{o}`' for o in action.outputs)}")
+            if action.scopes:
+                lines.append(f"  - OAuth scopes (checked by preflight): {', '.join(f'`{s}`' for s in action.scopes)}")
             for endpoint in action.endpoints:
                 lines.append(f"  - calls `{endpoint}`")
         for name in sorted(app.dynamic):

@@ -69,6 +69,8 @@ class Action:
     outputs: tuple = ()
     #: the provider endpoints the action calls, for docs/apps.md ("POST https://...")
     endpoints: tuple = ()
+    #: OAuth scopes the action needs; preflight blocks when the connection was granted fewer
+    scopes: tuple = ()
 
     def run(self, ctx: NodeContext) -> Result:
         raise NotImplementedError

@@ -111,6 +111,8 @@ class ConnectionHandle:
         tokens = {"access_token": body["access_token"]}
         if body.get("refresh_token"):
             tokens["refresh_token"] = body["refresh_token"]
+        if body.get("scope"):
+            tokens["scope"] = body["scope"]  # what the grant allows now (preflight reads it)
         if body.get("expires_in"):
             tokens["expires_at"] = (_now() + datetime.timedelta(seconds=int(body["expires_in"]))).isoformat()
         return tokens

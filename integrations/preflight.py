@@ -16,7 +16,13 @@ from integrations.errors import IntegrationError
 DOMAIN_OF_PREFIX = [("template.", "template"), ("delivery.", "delivery"), ("approval.", "delivery"),
                     ("signature.", "signature"), ("storage.", "permissions"), ("render.", "template")]
 PERMISSION_CODES = {"permission_denied", "connection_error", "oauth_expired", "drive.insufficient_permissions",
-                    "drive.folder_not_found", "drive.file_not_found"}
+                    "drive.folder_not_found", "drive.file_not_found", "oauth.missing_scope"}
+GOOGLE = "https://www.googleapis.com/auth/"
+#: a granted scope that includes others (compared after `_scope_name`)
+COVERS = {"https://mail.google.com/": {f"{GOOGLE}gmail.send", f"{GOOGLE}gmail.compose"},
+          f"{GOOGLE}gmail.modify": {f"{GOOGLE}gmail.send", f"{GOOGLE}gmail.compose"},
+          f"{GOOGLE}gmail.compose": {f"{GOOGLE}gmail.send"},
+          "files.readwrite.all": {"files.readwrite"}}
 
 
 @dataclasses.dataclass
@@ -67,6 +73,35 @@ def _variable_issues(node, ctx):
                   f"unresolved in node config: {missing}", node["node_id"])]
 
 
+def _scope_name(scope):
+    """Compare scopes as Google and Microsoft write them (Graph may prefix its resource)."""
+    return scope.strip().removeprefix("https://graph.microsoft.com/").lower()
+
+
+def _scope_issues(action, config, ctx, node_id):
+    """A blocking issue when the connection was granted fewer OAuth scopes than the action needs.
+
+    Connections whose grant was not recorded (API keys, providers that do not
+    say) are not judged here; the call itself will tell.
+    """
+    from storage.connections import granted_scopes
+
+    if not action.scopes or not config.get("connection_id"):
+        return []
+    granted = granted_scopes(config["connection_id"], ctx.organization_id)
+    if granted is None:
+        return []
+    have = {_scope_name(s) for s in granted}
+    have |= {covered.lower() for s in have for covered in COVERS.get(s, ())}
+    missing = [s for s in action.scopes if _scope_name(s) not in have]
+    if not missing:
+        return []
+    return [Issue("oauth.missing_scope", "permissions",
+                  f"Reconnect the account: it has not allowed DocG to {action.name.lower()} "
+                  f"(missing permission {', '.join(missing)}).",
+                  f"granted scopes {sorted(granted)} lack {missing}", node_id)]
+
+
 def check(nodes, *, trigger, organization_id, settings, reused=(), correlation_id=None):
     """Check `nodes` (dicts: node_id, node_type, label, config, phase) before a run."""
     registry = load_apps()
@@ -85,7 +120,8 @@ def check(nodes, *, trigger, organization_id, settings, reused=(), correlation_i
         issues.extend(_variable_issues(node, ctx))
         config = variables.resolve_partial(node["config"] or {}, {"trigger": ctx.trigger})
         try:
-            issues.extend(action.check(config, ctx, node["node_id"]))
+            scope_issues = _scope_issues(action, config, ctx, node["node_id"])
+            issues.extend(scope_issues or action.check(config, ctx, node["node_id"]))
         except IntegrationError as error:
             issues.append(from_error(error, node["node_id"]))
         ctx.earlier_phases.append(node["phase"])

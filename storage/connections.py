@@ -38,6 +38,13 @@ def webhook_secret(provider, connection_id):
     return (connection.credentials or {}).get("webhook_secret", "") if connection else ""
 
 
+def granted_scopes(connection_id, organization_id):
+    """The OAuth scopes the provider said it granted this connection, or None if unknown."""
+    connection = find_owned(Connection, connection_id, organization_id)
+    scope = ((connection.credentials or {}).get("scope") if connection and connection.deleted_at is None else None)
+    return set(scope.split()) if isinstance(scope, str) and scope.strip() else None
+
+
 def list_for(organization_id):
     return list(Connection.select().where((Connection.organization == organization_id)
                                           & Connection.deleted_at.is_null()).order_by(Connection.created_at))

@@ -27,6 +27,8 @@ ACTION_MAPPINGS = {
     "delivery.invalid_email": ("fix_recipients", "Fix recipients", "An email address is invalid."),
     "delivery.no_recipient": ("fix_recipients", "Add recipients", "The email has no recipient."),
     "oauth_expired": ("reconnect_provider", "Reconnect", "The connection expired."),
+    "oauth.missing_scope": ("reconnect_provider", "Reconnect",
+                            "Sign in again to grant the permission this step needs."),
     "connection_error": ("reconnect_provider", "Check connection", "The service could not be reached."),
     "rate_limit": ("retry", "Try again", "The provider limited requests."),
     "timeout": ("retry", "Try again", "The service took too long to answer."),

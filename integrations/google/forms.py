@@ -106,6 +106,7 @@ class GoogleFormsTrigger(Action):
     """Fetch the form response that started the run."""
 
     key = "google-forms"
+    scopes = ("https://www.googleapis.com/auth/forms.responses.readonly",)
     name = "Google Forms response"
     phase = "trigger"
     description = "Read one Google Forms response (by default {{trigger.response_id}}) and its answers by title."

@@ -81,6 +81,7 @@ class GmailSend(Action):
     """Send one email per run node from the connected Gmail account."""
 
     key = "gmail"
+    scopes = ("https://www.googleapis.com/auth/gmail.send",)
     name = "Send with Gmail"
     phase = "delivery"
     description = "Send an email from the connected Gmail account, with the run's documents attached."

@@ -27,6 +27,7 @@ class GmailCreateDraft(GmailSend):
     """Save the email, documents attached, as a Gmail draft to review and send."""
 
     key = "gmail-create-draft"
+    scopes = ("https://www.googleapis.com/auth/gmail.compose",)
     name = "Create Gmail draft"
     description = "Save an email with the run's documents as a draft in the connected Gmail account, for review."
     outputs = ("draft_id", "message_id", "thread_id", "url", "to", "cc", "attachments")

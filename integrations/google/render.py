@@ -158,6 +158,7 @@ FIELDS = {"connection_id": {"type": "string"}, "template_id": {"type": "string",
 
 class GoogleDocs(GoogleRender):
     key = "google-docs"
+    scopes = ("https://www.googleapis.com/auth/drive", "https://www.googleapis.com/auth/documents")
     name = "Google Docs"
     description = "Copy a Google Docs template, fill in its {{tags}} and export it (PDF or .docx)."
     fields = FIELDS
@@ -170,6 +171,7 @@ class GoogleDocs(GoogleRender):
 
 class GoogleSlides(GoogleRender):
     key = "google-slides"
+    scopes = ("https://www.googleapis.com/auth/drive", "https://www.googleapis.com/auth/presentations")
     name = "Google Slides"
     description = "Copy a Google Slides template, fill in its {{tags}} and export it (PDF or .pptx)."
     merge = Slides

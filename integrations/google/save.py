@@ -18,6 +18,7 @@ class GoogleDriveSave(Action):
     """Upload every document generated so far in this run to Google Drive."""
 
     key = "google-drive"
+    scopes = ("https://www.googleapis.com/auth/drive",)
     name = "Save to Google Drive"
     phase = "save"
     description = "Upload the run's generated documents to a Google Drive folder."

@@ -55,6 +55,7 @@ class GoogleDriveShare(Action):
     """Share the run's saved Google Drive file with people by email."""
 
     key = "google-drive-share"
+    scopes = ("https://www.googleapis.com/auth/drive",)
     name = "Share Google Drive file"
     phase = "delivery"
     description = "Share the Drive file saved earlier in the run with people, as readers, commenters or writers."

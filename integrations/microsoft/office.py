@@ -149,6 +149,7 @@ class MicrosoftWord(OfficeRender):
     """Fill a Word template from OneDrive with docxtpl."""
 
     key = "microsoft-word"
+    scopes = ("Files.ReadWrite",)
     name = "Microsoft Word document"
     description = "Fill a .docx template stored in OneDrive, save it there, optionally as PDF."
     suffix, content_type, kind = ".docx", DOCX, "Word"
@@ -165,6 +166,7 @@ class MicrosoftPowerPoint(OfficeRender):
     """Fill a PowerPoint template from OneDrive with python-pptx."""
 
     key = "microsoft-powerpoint"
+    scopes = ("Files.ReadWrite",)
     name = "Microsoft PowerPoint presentation"
     description = "Fill a .pptx template stored in OneDrive, save it there, optionally as PDF."
     suffix, content_type, kind = ".pptx", PPTX, "PowerPoint"

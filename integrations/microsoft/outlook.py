@@ -81,6 +81,7 @@ class Outlook(Action):
     """Send one email per run node from the connected Outlook account."""
 
     key = "outlook"
+    scopes = ("Mail.Send",)
     name = "Send with Outlook"
     phase = "delivery"
     description = "Send an email from the connected Microsoft 365 / Outlook.com account, documents attached."

@@ -25,6 +25,7 @@ class OutlookCreateDraft(Outlook):
     """Save the email, documents attached, as an Outlook draft to review and send."""
 
     key = "outlook-create-draft"
+    scopes = ("Mail.ReadWrite",)
     name = "Create Outlook draft"
     description = "Save an email with the run's documents in the Drafts of the connected Microsoft account."
     fields = {key: field for key, field in Outlook.fields.items() if key != "save_to_sent_items"}

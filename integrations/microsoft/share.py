@@ -67,6 +67,7 @@ class OneDriveShareLink(Action):
     """Make a view or edit link to the OneDrive file the run uploaded."""
 
     key = "onedrive-share-link"
+    scopes = ("Files.ReadWrite",)
     name = "OneDrive sharing link"
     phase = "delivery"
     description = "Create a view or edit link, anonymous or for the organisation, to the file uploaded to OneDrive."

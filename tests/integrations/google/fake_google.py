@@ -25,6 +25,8 @@ from urllib.parse import parse_qs
 from werkzeug import Response
 from werkzeug.datastructures import Headers
 
+from integrations.google import SCOPES
+
 DOCUMENT = "application/vnd.google-apps.document"
 PRESENTATION = "application/vnd.google-apps.presentation"
 FOLDER = "application/vnd.google-apps.folder"
@@ -183,8 +185,7 @@ class FakeGoogle:
             return reply({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}, 400)
         token = f"ya29.a0-refreshed-{uuid.uuid4().hex[:8]}"
         self.tokens.add(token)
-        return reply({"access_token": token, "expires_in": 3599, "token_type": "Bearer",
-                      "scope": "https://www.googleapis.com/auth/drive https://www.googleapis.com/auth/gmail.send"})
+        return reply({"access_token": token, "expires_in": 3599, "token_type": "Bearer", "scope": " ".join(SCOPES)})
 
     def about(self, seen):
         return reply({"user": {"kind": "drive#user", "displayName": "Ana Souza", "me": True,

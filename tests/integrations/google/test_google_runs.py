@@ -318,3 +318,21 @@ def test_the_contract_waits_in_gmail_drafts_for_a_lawyer_and_is_drafted_once(cli
     # When the hop is delivered again, no second draft appears
     assert factories.redeliver(services, org, execution_id, steps[2]) == output
     assert len(account.seen("POST", r"/gmail/v1/users/me/drafts")) == 1 and len(account.drafts) == 1
+
+
+def test_a_google_grant_without_gmail_compose_blocks_drafts_but_mail_google_com_covers_it(client, org, db, account):
+    def preflight(scope):
+        connection_id = google_connection(org, account, scope=scope)
+        wf = factories.workflow(client, org, [
+            {"node_type": "gmail-create-draft", "label": "review",
+             "config": {"connection_id": connection_id, "to": ["ana@acme.example"], "subject": "x"}}])
+        resp = client.simulate_post(f"/api/v1/workflows/{wf['id']}/preflight", json={"trigger_data": DEAL},
+                                    headers=org.headers)
+        return resp.json
+
+    scope = "https://www.googleapis.com/auth/"
+    blocked = preflight(f"{scope}drive {scope}documents {scope}gmail.send")
+    assert [i["code"] for i in blocked["issues"]] == ["oauth.missing_scope"]
+    assert f"{scope}gmail.compose" in blocked["issues"][0]["message_human"]
+    assert [a["action"] for a in blocked["recommended_actions"]] == ["reconnect_provider"]
+    assert "oauth.missing_scope" not in [i["code"] for i in preflight(f"{scope}drive https://mail.google.com/")["issues"]]

@@ -101,8 +101,8 @@ class FakeGraph:
     def credentials(self, **overrides):
         """Connection credentials pointing at this server, with the first tokens it issued."""
         return {**self.first_tokens, "expires_at": "2999-01-01T00:00:00+00:00",
-                "scope": "Files.ReadWrite Mail.Send User.Read", "base_url": self.base_url, "token_url": self.token_url,
-                **overrides}
+                "scope": "Files.ReadWrite Mail.Send Mail.ReadWrite User.Read", "base_url": self.base_url,
+                "token_url": self.token_url, **overrides}
 
     def add_folder(self, name, *, parent="root", drive=None, id_=None):
         item = Item(id_ or self._new_id(), drive or self.me_drive, name, parent)
@@ -331,5 +331,5 @@ class FakeGraph:
         access, refresh = f"graph-access-{uuid.uuid4().hex[:8]}", f"graph-refresh-{uuid.uuid4().hex[:8]}"
         self.access_tokens.add(access)
         self.refresh_tokens.add(refresh)
-        return reply({"token_type": "Bearer", "scope": "Files.ReadWrite Mail.Send User.Read", "expires_in": 3599,
-                      "ext_expires_in": 3599, "access_token": access, "refresh_token": refresh})
+        return reply({"token_type": "Bearer", "scope": "Files.ReadWrite Mail.Send Mail.ReadWrite User.Read",
+                      "expires_in": 3599, "ext_expires_in": 3599, "access_token": access, "refresh_token": refresh})

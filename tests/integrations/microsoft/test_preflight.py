@@ -121,3 +121,28 @@ def test_an_outlook_draft_checks_recipients_and_the_account(client, org, graph, 
 
     nodes[0]["config"]["body_type"] = "HTML"
     assert preflight(client, org, nodes) == [] and graph.calls() == [("GET", "/me")]
+
+
+def test_a_connection_granted_fewer_scopes_than_a_step_needs_blocks_with_reconnect(client, org, graph, connect):
+    # Given an Outlook connection signed in before drafts existed (no Mail.ReadWrite granted)
+    older = connect(graph.credentials(scope="https://graph.microsoft.com/Mail.Send Files.ReadWrite User.Read"))
+    draft = {"node_type": "outlook-create-draft", "label": "draft",
+             "config": {"connection_id": older, "to": ["ana@acme.example"], "subject": "x"}}
+    send = {"node_type": "outlook", "label": "send",
+            "config": {"connection_id": older, "to": ["ana@acme.example"], "subject": "x"}}
+
+    # Then sending is allowed (the Graph prefix is understood) but drafting is blocked before any call
+    assert preflight(client, org, [send]) == []
+    graph.requests.clear()
+    wf = factories.workflow(client, org, [draft])
+    answer = client.simulate_post(f"/api/v1/workflows/{wf['id']}/preflight", json={"trigger_data": {}},
+                                  headers=org.headers).json
+    assert [(i["code"], i["domain"]) for i in answer["issues"]] == [("oauth.missing_scope", "permissions")]
+    assert "Mail.ReadWrite" in answer["issues"][0]["message_human"]
+    assert [a["action"] for a in answer["recommended_actions"]] == ["reconnect_provider"]
+    assert graph.requests == []
+
+    # and a connection granted the wider Files.ReadWrite.All still covers a share link
+    wide = connect(graph.credentials(scope="Files.ReadWrite.All Mail.ReadWrite User.Read"))
+    assert ("oauth.missing_scope", "permissions") not in preflight(client, org, [
+        {"node_type": "onedrive-share-link", "label": "link", "config": {"connection_id": wide, "item_id": "x"}}])
