@@ -1,12 +1,10 @@
 """gunicorn settings for the web process (gevent: many long-lived SSE streams)."""
-import os
-
 import settings
 
 _settings = settings.load(start_embedded=False)
 bind = f"0.0.0.0:{_settings.port}"
 worker_class = "gevent"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+workers = _settings.web_concurrency
 worker_connections = _settings.web_connections
 timeout = 30
 graceful_timeout = 10

@@ -46,6 +46,7 @@ TABLE = [
     ("REDIS_POOL_SIZE", "20", int, "max pooled Redis connections per process, for the app and again for the "
                                     "broker (SSE's one reader comes on top)"),
     ("REDIS_POOL_TIMEOUT", "5", float, "seconds a caller waits for a free pooled Redis connection before an error"),
+    ("WEB_CONCURRENCY", "2", int, "gunicorn worker processes of the web role (Heroku sets it per dyno size)"),
     ("WEB_CONNECTIONS", "2000", int, "gunicorn worker_connections: open connections per web worker"),
     ("SSE_HEARTBEAT_SECONDS", "15", float, "idle seconds between SSE heartbeat comments"),
     ("SSE_MAX_STREAMS", "0", int, "open SSE streams per web worker, then 503; 0 means 90% of WEB_CONNECTIONS"),
@@ -88,6 +89,7 @@ class Settings:
     hop_max_retries: int
     redis_pool_size: int
     redis_pool_timeout: float
+    web_concurrency: int
     web_connections: int
     sse_heartbeat_seconds: float
     sse_max_streams: int
