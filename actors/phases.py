@@ -15,32 +15,32 @@ HOP_OPTIONS = {
 
 @dramatiq.actor(**HOP_OPTIONS)
 def trigger_hop(envelope):
-    return pipeline.run_hop(envelope, phase="trigger")
+    pipeline.run_hop(envelope, phase="trigger")
 
 
 @dramatiq.actor(**HOP_OPTIONS)
 def render_hop(envelope):
-    return pipeline.run_hop(envelope, phase="render")
+    pipeline.run_hop(envelope, phase="render")
 
 
 @dramatiq.actor(**HOP_OPTIONS)
 def save_hop(envelope):
-    return pipeline.run_hop(envelope, phase="save")
+    pipeline.run_hop(envelope, phase="save")
 
 
 @dramatiq.actor(**HOP_OPTIONS)
 def delivery_hop(envelope):
-    return pipeline.run_hop(envelope, phase="delivery")
+    pipeline.run_hop(envelope, phase="delivery")
 
 
 @dramatiq.actor(**HOP_OPTIONS)
 def approval_hop(envelope):
-    return pipeline.run_hop(envelope, phase="approval")
+    pipeline.run_hop(envelope, phase="approval")
 
 
 @dramatiq.actor(**HOP_OPTIONS)
 def signature_hop(envelope):
-    return pipeline.run_hop(envelope, phase="signature")
+    pipeline.run_hop(envelope, phase="signature")
 
 
 pipeline.HOPS.update(trigger=trigger_hop, render=render_hop, save=save_hop, delivery=delivery_hop,
@@ -49,7 +49,7 @@ pipeline.HOPS.update(trigger=trigger_hop, render=render_hop, save=save_hop, deli
 
 @dramatiq.actor(**HOP_OPTIONS)
 def preflight_hop(envelope):
-    return pipeline.run_preflight(envelope)
+    pipeline.run_preflight(envelope)
 
 
 pipeline.HOPS["preflight"] = preflight_hop

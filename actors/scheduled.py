@@ -4,6 +4,8 @@ periodiq has no lock, so every job first claims its tick in `clock_ticks`
 (job, minute in UTC); a second clock process finds the tick taken and does
 nothing. Each actor is the claim plus a plain function that does the work.
 """
+import logging
+
 import dramatiq
 import pendulum
 from periodiq import cron
@@ -12,12 +14,26 @@ from actors import pipeline
 from actors.broker import services
 from storage import clock
 
+log = logging.getLogger("docg.clock")
+
 STUCK_AFTER_SECONDS = 120
 STRANDED_AFTER_SECONDS = 60
 
 
 def _claimed(job):
     return clock.claim_tick(job, pendulum.now("UTC"))
+
+
+def tick(job, work):
+    """Run `work` if this process claims the job's tick; True if it ran.
+
+    The actors return nothing (Dramatiq has no result backend here); what a
+    tick did goes to the log.
+    """
+    if not _claimed(job):
+        return False
+    log.info("clock job %s: %s", job, work())
+    return True
 
 
 def redrive_stuck(older_than=STUCK_AFTER_SECONDS):
@@ -92,29 +108,29 @@ def trim_streams():
 
 @dramatiq.actor(periodic=cron("* * * * *"), queue_name="clock", max_retries=0)
 def reap_stuck_runs():
-    return redrive_stuck() if _claimed("reap_stuck_runs") else None
+    tick("reap_stuck_runs", redrive_stuck)
 
 
 @dramatiq.actor(periodic=cron("* * * * *"), queue_name="clock", max_retries=0)
 def sweep_expired_waits():
-    return expire_overdue() if _claimed("sweep_expired_waits") else None
+    tick("sweep_expired_waits", expire_overdue)
 
 
 @dramatiq.actor(periodic=cron("* * * * *"), queue_name="clock", max_retries=0)
 def settle_waits():
-    return settle_stranded_waits() if _claimed("settle_waits") else None
+    tick("settle_waits", settle_stranded_waits)
 
 
 @dramatiq.actor(periodic=cron("* * * * *"), queue_name="clock", max_retries=0)
 def resend_webhooks():
-    return resend_stranded_webhooks() if _claimed("resend_webhooks") else None
+    tick("resend_webhooks", resend_stranded_webhooks)
 
 
 @dramatiq.actor(periodic=cron("* * * * *"), queue_name="clock", max_retries=0)
 def send_approval_reminders():
-    return send_reminders() if _claimed("send_approval_reminders") else None
+    tick("send_approval_reminders", send_reminders)
 
 
 @dramatiq.actor(periodic=cron("*/5 * * * *"), queue_name="clock", max_retries=0)
 def trim_event_streams():
-    return trim_streams() if _claimed("trim_event_streams") else None
+    tick("trim_event_streams", trim_streams)

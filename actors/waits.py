@@ -6,6 +6,7 @@ just paused) calls it, and the compare-and-set in storage/waits.py makes
 the resume happen once. These actors run on the `waits` queue.
 """
 import datetime
+import logging
 
 import dramatiq
 
@@ -17,6 +18,8 @@ from storage import approvals, logs, signatures, steps, waits
 from storage.errors import StorageError
 from storage.events import EventBatch
 from storage.models import Execution, utcnow
+
+log = logging.getLogger("docg.waits")
 
 
 class WaitEnded(StorageError):
@@ -204,12 +207,12 @@ def apply_delivery(delivery_id):
 
 @dramatiq.actor(queue_name="waits", max_retries=20, min_backoff=500)
 def expire_wait(execution_id, node_id):
-    return expire(execution_id, node_id)
+    log.info("expiry of %s at node %s: %s", execution_id, node_id, expire(execution_id, node_id))
 
 
 @dramatiq.actor(queue_name="waits", max_retries=20, min_backoff=500)
 def apply_signature_delivery(delivery_id):
-    return apply_delivery(delivery_id)
+    log.info("signature delivery %s: %s", delivery_id, apply_delivery(delivery_id))
 
 
 @dramatiq.actor(queue_name="waits", max_retries=10, min_backoff=1000)

@@ -24,8 +24,8 @@ def test_a_tick_is_claimed_once_whatever_the_number_of_clocks(db):
 
 def test_second_clock_process_does_not_double_a_tick(db):
     ClockTick.delete().where(ClockTick.job == "reap_stuck_runs").execute()
-    assert scheduled.reap_stuck_runs.fn() is not None
-    assert scheduled.reap_stuck_runs.fn() is None
+    assert scheduled.tick("reap_stuck_runs", scheduled.redrive_stuck) is True
+    assert scheduled.tick("reap_stuck_runs", scheduled.redrive_stuck) is False
 
 
 def test_reaper_re_drives_a_run_whose_message_was_lost(client, org, db, worker):
