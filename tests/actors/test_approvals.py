@@ -44,8 +44,10 @@ def test_run_pauses_until_every_approver_approves(client, org, worker, mailbox, 
     state = factories.run_state(client, org, execution_id)
     assert state["status"] == "paused" and state["current_step"]["waiting_for"]["pending"] == [bia]
     assert mailbox.messages(customer) == []
-    assert client.simulate_post(f"/api/v1/approvals/{link_ana}/decision",
-                                json={"decision": "approved"}).status_code == 410
+    used = client.simulate_post(f"/api/v1/approvals/{link_ana}/decision", json={"decision": "approved"})
+    assert used.status_code == 410 and used.json["error"]["code"] == "approval.link_used"
+    assert used.json["error"]["details"]["status"] == "approved" and used.json["error"]["details"]["decided_at"]
+    assert f"{ana} approved it at" in used.json["error"]["message_human"]
 
     # and the second one resumes the run, which completes
     assert client.simulate_post(f"/api/v1/approvals/{link_bia}/decision", json={"decision": "approved"}).status_code == 200

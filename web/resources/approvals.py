@@ -21,9 +21,20 @@ def pending_approval(token):
     if approval is None:
         raise NotFoundError("This approval link does not exist.", "unknown token")
     if approval.status != "pending" or (approval.expires_at and approval.expires_at <= utcnow()):
-        raise Gone(f"This approval link can no longer be used ({approval.status}).",
-                   f"approval status {approval.status}", code="approval.link_used")
+        raise used(approval)
     return approval
+
+
+def used(approval):
+    """410 for a link that was used, revoked or expired, saying what was recorded and when."""
+    decided = approval.decided_at.isoformat() if approval.decided_at else None
+    if approval.status in ("approved", "rejected"):
+        message = f"This link was already used: {approval.decided_by or approval.approver_email} " \
+                  f"{approval.status} it at {decided}."
+    else:
+        message = f"This approval link can no longer be used ({approval.status})."
+    return Gone(message, f"approval status {approval.status}", code="approval.link_used",
+                details={"status": approval.status, "decided_at": decided, "decided_by": approval.decided_by})
 
 
 class ApprovalLink:
@@ -63,6 +74,6 @@ class ApprovalDecision:
         approval = pending_approval(token)
         body = read_json(req, DECISION)
         if not waits.decide(approval, body["decision"], body.get("comment")):
-            raise Gone("This approval link was already used.", "lost the decision race", code="approval.link_used")
+            raise used(approvals.by_token(token))
         resp.status = falcon.HTTP_200
         resp.media = {"decision": body["decision"], "approver": approval.approver_email}
