@@ -38,7 +38,8 @@ import threading
 import time
 import uuid
 
-from bench.sse import DOCS, ROOT, machine, percentile, prepare, stamp, start_web, write_section
+from bench.common import DOCS, ROOT, machine, percentile, stamp, write_section
+from bench.sse import prepare, start_web
 
 WARMUP_SECONDS = 2
 REQUEST_TIMEOUT = 10

@@ -48,7 +48,7 @@ import time
 import uuid
 
 from bench import common
-from bench.common import DOCS, ROOT, machine, percentile, raise_fd_limit, stamp, write_section  # noqa: F401
+from bench.common import DOCS, ROOT, machine, percentile, raise_fd_limit, write_section
 from bench.sse_clients import HANDSHAKES_IN_FLIGHT, SUBSCRIBE_DEADLINE, Crowd
 from bench.sse_report import ADMIN_TOKEN, PROBE_TIMEOUT, health_ms, report, sse_clients, web_footprint
 

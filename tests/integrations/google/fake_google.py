@@ -12,10 +12,6 @@ what went on the wire.
 Errors use Google's bodies: Drive's `errors[].reason` form and the
 `status` form of Docs, Slides, Forms and Gmail.
 """
-import base64
-import dataclasses
-import email
-import email.policy
 import itertools
 import json
 import re
@@ -26,6 +22,8 @@ from werkzeug import Response
 from werkzeug.datastructures import Headers
 
 from integrations.google import SCOPES
+from tests.integrations.google.fake_gmail_forms import FormsRoutes, GmailRoutes
+from tests.integrations.google.fake_wire import Seen, api_error, drive_error, not_found, reply
 
 DOCUMENT = "application/vnd.google-apps.document"
 PRESENTATION = "application/vnd.google-apps.presentation"
@@ -36,39 +34,7 @@ REFRESH_TOKEN = "1//0g-test-refresh"
 NOW = "2024-05-02T13:15:00.000Z"
 
 
-@dataclasses.dataclass
-class Seen:
-    method: str
-    path: str
-    args: dict
-    headers: Headers
-    body: bytes
-
-    def json(self):
-        return json.loads(self.body)
-
-
-def reply(payload, status=200, headers=None):
-    return Response(json.dumps(payload), status=status, content_type="application/json; charset=UTF-8",
-                    headers=headers)
-
-
-def drive_error(status, reason, message, location=None):
-    item = {"message": message, "domain": "global", "reason": reason}
-    if location:
-        item.update(location=location, locationType="parameter")
-    return reply({"error": {"code": status, "message": message, "errors": [item]}}, status)
-
-
-def api_error(status, state, message):
-    return reply({"error": {"code": status, "message": message, "status": state}}, status)
-
-
-def not_found(file_id):
-    return drive_error(404, "notFound", f"File not found: {file_id}.", "fileId")
-
-
-class FakeGoogle:
+class FakeGoogle(FormsRoutes, GmailRoutes):
     """Drive, Docs, Slides, Forms, Gmail and the token endpoint, in memory."""
 
     def __init__(self, httpserver):
@@ -374,39 +340,3 @@ class FakeGoogle:
             replies.append({"replaceAllText": {"occurrencesChanged": changed} if changed else {}})
         key = "documentId" if kind == DOCUMENT else "presentationId"
         return reply({key: file_id, "replies": replies, "writeControl": {"requiredRevisionId": "ALm37BW"}})
-
-    def get_form(self, seen, form_id):
-        if form_id in self.denied:
-            return api_error(403, "PERMISSION_DENIED", "The caller does not have permission")
-        if form_id not in self.forms:
-            return api_error(404, "NOT_FOUND", "Requested entity was not found.")
-        return reply(self.forms[form_id]["form"])
-
-    def get_response(self, seen, form_id, response_id):
-        response = self.forms.get(form_id, {}).get("responses", {}).get(response_id)
-        return reply(response) if response else api_error(404, "NOT_FOUND", "Requested entity was not found.")
-
-    def message_of(self, raw):
-        if not raw:
-            return None, api_error(400, "INVALID_ARGUMENT", "'raw' RFC822 payload message string or uploading "
-                                                            "message via /upload/* URL required")
-        message = email.message_from_bytes(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)),
-                                           policy=email.policy.default)
-        return (None, api_error(400, "INVALID_ARGUMENT", "Invalid To header")) if not message["To"] else (message, None)
-
-    def send(self, seen):
-        message, problem = self.message_of((seen.json() or {}).get("raw"))
-        if problem:
-            return problem
-        message_id = uuid.uuid4().hex[:16]
-        self.sent.append(message)
-        return reply({"id": message_id, "threadId": message_id, "labelIds": ["SENT"]})
-
-    def create_draft(self, seen):
-        """users.drafts.create: the raw MIME inside `message`; the Draft resource back."""
-        message, problem = self.message_of(((seen.json() or {}).get("message") or {}).get("raw"))
-        if problem:
-            return problem
-        draft_id, message_id = f"r{uuid.uuid4().int % 10 ** 19}", uuid.uuid4().hex[:16]
-        self.drafts[draft_id] = message
-        return reply({"id": draft_id, "message": {"id": message_id, "threadId": message_id, "labelIds": ["DRAFT"]}})
