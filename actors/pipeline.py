@@ -72,7 +72,7 @@ def start_once(workflow, key, *, source, trigger_data, dry_run=False, until_phas
             advance(execution.id)
         return execution, False
     batch.flush()
-    advance(execution.id)
+    advance(execution.id, row=execution)
     return execution, True
 
 

@@ -3,8 +3,9 @@
 Every request carries `X-Correlation-ID`. Only idempotent methods are retried
 by the transport (429 and 5xx, honouring Retry-After); creating calls rely on
 an idempotency key instead. A client whose provider documents a PATCH as
-idempotent (it sets the given fields) may pass `retry_methods` to add it. Failures become IntegrationError subclasses so
-the pipeline can tell a transient failure from a permanent one.
+idempotent (it sets the given fields) may pass `retry_methods` to add it.
+Failures become IntegrationError subclasses so the pipeline can tell a
+transient failure from a permanent one.
 """
 import requests
 from requests.adapters import HTTPAdapter

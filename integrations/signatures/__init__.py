@@ -4,7 +4,8 @@ from integrations.base import App, Provider
 
 def _webhooks(provider):
     """The account-wide URL and the per-connection one (verified with the connection's own secret)."""
-    return [f"POST /api/v1/webhooks/signature/{provider}", f"POST /api/v1/webhooks/signature/{provider}/{{connection_id}}"]
+    base = f"POST /api/v1/webhooks/signature/{provider}"
+    return [base, base + "/{connection_id}"]
 
 
 def _token_header(credentials):
