@@ -11,11 +11,12 @@ def test_migrate_is_idempotent_and_reversible(services):
 
     from storage import db as db_module
     from storage.embedded import create_database_if_missing
-    from tests.conftest import _with_database
+    from tests.conftest import TEST_DB, _with_database
 
+    scratch_name = f"{TEST_DB}_migrations"
     admin = _with_database(os.environ["DATABASE_URL"], "postgres")
-    create_database_if_missing(admin, "docg_test_migrations")
-    params = db_module.connect_params(_with_database(os.environ["DATABASE_URL"], "docg_test_migrations"))
+    create_database_if_missing(admin, scratch_name)
+    params = db_module.connect_params(_with_database(os.environ["DATABASE_URL"], scratch_name))
     from playhouse.postgres_ext import PostgresqlExtDatabase
 
     scratch = PostgresqlExtDatabase(**params)
