@@ -64,6 +64,13 @@ TABLE = [
     ("STRIPE_WEBHOOK_SECRET", "", str, "whsec_... secret that signs Stripe webhooks"),
     ("LOG_LEVEL", "INFO", str, "level of the JSON log lines every process writes"),
     ("HTTP_TIMEOUT", "15", float, "seconds for every outbound HTTP call"),
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", "", str, "OTLP/HTTP collector base URL for traces; empty turns tracing off"),
+    ("OTEL_SERVICE_NAME", "docg", str, "service.name of exported spans (the process role is appended)"),
+    ("WORKER_METRICS_PORT", "9191", int, "Prometheus port of a worker (`dramatiq`) process group; 0 disables"),
+    ("CLOCK_METRICS_PORT", "9192", int, "Prometheus port of the clock (`periodiq`) process; 0 disables"),
+    ("RETENTION_DAYS", "90", int, "days an ended run is kept, for organizations without their own retention_days"),
+    ("AUDIT_RETENTION_DAYS", "2557", int, "days the audit trail is kept; older monthly partitions are dropped whole"),
+    ("RETENTION_BATCH", "50", int, "runs the retention job deletes per transaction"),
 ]
 
 
@@ -106,6 +113,13 @@ class Settings:
     microsoft_client_id: str
     microsoft_client_secret: str
     stripe_webhook_secret: str
+    otel_exporter_otlp_endpoint: str
+    otel_service_name: str
+    worker_metrics_port: int
+    clock_metrics_port: int
+    retention_days: int
+    audit_retention_days: int
+    retention_batch: int
 
     @property
     def sandbox_webhook_secret(self):
