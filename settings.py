@@ -166,6 +166,8 @@ def export_embedded(settings):
 
 #: the correlation id of the run being worked on, added to every log line
 correlation_id = contextvars.ContextVar("correlation_id", default=None)
+#: callables returning extra fields for every log line (telemetry adds trace_id/span_id)
+log_field_hooks = []
 
 
 class JsonFormatter(logging.Formatter):
@@ -180,6 +182,8 @@ class JsonFormatter(logging.Formatter):
         correlation = getattr(record, "correlation_id", None) or correlation_id.get()
         if correlation:
             data["correlation_id"] = str(correlation)
+        for hook in log_field_hooks:
+            data.update(hook())
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
         return json.dumps(data, default=str)

@@ -24,6 +24,7 @@ from storage.db import database
 from storage.errors import InvalidTransition
 from storage.events import EventBatch
 from storage.models import Execution, ExecutionStep
+from telemetry import metrics, tracing
 
 log = logging.getLogger("docg.pipeline")
 
@@ -84,14 +85,17 @@ def _create(workflow, **options):
     return executions.create(workflow, nodes=executions.node_specs(nodes, phases), **options)
 
 
-def send(envelope, phase):
-    HOPS[phase].send(envelope.to_message())
+def send(envelope, phase, *, traceparent=None):
+    """Send the hop message, inside the run's trace (`traceparent` of its row)."""
+    with tracing.within_run(traceparent):
+        HOPS[phase].send(envelope.to_message())
 
 
 def run_hop(data, *, phase):
     """Run the node an envelope points at, at most once (logs what happened)."""
     envelope = Envelope.from_message(data)
     outcome = _hop(envelope)
+    metrics.note_outcome(outcome)
     log.info("%s hop %s node %s of %s: %s", phase, envelope.hop, envelope.node_index, envelope.execution_id, outcome,
              extra={"correlation_id": envelope.correlation_id})
 
@@ -217,7 +221,7 @@ def advance(execution_id, *, row=None):
     if execution.status in runstate.TERMINAL or execution.status in WAITING:
         return
     if execution.status == "queued" and execution.preflight_summary is None:
-        send(Envelope.of(execution), "preflight")
+        send(Envelope.of(execution), "preflight", traceparent=execution.traceparent)
         return
     steps = executions.steps(execution.id, ExecutionStep.phase, ExecutionStep.status)
     if should_stop(execution, steps):
@@ -225,7 +229,7 @@ def advance(execution_id, *, row=None):
         return
     step = steps[execution.node_index]
     if step.status in ("pending", "running"):
-        send(Envelope.of(execution), step.phase)
+        send(Envelope.of(execution), step.phase, traceparent=execution.traceparent)
 
 
 def finish(execution_id):

@@ -13,6 +13,7 @@ from periodiq import cron
 from actors import pipeline
 from actors.broker import services
 from storage import clock
+from telemetry import metrics
 
 log = logging.getLogger("docg.clock")
 
@@ -41,6 +42,8 @@ def redrive_stuck(older_than=STUCK_AFTER_SECONDS):
     stuck = clock.stuck_executions(older_than)
     for execution in stuck:
         pipeline.advance(execution.id)
+    if stuck:
+        metrics.instruments().redrives.inc(len(stuck))
     return len(stuck)
 
 

@@ -76,6 +76,19 @@ def cmd_audit_verify(args):
     return 1
 
 
+def cmd_retention(args):
+    from storage import retention
+    from storage.bootstrap import redis_client
+    from storage.db import connection
+
+    config = _storage()
+    with connection():
+        report = retention.apply(config, redis=None if args.dry_run else redis_client(config.redis_url),
+                                 dry_run=args.dry_run)
+    print(json.dumps(report, indent=2, default=str))
+    return 0
+
+
 def cmd_keys_rotate(args):
     from storage import connections
     from storage.db import connection
@@ -139,6 +152,9 @@ def parser():
     verify = audit.add_parser("verify", help="check the hash chain; exit 1 at the first tampered row")
     verify.add_argument("--organization")
     verify.set_defaults(func=cmd_audit_verify)
+    keep = sub.add_parser("retention", help="delete ended runs past retention and drop old audit months")
+    keep.add_argument("--dry-run", action="store_true", help="report what would go; delete nothing")
+    keep.set_defaults(func=cmd_retention)
     keys = sub.add_parser("keys", help="encryption keys").add_subparsers(dest="keys_command", required=True)
     keys.add_parser("rotate", help="re-encrypt every secret with the first ENCRYPTION_KEY").set_defaults(
         func=cmd_keys_rotate)

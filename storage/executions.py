@@ -8,6 +8,7 @@ from storage.events import EventBatch
 from storage.redact import redact
 from storage.models import Execution, ExecutionStep, Workflow, WorkflowNode
 from storage.models.base import find_owned
+from telemetry import tracing
 
 
 def get(execution_id, organization_id):
@@ -48,7 +49,8 @@ def create(workflow, *, phases=None, nodes=None, trigger_data, trigger_type="api
             organization=workflow.organization_id, workflow=workflow.id, status="queued",
             correlation_id=uuid.uuid4(), trigger_type=trigger_type, trigger_data=trigger_data,
             execution_context=context, dry_run=dry_run, until_phase=until_phase, retry_of=retry_of,
-            current_step=None, node_index=len(reused))
+            current_step=None, node_index=len(reused), traceparent=tracing.current_traceparent())
+        tracing.annotate(**{"docg.correlation_id": execution.correlation_id, "docg.execution_id": execution.id})
         ExecutionStep.insert_many([
             {"execution": execution.id, "node_id": n["node_id"], "position": i, "node_type": n["node_type"],
              "label": n["label"], "phase": n["phase"], "config": n["config"],

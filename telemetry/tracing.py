@@ -68,6 +68,10 @@ def install(provider):
         # NOTE: psycopg2-binary provides the same module; the dependency check looks for "psycopg2".
         psycopg2.instrument(tracer_provider=provider, skip_dep_check=True)
     _state.update(enabled=True, provider=provider)
+    import settings as settings_module
+
+    if log_fields not in settings_module.log_field_hooks:
+        settings_module.log_field_hooks.append(log_fields)
     return provider
 
 
