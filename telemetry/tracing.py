@@ -75,6 +75,19 @@ def install(provider):
     return provider
 
 
+def uninstall():
+    """Turn tracing off again and remove the instrumentations (tests)."""
+    from opentelemetry.instrumentation.falcon import FalconInstrumentor
+    from opentelemetry.instrumentation.psycopg2 import Psycopg2Instrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+    for instrumentor in (FalconInstrumentor(), RequestsInstrumentor(), RedisInstrumentor(), Psycopg2Instrumentor()):
+        if instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.uninstrument()
+    _state.update(enabled=False, provider=None)
+
+
 def current_traceparent():
     """The W3C traceparent of the current span, or None (tracing off, no span)."""
     if not _state["enabled"]:
