@@ -61,7 +61,7 @@ class EnvelopeVersion(dramatiq.Middleware):
         broker.enqueue(message.copy(options={"deferrals": deferrals}), delay=delay)
         from telemetry import metrics
 
-        metrics.instruments().deferred.labels(str(version)).inc()
+        metrics.instruments().deferred.inc()
         _log.warning("message %s of %s has envelope version %r (this worker supports %s): left for a compatible "
                      "worker, again in %sms", message.message_id, message.actor_name, version,
                      sorted(envelope.SUPPORTED_VERSIONS), delay)

@@ -86,6 +86,18 @@ class WorkerMetrics(dramatiq.Middleware):
         self._local = threading.local()
         self.serve = serve
 
+    def after_process_boot(self, broker):
+        """Create every series at zero, so dashboards see them before the first event."""
+        instruments = metrics.instruments()
+        for actor in broker.actors.values():
+            instruments.retries.labels(actor.actor_name)
+            instruments.dead_letters.labels(actor.queue_name, actor.actor_name)
+            if actor.queue_name == PIPELINE_QUEUE:
+                phase = actor.actor_name.removesuffix("_hop")
+                instruments.hop_seconds.labels(phase)
+                for outcome in metrics.HOP_OUTCOMES:
+                    instruments.hops.labels(phase, outcome)
+
     def before_process_message(self, broker, message):
         metrics.take_outcome(None)
         self._local.started = time.monotonic()

@@ -22,6 +22,9 @@ from pathlib import Path
 
 log = logging.getLogger("docg.metrics")
 
+#: what a hop can end with (pipeline outcomes, plus `error` when it raised and `skipped`)
+HOP_OUTCOMES = ("done", "waiting", "failed", "stale", "ignored", "claimed-elsewhere", "lost-race", "stopped",
+                "error", "skipped")
 HOP_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 _instruments = None
 _lock = threading.Lock()
@@ -60,8 +63,11 @@ class Instruments:
                                     ["queue", "actor"])
         self.redrives = Counter("docg_reaper_redrives_total", "Runs the stuck-run reaper re-drove")
         self.deferred = Counter("docg_messages_deferred_total",
-                                "Messages left for a compatible worker (unknown envelope version)", ["version"])
+                                "Messages left for a compatible worker (unsupported envelope version)")
         self.retention_deleted = Counter("docg_retention_deleted_runs_total", "Ended runs deleted by retention")
+        self.retention_deleted.inc(0)
+        self.redrives.inc(0)
+        self.deferred.inc(0)
 
 
 def instruments():
