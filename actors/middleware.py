@@ -44,10 +44,14 @@ class EnvelopeVersion(dramatiq.Middleware):
     (version 1). A worker that does not support a message's version (a newer
     release sent it during a rolling deploy) puts a copy back on the queue
     after a growing delay and skips the original, so a compatible worker
-    picks it up; it never runs or crashes on it.
+    picks it up; it never runs or crashes on it. After MAX_DEFERRALS (about
+    25 minutes) with no compatible worker, the message is dead-lettered: the
+    run's state is in PostgreSQL, so the reaper re-drives it with a message
+    this release understands.
     """
 
     MAX_DELAY_MS = 60_000
+    MAX_DEFERRALS = 30
 
     def before_enqueue(self, broker, message, delay):
         message.options.setdefault("envelope_version", envelope.ENVELOPE_VERSION)
@@ -56,6 +60,11 @@ class EnvelopeVersion(dramatiq.Middleware):
         version = message.options.get("envelope_version", 1)
         if version in envelope.SUPPORTED_VERSIONS:
             return
+        if message.options.get("deferrals", 0) >= self.MAX_DEFERRALS:
+            _log.error("message %s of %s has envelope version %r and no worker took it: dead-lettered",
+                       message.message_id, message.actor_name, version)
+            message.fail()
+            raise dramatiq.middleware.SkipMessage(f"envelope version {version!r}: no compatible worker")
         deferrals = message.options.get("deferrals", 0) + 1
         delay = min(self.MAX_DELAY_MS, 500 * 2 ** min(deferrals, 10))
         broker.enqueue(message.copy(options={"deferrals": deferrals}), delay=delay)
