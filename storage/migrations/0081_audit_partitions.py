@@ -14,6 +14,12 @@ the previous release's INSERTs wait for it and then succeed (same name and
 columns). See docs/operations.md, "Releases".
 """
 
+SAFETY_WAIVERS = {
+    "rename": "renames the plain audit_events aside only inside this transaction; the partitioned table that "
+              "replaces it has the same name and columns, so the previous release's INSERTs and SELECTs work",
+    "drop-table": "drops only the plain copy after its rows moved into the partitioned audit_events",
+}
+
 UP = """
 ALTER SEQUENCE audit_events_id_seq OWNED BY NONE;
 ALTER TABLE audit_events RENAME TO audit_events_plain;
