@@ -16,6 +16,7 @@ import re
 import threading
 
 from storage.events import TERMINAL_EVENTS
+from web import drain
 from web.errors import TooManyStreams
 
 log = logging.getLogger("docg.sse")
@@ -244,6 +245,13 @@ def event_stream(hub, redis, key, last_id, tip, *, resync=None, heartbeat=HEARTB
             return
         last_id = tip
     sub = hub.subscribe(key, tip)
+    def wake():
+        try:
+            sub.queue.put_nowait(drain.WAKE)
+        except queue.Full:  # a client this far behind ends its stream now and reconnects
+            sub.overflowed = True
+
+    drain.register(wake)
     try:
         written = parse_id(last_id)
         for entry_id, fields in replay(redis, key, last_id, tip):
@@ -258,6 +266,9 @@ def event_stream(hub, redis, key, last_id, tip, *, resync=None, heartbeat=HEARTB
             except queue.Empty:
                 yield b": heartbeat\n\n"
                 continue
+            if entry_id is None:  # drain.WAKE: this process is shutting down
+                yield drain.reconnect_frame()
+                return
             if parse_id(entry_id) <= written:
                 continue
             event_type, frame = _frame(entry_id, fields)
@@ -265,4 +276,5 @@ def event_stream(hub, redis, key, last_id, tip, *, resync=None, heartbeat=HEARTB
             if until_terminal and event_type in TERMINAL_EVENTS:
                 return
     finally:
+        drain.unregister(wake)
         hub.unsubscribe(sub)
