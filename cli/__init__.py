@@ -89,6 +89,21 @@ def cmd_retention(args):
     return 0
 
 
+def cmd_backup(args):
+    from storage import backup
+
+    config = settings_module.load()
+    print(f"wrote {backup.dump(config.database_url, args.file)}")
+
+
+def cmd_restore(args):
+    from storage import backup
+
+    target = args.database_url or settings_module.load().database_url
+    backup.restore(args.file, target)
+    print(f"restored {args.file}; now run `docg migrate` against it if it came from an older release")
+
+
 def cmd_keys_rotate(args):
     from storage import connections
     from storage.db import connection
@@ -155,6 +170,13 @@ def parser():
     keep = sub.add_parser("retention", help="delete ended runs past retention and drop old audit months")
     keep.add_argument("--dry-run", action="store_true", help="report what would go; delete nothing")
     keep.set_defaults(func=cmd_retention)
+    dump = sub.add_parser("backup", help="pg_dump the database (PostgreSQL is the source of truth)")
+    dump.add_argument("file")
+    dump.set_defaults(func=cmd_backup)
+    load = sub.add_parser("restore", help="pg_restore a `docg backup` file into an empty database")
+    load.add_argument("file")
+    load.add_argument("--database-url", help="target database (default DATABASE_URL)")
+    load.set_defaults(func=cmd_restore)
     keys = sub.add_parser("keys", help="encryption keys").add_subparsers(dest="keys_command", required=True)
     keys.add_parser("rotate", help="re-encrypt every secret with the first ENCRYPTION_KEY").set_defaults(
         func=cmd_keys_rotate)

@@ -89,3 +89,9 @@ class Conflict(StorageError):
 
     code = "conflict"
     message_human = "That conflicts with the current state."
+
+
+class BackupError(StorageError):
+    """pg_dump or pg_restore is missing or failed."""
+
+    code = "backup.failed"
