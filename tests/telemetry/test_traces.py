@@ -48,7 +48,7 @@ def hex_id(value):
 
 
 def test_a_run_is_one_trace_from_the_post_through_a_wait_to_the_outbound_call(traced, org, db, web_server,
-                                                                             httpserver, services):
+                                                                             httpserver, services, redis):
     client, exporter = traced
     httpserver.expect_request("/notify", method="POST").respond_with_data("ok")
     (ana,) = signers_of(org, "ana")
@@ -66,6 +66,9 @@ def test_a_run_is_one_trace_from_the_post_through_a_wait_to_the_outbound_call(tr
     execution_id = factories.start(client, org, wf["id"], sample.trigger_data())
     factories.wait_for_status(client, org, execution_id, "signing")
     correlation_id = factories.run_state(client, org, execution_id)["correlation_id"]
+
+    # (the sandbox's own "sent" webhook is applied first, so only the "signed" one below can resume the run)
+    wait_until(lambda: "signature.sent" in factories.stream_types(redis, execution_id), 20, message="sent event")
 
     # When the provider's webhook says the signer signed
     request = wait_until(lambda: SignatureRequest.get_or_none(SignatureRequest.execution == execution_id), 20,
