@@ -89,3 +89,34 @@ def test_the_mail_page_lists_caught_messages_and_downloads_them(client, caught):
 @pytest.mark.parametrize("name", ["../../etc/passwd", "..%2f..%2fsecret.eml", "nope.eml", ".eml"])
 def test_the_mail_download_refuses_anything_but_a_caught_message(client, name):
     assert client.simulate_get(f"/ops/mail/{name}", headers=ADMIN).status_code == 404
+
+
+EMAIL_AND_APPROVAL = [{"node_type": "webhook", "label": "deal"},
+                      {"node_type": "email", "label": "notify", "config": {"to": ["ana@acme.example"]}},
+                      {"node_type": "review-documents", "label": "review", "config": {"approvers": ["b@acme.example"]}}]
+
+
+def _smtp_warnings(client, org):
+    wf = factories.workflow(client, org, EMAIL_AND_APPROVAL)
+    resp = client.simulate_post(f"/api/v1/workflows/{wf['id']}/preflight", json={"trigger_data": {}},
+                                headers=org.headers)
+    assert resp.status_code == 200, resp.text
+    return [i for i in resp.json["issues"] if i["code"] == "delivery.smtp_unreachable"], resp.json
+
+
+def test_preflight_warns_when_the_smtp_server_does_not_answer(client, org, services, monkeypatch):
+    # Given SMTP_URL naming a port where nothing listens
+    import dataclasses
+
+    from tests.support import free_port
+
+    monkeypatch.setattr(services, "settings",
+                        dataclasses.replace(services.settings, smtp_url=f"smtp://127.0.0.1:{free_port()}"))
+    warnings, body = _smtp_warnings(client, org)
+    assert {w["node_id"] for w in warnings} and all(w["severity"] == "warning" for w in warnings)
+    assert "does not answer" in warnings[0]["message_human"] and body["ok"] is True
+
+
+def test_preflight_is_quiet_when_the_smtp_server_answers(client, org, mailbox):
+    warnings, _ = _smtp_warnings(client, org)
+    assert warnings == []
