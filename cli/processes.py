@@ -161,7 +161,7 @@ def start_mail_catcher(config, env):
     controller, url = maildrop.catch(folder)
     env["SMTP_URL"] = url
     print(f"Mail catcher on {url}: SMTP_URL is unset, so every email is kept in {folder} "
-          f"(see /ops/mail or `docg mail`)")
+          f"(see /ops/mail or `docg mail`)", flush=True)
     return controller
 
 

@@ -59,17 +59,22 @@ def catch(folder, *, host="127.0.0.1", port=None):
     """
     from aiosmtpd.controller import Controller
 
-    if port is None:
-        port = DEFAULT_PORT if _port_free(host, DEFAULT_PORT) else 0
-    if port == 0:
-        with socket.socket() as sock:
-            sock.bind((host, 0))
-            port = sock.getsockname()[1]
     drop = MailDrop(folder)
-    controller = Controller(drop, hostname=host, port=port)
-    controller.start()
-    controller.drop = drop
-    return controller, f"smtp://{host}:{port}"
+    candidates = [port] if port is not None else [DEFAULT_PORT, 0] if _port_free(host, DEFAULT_PORT) else [0]
+    for index, candidate in enumerate(candidates):
+        if candidate == 0:
+            with socket.socket() as sock:
+                sock.bind((host, 0))
+                candidate = sock.getsockname()[1]
+        controller = Controller(drop, hostname=host, port=candidate)
+        try:
+            controller.start()
+        except (OSError, RuntimeError):
+            if index == len(candidates) - 1:
+                raise
+            continue  # NOTE: someone took 1025 between the check and the bind.
+        controller.drop = drop
+        return controller, f"smtp://{host}:{candidate}"
 
 
 @dataclasses.dataclass
