@@ -125,6 +125,14 @@ def cmd_mail(args):
     return mail.show(settings_module.load(start_embedded=False), args)
 
 
+def cmd_health(args):
+    from cli import health
+
+    healthy, seen = health.check(args.role, port=settings_module.load(start_embedded=False).port)
+    print(f"{args.role}: {'healthy' if healthy else 'UNHEALTHY'} ({seen})")
+    return 0 if healthy else 1
+
+
 def parser():
     root = argparse.ArgumentParser(prog="docg", description="DocG: document workflows on Dramatiq.")
     sub = root.add_subparsers(dest="command", required=True)
@@ -172,12 +180,19 @@ def parser():
     mail.add_argument("--json", action="store_true", help="the list as JSON")
     mail.add_argument("--approval-links", action="store_true", help="print only the approval links, oldest first")
     mail.set_defaults(func=cmd_mail)
+    health = sub.add_parser("health", help="exit 0 when this container's role is healthy (docker-compose)")
+    health.add_argument("role", choices=["web", "worker", "clock"])
+    health.set_defaults(func=cmd_health)
     return root
 
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    return args.func(args) or 0
+    try:
+        return args.func(args) or 0
+    except settings_module.InsecureSettings as ex:
+        print(f"docg: refusing to start: {ex}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -185,3 +185,5 @@ def test_a_dead_worker_child_is_restarted_while_web_and_clock_keep_running(up):
     state = up.wait_for(headers, started.json()["execution_id"], ("completed", "failed"), timeout=120)
     assert state["status"] == "completed", state
     assert http_ok(f"{up.base}/health") and up.pids("clock") == [clock]
+    for role in ("web", "worker", "clock"):
+        assert "healthy" in up.docg("health", role)  # the docker-compose healthchecks
