@@ -179,6 +179,8 @@ def parser():
     mail.add_argument("name", nargs="?", help="print this message (a name from the list)")
     mail.add_argument("--json", action="store_true", help="the list as JSON")
     mail.add_argument("--approval-links", action="store_true", help="print only the approval links, oldest first")
+    mail.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                      help="wait up to SECONDS for a message (an approval link with --approval-links)")
     mail.set_defaults(func=cmd_mail)
     health = sub.add_parser("health", help="exit 0 when this container's role is healthy (docker-compose)")
     health.add_argument("role", choices=["web", "worker", "clock"])
