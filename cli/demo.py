@@ -180,6 +180,8 @@ def main(config, *, keep=False):
     env["SMTP_URL"] = f"smtp://127.0.0.1:{mail.port}"
     receiver = start_receiver(demo_dir / "webhooks.jsonl")
     env["dramatiq_worker_timeout"] = env.get("dramatiq_worker_timeout", "100")
+    # NOTE: a queue namespace of its own, so a `docg up` on the same servers does not take the demo's hops.
+    env["BROKER_NAMESPACE"] = f"{config.broker_namespace}-demo"
     from cli import cmd_migrate
 
     cmd_migrate(None)
