@@ -48,6 +48,9 @@ def clone_with_venv(tmp):
         script.write_text(f"#!{venv / 'bin' / 'python'}\n{body}")
         script.chmod(0o755)
     (venv / ".installed").touch()
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import cli, web; print(cli.__file__, web.__file__)"],
+                           capture_output=True, text=True, timeout=60, cwd=tmp).stdout.split()
+    assert where and all(path.startswith(str(clone)) for path in where), where
     return clone
 
 
