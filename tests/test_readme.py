@@ -88,7 +88,12 @@ def test_the_readme_quick_start_works_as_written_from_a_fresh_clone(tmp_path):
         assert done.returncode == 0, report
         assert '"status": "completed"' in done.stdout, report
         assert "Initech approved" in done.stdout and "New deal: Initech" in done.stdout, report
-        assert f"http://localhost:{port}/approvals/" in up.log() or "approvals" in done.stdout
+        # And the Makefile offers the commands without an activated venv
+        made = subprocess.run(["make", "-s", "org", "NAME=Globex"], cwd=clone, env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert made.returncode == 0 and made.stdout.startswith(f"export DOCG_URL=http://localhost:{port} "), made
+        made = subprocess.run(["make", "-s", "mail"], cwd=clone, env=env, capture_output=True, text=True, timeout=60)
+        assert made.returncode == 0 and "Initech approved" in made.stdout, made
     finally:
         up.proc.send_signal(signal.SIGTERM) if up.proc.poll() is None else None
         try:
@@ -106,3 +111,14 @@ def _start_in(process, cwd):
     process._log = open(process.log_path, "wb")
     process.proc = subprocess.Popen(process.argv, cwd=cwd, env=process.env, stdout=process._log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def test_the_readme_links_work_in_a_clone_and_it_says_what_a_new_user_needs():
+    text = (ROOT / "README.md").read_text()
+    tracked = set(subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split())
+    targets = {t.split("#")[0] for t in re.findall(r"\]\(([^)\s]+)\)", text) if not t.startswith(("http", "#"))}
+    assert targets and all(t in tracked for t in targets), targets - tracked
+    assert "docs/contract.md" in targets
+    for line in ("source .venv/bin/activate", "docg demo --keep", "What it leaves running", "docg down",
+                 "make org NAME=Acme", "/ops/mail", "DOCG_PROFILE=dev docker compose up"):
+        assert line in text, line
