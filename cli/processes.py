@@ -118,7 +118,16 @@ class Supervisor:
                                f"restarting {child.name} in {child.delay:g}s")
 
     def run(self, poll=0.2):
+        """Serve until SIGINT or SIGTERM (main thread only)."""
         previous = {sig: signal.signal(sig, lambda *_: self.stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            return self.serve(poll)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def serve(self, poll=0.2):
+        """Start every process and supervise them until `stopping` is set; then stop them."""
         try:
             for child in self.children:
                 self.start(child)
@@ -126,8 +135,6 @@ class Supervisor:
                 self.check()
         finally:
             self.stop()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
         return 0
 
     def stop(self, timeout=20.0):
