@@ -1,4 +1,4 @@
-"""Operator pages behind the admin token: Dramatiq dashboard and metrics.
+"""Operator pages behind the admin token: Dramatiq dashboard, caught mail, metrics.
 
 The dashboard (dramatiq_dashboard) is a WSGI app mounted under
 `/ops/dramatiq` through its own middleware; `AdminGate` in front of it and

@@ -120,3 +120,10 @@ def test_preflight_warns_when_the_smtp_server_does_not_answer(client, org, servi
 def test_preflight_is_quiet_when_the_smtp_server_answers(client, org, mailbox):
     warnings, _ = _smtp_warnings(client, org)
     assert warnings == []
+
+
+def test_the_mail_page_links_only_web_addresses(client, caught):
+    # Given a message whose approval header is a script URL (anyone on the machine may send to the catcher)
+    caught.write_bytes(caught.read_bytes().replace(b"http://localhost:8000/approvals/tok", b"javascript:alert(1)"))
+    page = client.simulate_get("/ops/mail", headers=ADMIN).text
+    assert "javascript:" not in page

@@ -28,7 +28,7 @@ def render(found, folder):
     rows = "".join(ROW.format(time=html.escape(m.received_at), to=html.escape(", ".join(m.recipients)),
                               subject=html.escape(m.subject), name=html.escape(m.name),
                               link=(f' · <a href="{html.escape(m.approval_link)}">approval link</a>'
-                                    if m.approval_link else ""))
+                                    if (m.approval_link or "").startswith(("http://", "https://")) else ""))
                    for m in reversed(found))
     return PAGE.format(count=len(found), folder=html.escape(str(folder)), rows=rows)
 
