@@ -17,12 +17,11 @@ import signal
 import subprocess
 import sys
 import sysconfig
-import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.cli.test_up import fresh_database
+from storage import embedded
 from tests.support import ROOT, Process, free_port, http_ok, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -54,13 +53,18 @@ def clone_with_venv(tmp):
     return clone
 
 
-def shell_environment(clone, port, database):
+def shell_environment(port):
+    """A new user's shell: no DocG variable but PORT (a free one), no venv on PATH.
+
+    NOTE: no DATABASE_URL / REDIS_URL, as in the README: the clone's `docg up`
+    starts the embedded servers under the clone's ./var (a temp dir), which
+    `docg down` stops at the end. Fewer processes than the defaults, to spare
+    a shared machine.
+    """
     keep = ("HOME", "LANG", "LC_ALL", "TERM", "TMPDIR", "USER")
     path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if ".venv" not in p)
     return {**{k: os.environ[k] for k in keep if k in os.environ}, "PATH": path, "PORT": str(port),
-            "DATABASE_URL": fresh_database(database), "REDIS_URL": os.environ["REDIS_URL"],
-            "BROKER_NAMESPACE": f"docg-readme-{uuid.uuid4().hex[:8]}", "WEB_CONCURRENCY": "1",
-            "WORKER_PROCESSES": "1", "WORKER_THREADS": "2"}
+            "WEB_CONCURRENCY": "1", "WORKER_PROCESSES": "1", "WORKER_THREADS": "2"}
 
 
 def test_the_readme_quick_start_works_as_written_from_a_fresh_clone(tmp_path):
@@ -71,7 +75,7 @@ def test_the_readme_quick_start_works_as_written_from_a_fresh_clone(tmp_path):
     steps = [b for b in blocks if b is not server]
     assert len(steps) >= 2 and "docg up" in server
     port = free_port()
-    env = shell_environment(clone, port, f"{os.environ.get('DOCG_TEST_DB', 'docg_test')}_readme")
+    env = shell_environment(port)
     up = Process("readme-terminal-1", ["bash", "-e", "-c", server], tmp_path)
     up.env = env
     up.proc = None
@@ -105,6 +109,10 @@ def test_the_readme_quick_start_works_as_written_from_a_fresh_clone(tmp_path):
                 os.killpg(int(pid), signal.SIGKILL)  # NOTE: only if a child outlived the supervisor.
             except (ProcessLookupError, PermissionError):
                 pass
+        down = subprocess.run([str(clone / ".venv" / "bin" / "docg"), "down"], cwd=clone, env=env,
+                              capture_output=True, text=True, timeout=60)
+        embedded.stop(clone / "var")
+    assert down.returncode == 0 and "stopped" in down.stdout, down
 
 
 def _start_in(process, cwd):
