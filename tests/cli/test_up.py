@@ -27,14 +27,16 @@ SCRUBBED = ("SMTP_URL", "PUBLIC_BASE_URL", "DOCG_URL", "PORT", "STORAGE_ROOT", "
 
 def fresh_database(name):
     """A new empty database on the suite's PostgreSQL server; return its URL."""
-    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
-    conn = psycopg2.connect(f"{base}/postgres")
+    from tests.conftest import _with_database
+
+    admin = _with_database(os.environ["DATABASE_URL"], "postgres")
+    conn = psycopg2.connect(admin)
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     conn.close()
-    embedded.create_database_if_missing(f"{base}/postgres", name)
-    return f"{base}/{name}"
+    embedded.create_database_if_missing(admin, name)
+    return _with_database(os.environ["DATABASE_URL"], name)
 
 
 def up_environment(var_dir, port, database):
