@@ -121,7 +121,11 @@ def serve_worker_metrics():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("0.0.0.0", settings.worker_metrics_port), Handler)
+    try:
+        server = http.server.ThreadingHTTPServer(("0.0.0.0", settings.worker_metrics_port), Handler)
+    except OSError as ex:  # NOTE: the workers go on without metrics; dramatiq ignores a fork that exits
+        log.warning("worker metrics not served: port %s: %s", settings.worker_metrics_port, ex)
+        return 1
     log.info("worker metrics on port %s", settings.worker_metrics_port)
     try:
         server.serve_forever()
@@ -155,8 +159,12 @@ def serve_clock_metrics(settings, broker):
 
     from telemetry.collectors import ClusterCollector
 
+    try:
+        server, _ = start_http_server(settings.clock_metrics_port, addr="0.0.0.0")
+    except OSError as ex:  # NOTE: the clock's job is scheduling; it goes on without its metrics
+        log.warning("clock metrics not served: port %s: %s", settings.clock_metrics_port, ex)
+        return None
     REGISTRY.register(ClusterCollector(broker, settings))
-    server, _ = start_http_server(settings.clock_metrics_port, addr="0.0.0.0")
     log.info("clock metrics on port %s", settings.clock_metrics_port)
     return server
 
