@@ -93,6 +93,27 @@ def cmd_retention(args):
     return 0
 
 
+def cmd_org_retention(args):
+    import uuid
+
+    from storage import retention
+    from storage.db import connection
+    from storage.errors import StorageError
+
+    _storage()
+    try:
+        organization_id = str(uuid.UUID(args.organization))
+        days = None if args.days == "default" else int(args.days)
+        with connection():
+            organization = retention.set_days(organization_id, days)
+    except (ValueError, StorageError) as ex:
+        print(f"docg org retention: {getattr(ex, 'message_human', None) or ex}", file=sys.stderr)
+        return 2
+    shown = organization.retention_days or f"default (RETENTION_DAYS={settings_module.load().retention_days})"
+    print(f"organization {organization.id} keeps ended runs {shown} days")
+    return 0
+
+
 def cmd_backup(args):
     from storage import backup
 
@@ -173,6 +194,10 @@ def parser():
     create.add_argument("--env", action="store_true",
                         help="print `export DOCG_URL=... DOCG_ORG=... DOCG_TOKEN=...` for eval in a shell")
     create.set_defaults(func=cmd_org_create)
+    keep_org = org.add_parser("retention", help="set how many days an organization keeps ended runs")
+    keep_org.add_argument("organization")
+    keep_org.add_argument("days", help="whole days, or `default` for RETENTION_DAYS")
+    keep_org.set_defaults(func=cmd_org_retention)
     up = sub.add_parser("up", help="run web + worker + clock on the embedded default")
     up.add_argument("--port", type=int)
     up.set_defaults(func=cmd_up)

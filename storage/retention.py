@@ -39,6 +39,26 @@ ORDER BY c.relname
 """
 
 
+MAX_DAYS = 36_500
+
+
+def set_days(organization_id, days):
+    """Set (or with None, clear) an organization's retention_days; return the row."""
+    from storage.errors import NotFound, StorageError
+    from storage.models import Organization
+
+    if days is not None and not (isinstance(days, int) and 0 < days <= MAX_DAYS):
+        raise StorageError("Retention must be a whole number of days between 1 and 36500.", f"days={days!r}",
+                           code="retention.invalid_days")
+    try:
+        updated = Organization.update(retention_days=days).where(Organization.id == organization_id).execute()
+    except (ValueError, TypeError) as ex:
+        raise NotFound("Organization not found.", f"organization {organization_id!r}") from ex
+    if not updated:
+        raise NotFound("Organization not found.", f"organization {organization_id!r}")
+    return Organization.get_by_id(organization_id)
+
+
 def due_counts(default_days):
     """{organization_id: runs past retention} (what a dry run reports)."""
     rows = database.execute_sql(_COUNT, (*_ENDED, default_days)).fetchall()

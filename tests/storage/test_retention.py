@@ -96,7 +96,10 @@ def test_ended_runs_past_retention_go_in_batches_and_waiting_runs_stay(client, o
 
 def test_an_organizations_own_retention_days_wins_over_the_default(client, org, other_org, db, worker, services):
     # Given two organizations' runs that ended 40 days ago; one organization keeps runs 30 days
-    Organization.update(retention_days=30).where(Organization.id == org.id).execute()
+    assert cli("org", "retention", org.id, "0").returncode == 2
+    assert cli("org", "retention", "not-an-id", "30").returncode == 2
+    assert cli("org", "retention", org.id, "30").returncode == 0
+    assert Organization.get_by_id(org.id).retention_days == 30
     runs = {}
     for tenant in (org, other_org):
         wf = factories.workflow(client, tenant, [{"node_type": "webhook", "label": "deal"}])
