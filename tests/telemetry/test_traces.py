@@ -107,6 +107,9 @@ def test_a_run_is_one_trace_from_the_post_through_a_wait_to_the_outbound_call(tr
     assert webhook.context.trace_id != run_trace
     linked = {link.context.trace_id for link in resumed.links}
     assert webhook.context.trace_id in linked
+    apply = next(s for s in everything if s.name == "apply_signature_delivery"
+                 and s.context.trace_id == webhook.context.trace_id)
+    assert apply.attributes["docg.correlation_id"] == correlation_id
     outbound = [s for s in in_run if s.kind == SpanKind.CLIENT and s.parent is not None
                 and s.parent.span_id == resumed.context.span_id
                 and "/notify" in str(s.attributes.get("http.url", s.attributes.get("url.full", "")))]
