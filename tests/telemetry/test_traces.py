@@ -136,11 +136,14 @@ def test_tracing_is_off_without_an_endpoint_and_sends_nothing():
     assert Message.options == {}
 
 
-def test_a_real_worker_exports_its_hop_spans_over_otlp(client, org, spawn_worker, httpserver):
+def test_real_web_and_worker_processes_export_one_trace_over_otlp(org, spawn_worker, httpserver, logs_dir):
+    import requests
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
     from werkzeug import Response
 
-    # Given an OTLP/HTTP collector and a worker process pointed at it
+    from tests.support import free_port, http_ok, start_web
+
+    # Given an OTLP/HTTP collector, and a gunicorn web process and a worker process pointed at it
     received = []
 
     def collect(request):
@@ -148,27 +151,52 @@ def test_a_real_worker_exports_its_hop_spans_over_otlp(client, org, spawn_worker
         return Response(b"", status=200, content_type="application/x-protobuf")
 
     httpserver.expect_request("/v1/traces", method="POST").respond_with_handler(collect)
-    spawn_worker(env={"OTEL_EXPORTER_OTLP_ENDPOINT": httpserver.url_for("/").rstrip("/"),
-                      "OTEL_BSP_SCHEDULE_DELAY": "200"})
-    wf = factories.workflow(client, org, [{"node_type": "webhook", "label": "deal"}])
+    otlp = {"OTEL_EXPORTER_OTLP_ENDPOINT": httpserver.url_for("/").rstrip("/"), "OTEL_BSP_SCHEDULE_DELAY": "200"}
+    spawn_worker(env=otlp)
+    port = free_port()
+    web = start_web(logs_dir, port, env=otlp)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http_ok(f"{base}/health"), 60, message="traced web health")
+        wf = requests.post(f"{base}/api/v1/workflows", headers=org.headers, timeout=10,
+                           json={"name": "traced", "nodes": [{"node_type": "webhook", "label": "deal"}]}).json()
 
-    # When a run goes through it
-    execution_id = factories.start(client, org, wf["id"], {"client_name": "Ana"})
-    correlation_id = factories.wait_for_status(client, org, execution_id)["correlation_id"]
+        # When a run is started through the web process and goes through the worker
+        started = requests.post(f"{base}/api/v1/workflows/{wf['id']}/executions", headers=org.headers, timeout=10,
+                                json={"trigger_data": {"client_name": "Ana"}})
+        assert started.status_code == 202, started.text
+        execution_id = started.json()["execution_id"]
+        state = wait_until(lambda: (r := requests.get(f"{base}/api/v1/executions/{execution_id}",
+                                                      headers=org.headers, timeout=10).json())["status"]
+                           in ("completed", "failed") and r, 60, message="traced run ended")
+        assert state["status"] == "completed"
 
-    # Then its hop spans reach the collector, named by actor, with the run's correlation id
-    def hop_spans():
-        found = {}
-        for export in received:
-            for resource_spans in export.resource_spans:
-                service = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
-                for scope in resource_spans.scope_spans:
-                    for span in scope.spans:
-                        attributes = {a.key: a.value.string_value for a in span.attributes}
-                        if attributes.get("docg.correlation_id") == correlation_id:
-                            found[span.name] = service["service.name"]
-        return found
+        # Then the collector holds one trace: the web's server span, then the worker's hops under it
+        def spans():
+            found = []
+            for export in received:
+                for resource_spans in export.resource_spans:
+                    service = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+                    for scope in resource_spans.scope_spans:
+                        for span in scope.spans:
+                            found.append((service["service.name"], span))
+            return found
 
-    spans = wait_until(lambda: {"preflight_hop", "trigger_hop"} <= set(hop_spans()) and hop_spans(), 30,
-                       message="hop spans at the collector")
-    assert spans["trigger_hop"] == "docg-worker"
+        def run_spans():
+            found = spans()
+            post = [span for service, span in found if service == "docg-web" and any(
+                a.key == "docg.execution_id" and a.value.string_value == execution_id for a in span.attributes)]
+            if not post:
+                return None
+            trace_id = post[0].trace_id
+            hops = {span.name: (service, span) for service, span in found if span.trace_id == trace_id
+                    and span.name.endswith("_hop")}
+            return (post[0], hops) if {"preflight_hop", "trigger_hop"} <= set(hops) else None
+
+        post, hops = wait_until(run_spans, 30, message="web and worker spans of the run at the collector")
+        assert hops["preflight_hop"][0] == "docg-worker" and hops["preflight_hop"][1].parent_span_id == post.span_id
+        assert hops["trigger_hop"][1].parent_span_id == hops["preflight_hop"][1].span_id
+        assert any(a.key == "docg.correlation_id" and a.value.string_value == state["correlation_id"]
+                   for a in post.attributes)
+    finally:
+        web.stop()
