@@ -14,6 +14,7 @@ from storage import approvals, audit, documents, executions, logs, preflights, r
 from storage.errors import Conflict, InvalidTransition, NotFound
 from storage.events import EventBatch
 from storage.models import Execution, ExecutionStep, SideEffect, WorkflowNode, utcnow
+from telemetry import tracing
 
 RESUMABLE = ("needs_review",)
 
@@ -129,9 +130,10 @@ def retry(execution, from_step, actor, definition="original"):
         reused_steps = [(s.position, s) for s in steps[:start]]
     reused = {position: {"output": outputs.get(s.label, {}), "documents": documents.for_node(execution.id, s.node_id)}
               for position, s in reused_steps}
-    new, batch = executions.create(workflow, nodes=nodes, trigger_data=execution.trigger_data, trigger_type="retry",
-                                   dry_run=execution.dry_run, until_phase=execution.until_phase,
-                                   retry_of=execution.id, actor=actor, reused=reused)
+    new, batch = pipeline.traced(executions.create(
+        workflow, nodes=nodes, trigger_data=execution.trigger_data, trigger_type="retry", dry_run=execution.dry_run,
+        until_phase=execution.until_phase, retry_of=execution.id, actor=actor, reused=reused,
+        traceparent=tracing.current_traceparent()))
     audit.record(execution.organization_id, "execution.retried", actor_type=actor[0], actor_id=actor[1],
                  target_id=execution.id, execution_id=execution.id, correlation_id=execution.correlation_id,
                  metadata={"new_execution_id": str(new.id), "from_step": start, "definition": definition})
@@ -156,7 +158,8 @@ def request_signature(execution, config, actor):
                            "documents": documents.for_node(execution.id, s.node_id)} for s in steps}
     new, batch = executions.create(workflows.get(execution.workflow_id, execution.organization_id), nodes=nodes,
                                    trigger_data=execution.trigger_data, trigger_type="manual_signature",
-                                   retry_of=execution.id, actor=actor, reused=reused)
+                                   retry_of=execution.id, actor=actor, reused=reused,
+                                   traceparent=tracing.current_traceparent())
     batch.flush()
     pipeline.advance(new.id)
     return new

@@ -82,7 +82,15 @@ def _create(workflow, **options):
     registry = load_apps()
     nodes = executions.nodes_of(workflow)
     phases = {node.node_type: registry.phase_of(node.node_type) for node in nodes}
-    return executions.create(workflow, nodes=executions.node_specs(nodes, phases), **options)
+    return traced(executions.create(workflow, nodes=executions.node_specs(nodes, phases),
+                                    traceparent=tracing.current_traceparent(), **options))
+
+
+def traced(created):
+    """Name the run on the current span (the request's); return `created` as is."""
+    execution = created[0]
+    tracing.annotate(**{"docg.correlation_id": execution.correlation_id, "docg.execution_id": execution.id})
+    return created
 
 
 def send(envelope, phase, *, traceparent=None):

@@ -1,7 +1,8 @@
 """Traces and metrics shared by every process (web, worker, clock).
 
-`telemetry` sits beside `storage`: it imports neither `actors` nor `web`,
-so both can use it. `tracing` wires OpenTelemetry (off unless an OTLP
+`telemetry` sits between `storage` and the processes: it may read
+`storage` (the clock's gauges) and imports neither `actors` nor `web`, so
+both can use it. `tracing` wires OpenTelemetry (off unless an OTLP
 endpoint is configured); `metrics` holds the Prometheus instruments, the
 per-role exposition servers and the scrape-time collectors.
 """

@@ -13,12 +13,9 @@ sent from another trace (a webhook that resumed a wait, the reaper) is sent
 inside the run's own context instead and keeps a link to the trace it came
 from, so a run stays one trace however long it waits.
 """
-import logging
 import threading
 
 from opentelemetry import context, propagate, trace
-
-log = logging.getLogger("docg.tracing")
 
 TRACER_NAME = "docg"
 _state = {"enabled": False, "provider": None}

@@ -5,7 +5,6 @@ import pytest
 from werkzeug import Response
 
 from tests import factories
-from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,6 @@ from actors.envelope import ENVELOPE_VERSION, Envelope
 from cli import sample
 from storage.models import Execution
 from tests import factories
-from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e
 
