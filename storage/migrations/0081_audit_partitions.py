@@ -9,6 +9,9 @@ Retention detaches and drops whole partitions (DDL), never deletes rows;
 `audit_checkpoints` keeps each organization's last hash of a dropped
 partition so the hash chain still verifies from there.
 
+Indexes other migrations added to audit_events are rebuilt on the
+partitioned table (their definitions are read before the swap).
+
 NOTE: the copy holds an exclusive lock on audit_events for its duration;
 the previous release's INSERTs wait for it and then succeed (same name and
 columns). See docs/operations.md, "Releases".
@@ -121,8 +124,22 @@ CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
 """
 
 
+#: indexes that migrations before this one (or other branches') put on audit_events, rebuilt below
+_EXTRA_INDEXES = """
+SELECT indexname, indexdef FROM pg_indexes
+WHERE schemaname = current_schema() AND tablename = 'audit_events'
+  AND indexname NOT IN ('audit_events_pkey', 'audit_events_exec', 'audit_events_org')
+"""
+
+
 def up(db):
+    extra = db.execute_sql(_EXTRA_INDEXES).fetchall()
     db.execute_sql(UP)
+    for _, definition in extra:
+        if " UNIQUE " in f" {definition.upper()} ":
+            raise RuntimeError(f"0081 cannot keep a unique index without created_at on the partitioned "
+                               f"audit_events: {definition}")
+        db.execute_sql(definition)
 
 
 def down(db):
