@@ -58,7 +58,7 @@ def setup():
     broker = build_broker(settings, role)
     dramatiq.set_broker(broker)
     if role == "clock":
-        metrics.serve_clock_metrics(settings, broker)
+        metrics.serve_clock_metrics(settings, broker, services.redis)
     return broker
 
 

@@ -23,11 +23,47 @@ WHERE table_schema = current_schema() AND table_name = 'execution_events'
 """
 
 
+OUTBOX_WINDOW_SECONDS = 3600
+_RECENT = """
+SELECT execution_id, max(seq) FROM execution_events
+WHERE created_at > now() - make_interval(secs => %s) GROUP BY execution_id
+"""
+#: stream ids above this were written before the outbox (they were timestamps)
+_LEGACY_ID = 10 ** 12
+
+
+def behind_runs(redis, window_seconds):
+    """[(execution_id, first seq missing from its stream)] of runs with recent outbox events."""
+    from storage.events import stream_key
+
+    runs = database.execute_sql(_RECENT, (float(window_seconds),)).fetchall()
+    if not runs:
+        return []
+    pipe = redis.pipeline(transaction=False)
+    for execution_id, _ in runs:
+        pipe.xrevrange(stream_key(execution_id), count=1)
+    behind = []
+    for (execution_id, last), newest in zip(runs, pipe.execute()):
+        top = int(newest[0][0].decode().partition("-")[0]) if newest else 0
+        if top < last and top < _LEGACY_ID:
+            behind.append((str(execution_id), top + 1))
+    return behind
+
+
+def outbox_lag(redis, window_seconds):
+    """Seconds since the oldest recent outbox event that its run's stream lacks (0 if none)."""
+    behind = behind_runs(redis, window_seconds)
+    ages = [database.execute_sql("SELECT extract(epoch FROM now() - min(created_at)) FROM execution_events"
+                                 " WHERE execution_id = %s AND seq >= %s", (execution_id, seq)).fetchone()[0]
+            for execution_id, seq in behind]
+    return max((float(age) for age in ages if age is not None), default=0.0)
+
+
 class ClusterCollector:
     """Runs by status, waits due, queues, dead letters, outbox lag, retention backlog."""
 
-    def __init__(self, broker, settings):
-        self.broker, self.settings = broker, settings
+    def __init__(self, broker, settings, redis=None):
+        self.broker, self.settings, self.redis = broker, settings, redis
 
     def describe(self):
         return []
@@ -53,20 +89,18 @@ class ClusterCollector:
         yield due
 
     def _outbox_lag(self):
-        """Age of the oldest unpublished outbox row, when the outbox table exists.
+        """Age of the oldest outbox event not yet in its run's Redis stream.
 
-        NOTE: the outbox (`execution_events`) comes from another branch; the
-        gauge reads it only if it has `created_at` and one of `published_at`
-        / `delivered_at`, and reports 0 otherwise.
+        NOTE: the outbox (`execution_events`: execution_id, seq, created_at;
+        stream entry ids `{seq}-0`) comes from another branch; before it
+        exists the gauge is 0. Only runs with events in the last
+        `OUTBOX_WINDOW_SECONDS` are looked at (the relay's own window).
         """
-        columns = {row[0] for row in database.execute_sql(_OUTBOX_COLUMNS).fetchall()}
-        marker = next((c for c in ("published_at", "delivered_at") if c in columns), None)
         lag = GaugeMetricFamily("docg_outbox_lag_seconds", "Age of the oldest event not yet published to Redis")
+        columns = {row[0] for row in database.execute_sql(_OUTBOX_COLUMNS).fetchall()}
         value = 0.0
-        if marker and "created_at" in columns:
-            value = database.execute_sql(
-                f"SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM execution_events"
-                f" WHERE {marker} IS NULL").fetchone()[0]
+        if {"execution_id", "seq", "created_at"} <= columns and self.redis is not None:
+            value = outbox_lag(self.redis, min(OUTBOX_WINDOW_SECONDS, self.settings.redis_stream_ttl))
         lag.add_metric([], float(value))
         yield lag
 

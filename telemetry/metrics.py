@@ -151,7 +151,7 @@ def _alive(pid):
     return True
 
 
-def serve_clock_metrics(settings, broker):
+def serve_clock_metrics(settings, broker, redis=None):
     """Serve the cluster gauges from the clock process on CLOCK_METRICS_PORT."""
     if not settings.clock_metrics_port:
         return None
@@ -164,7 +164,7 @@ def serve_clock_metrics(settings, broker):
     except OSError as ex:  # NOTE: the clock's job is scheduling; it goes on without its metrics
         log.warning("clock metrics not served: port %s: %s", settings.clock_metrics_port, ex)
         return None
-    REGISTRY.register(ClusterCollector(broker, settings))
+    REGISTRY.register(ClusterCollector(broker, settings, redis))
     log.info("clock metrics on port %s", settings.clock_metrics_port)
     return server
 

@@ -103,3 +103,36 @@ def test_the_grafana_dashboard_only_charts_metrics_some_process_serves():
     assert base <= served, base - served
     assert {"docg_hops_total", "docg_queue_oldest_message_age_seconds", "docg_outbox_lag_seconds",
             "docg_sse_streams", "docg_waits_due", "docg_reaper_redrives_total", "docg_dead_letters_total"} <= base
+
+
+def test_outbox_lag_is_the_age_of_the_oldest_event_missing_from_its_stream(org, db, redis, services):
+    from actors import pipeline
+    from storage import events, workflows
+    from telemetry.collectors import ClusterCollector, behind_runs, outbox_lag
+
+    # Given the events outbox (created here when this branch runs before it exists)
+    created = db.execute_sql("SELECT to_regclass('execution_events')").fetchone()[0] is None
+    if created:
+        db.execute_sql("CREATE TABLE execution_events (execution_id uuid NOT NULL, seq integer NOT NULL,"
+                       " organization_id uuid NOT NULL, event_type text NOT NULL, event jsonb NOT NULL,"
+                       " created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (execution_id, seq))")
+    try:
+        wf = workflows.create(org.id, {"name": "outbox", "nodes": [{"node_type": "webhook", "label": "deal"}]})
+        execution, _ = pipeline._create(wf, trigger_data={})
+        redis.delete(events.stream_key(execution.id))
+        # When an event committed two minutes ago never reached the run's stream
+        db.execute_sql("INSERT INTO execution_events (execution_id, seq, organization_id, event_type, event,"
+                       " created_at) VALUES (%s, 1000, %s, 'execution.progress', '{}', now() - interval '120 s')",
+                       (str(execution.id), org.id))
+
+        # Then the run is behind and the lag is at least that event's age, on the clock's scrape too
+        assert (str(execution.id), 1) in behind_runs(redis, 3600)
+        assert outbox_lag(redis, 3600) >= 119
+        gauges = {f.name: f for f in ClusterCollector(None, services.settings, redis)._outbox_lag()}
+        assert gauges["docg_outbox_lag_seconds"].samples[0].value >= 119
+        # and once the relay published it, the run is no longer behind
+        redis.xadd(events.stream_key(execution.id), {"type": "execution.progress", "event": "{}"}, id="1000-0")
+        assert str(execution.id) not in {run for run, _ in behind_runs(redis, 3600)}
+    finally:
+        if created:
+            db.execute_sql("DROP TABLE execution_events")
