@@ -95,6 +95,7 @@ class Budget:
     deadline: float
     thread_id: int
     doc: object = None
+    source: str = ""
     output: int = 0
     values: int = 0
     ticks: int = 0
@@ -321,6 +322,12 @@ class Sandbox(ImmutableSandboxedEnvironment):
         _binop_guard(operator, left, right)
         return check_size(super().call_binop(context, operator, left, right))
 
+    def from_string(self, source, globals=None, template_class=None):  # noqa: A002 - Jinja's signature
+        budget = _current.get()
+        if budget is not None:
+            budget.source = source
+        return super().from_string(source, globals, template_class)
+
     def concat(self, chunks):
         """Join a template's output, stopping it once it is too large or too slow."""
         budget, parts = _current.get(), []
@@ -371,31 +378,49 @@ def rendering(limits, fmt, *, doc=None, locale=None):
 def guarded(render, *, limits=None, fmt="text", doc=None, locale=None, template_name="the template"):
     """Return `render()` run under a budget; raise only `template.*` errors."""
     limits = limits or Limits()
+    budget_source = []
     try:
-        with rendering(limits, fmt, doc=doc, locale=locale):
+        with rendering(limits, fmt, doc=doc, locale=locale) as budget:
+            budget_source = budget
             return render()
     except _Deadline:
         raise TemplateTimeout(f"{template_name} took longer than {limits.timeout_s:g} s to render; check its loops.",
                               f"render deadline of {limits.timeout_s} s passed") from None
     except Exception as ex:  # noqa: BLE001 - every failure of tenant code becomes a template error
-        raise classify(ex, template_name) from ex
+        raise classify(ex, template_name, where=_where(ex, budget_source)) from ex
 
 
-def classify(ex, template_name="the template"):
+def _where(ex, budget):
+    """The text (XML tags stripped) of the template line that failed, from the traceback."""
+    source = getattr(budget, "source", "")
+    lineno, tb = getattr(ex, "lineno", None), ex.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            lineno = tb.tb_lineno
+        tb = tb.tb_next
+    lines = source.splitlines()
+    if not lineno or not 0 < lineno <= len(lines):
+        return ""
+    return " ".join(re.sub(r"<[^>]+>", "", lines[lineno - 1]).split())[:160]
+
+
+def classify(ex, template_name="the template", where=""):
     """Map an exception raised while compiling or rendering to a TemplateProblem."""
     if isinstance(ex, TemplateProblem):
         return ex
-    detail = f"{type(ex).__name__}: {str(ex)[:300]}"
+    detail = f"{type(ex).__name__}: {str(ex)[:300]}" + (f" in “{where}”" if where else "")
+    where = f" (in “{where}”)" if where else ""
     if isinstance(ex, SecurityError) or getattr(ex, "_undefined_exception", None) is SecurityError:
         return TemplateUnsafe(f"{template_name} tries to reach something outside its data "
-                              "(a hidden attribute or a function), which is not allowed.", detail)
+                              f"(a hidden attribute or a function), which is not allowed{where}.", detail)
     if isinstance(ex, jinja2.UndefinedError):
-        return TemplateUnmappedTags(f"{template_name} uses a tag that has no value: {str(ex)[:200]}.", detail)
+        return TemplateUnmappedTags(f"{template_name} uses a tag that has no value{where}: {str(ex)[:200]}.",
+                                    detail)
     if isinstance(ex, jinja2.TemplateSyntaxError):
-        return TemplateInvalid(f"{template_name} has a tag that does not parse: {ex.message}.",
-                               f"{detail} (line {ex.lineno})")
+        return TemplateInvalid(f"{template_name} has a tag that does not parse{where}: {ex.message}.", detail)
     if isinstance(ex, (MemoryError, OverflowError)):
-        return TemplateTooLarge(f"{template_name} produces more than allowed; check its loops.", detail)
+        return TemplateTooLarge(f"{template_name} produces more than allowed; check its loops{where}.", detail)
     if isinstance(ex, RecursionError):
-        return TemplateRenderError(f"{template_name} calls a macro too deeply.", detail)
-    return TemplateRenderError(f"A tag of {template_name} could not be evaluated ({type(ex).__name__}).", detail)
+        return TemplateRenderError(f"{template_name} calls a macro too deeply{where}.", detail)
+    return TemplateRenderError(f"A tag of {template_name} could not be evaluated{where}: "
+                               f"{type(ex).__name__}: {str(ex)[:160]}.", detail)
