@@ -192,6 +192,10 @@ def collect(tree):
                 visit(child, inner)
             return
         if isinstance(node, (nodes.Macro, nodes.CallBlock)):
+            if isinstance(node, nodes.Macro):
+                scope[node.name] = None
+            else:
+                visit(node.call, scope)
             inner = {**scope, **{arg.name: None for arg in node.args}, "caller": None}
             for child in node.body:
                 visit(child, inner)

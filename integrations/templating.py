@@ -185,6 +185,9 @@ class _Range:
     def __len__(self):
         return len(self._range)
 
+    def __repr__(self):
+        return repr(self._range)
+
     def __reversed__(self):
         return iter(reversed(self._range))
 
@@ -249,6 +252,9 @@ def _finalize(context, value):
 
     if isinstance(value, Raw):
         return value.xml if budget is not None and budget.fmt == "xml" else value.text
+    if callable(value) and not isinstance(value, jinja2.Undefined):
+        raise TemplateRenderError("A tag prints a function instead of a value; call it or name a field.",
+                                  f"printed a {type(value).__name__}")
     text = "" if value is None else str(value)
     if budget is not None:
         budget.tick()
