@@ -92,7 +92,7 @@ def docx_sources(content):
         document = template.docx
     except Exception as ex:  # noqa: BLE001 - python-docx raises zip/xml/key errors for a broken file
         raise TemplateInvalid("The Word document cannot be opened.", f"{type(ex).__name__}: {ex}") from ex
-    yield "document body", template.patch_xml(template.xml_to_string(document._element.body))
+    yield "document body", _lines(template.patch_xml(template.xml_to_string(document._element.body)))
     for rel in document.part.rels.values():
         if rel.reltype in (template.HEADER_URI, template.FOOTER_URI) and not rel.is_external:
             kind = "header" if rel.reltype == template.HEADER_URI else "footer"
@@ -100,7 +100,12 @@ def docx_sources(content):
                 xml = template.xml_to_string(parse_xml(rel.target_part.blob))
             except Exception as ex:  # noqa: BLE001
                 raise TemplateInvalid(f"The document's {kind} cannot be read.", repr(ex)) from ex
-            yield kind, template.patch_xml(xml)
+            yield kind, _lines(template.patch_xml(xml))
+
+
+def _lines(xml):
+    """One paragraph per line, as docxtpl renders it (so error lines name a paragraph)."""
+    return re.sub(r"<w:p([ >])", r"\n<w:p\1", xml)
 
 
 def pptx_sources(content):
@@ -130,7 +135,9 @@ def _where(part, source, lineno):
 def parse(part, source):
     """Parse one source in the sandbox; raise TemplateInvalid naming the tag and where it is."""
     try:
-        return environment().parse(source)
+        tree = environment().parse(source)
+        environment().compile(tree)  # unknown filters and tests are found when compiling
+        return tree
     except jinja2.TemplateSyntaxError as ex:
         where, tag = _where(part, source, ex.lineno)
         error = TemplateInvalid(f"A tag in the {part} does not parse: {ex.message}"
