@@ -126,3 +126,22 @@ def test_an_image_is_never_fetched_and_must_be_a_real_picture(value):
     with pytest.raises(TemplateProblem) as error:
         render(docx_kit.template("{{ logo|image }}"), {"logo": value})
     assert error.value.code == "template.render_error"
+
+
+def test_the_readme_example_template_renders_its_example_data():
+    from cli.example_template import PATH, example_contract, example_trigger
+
+    committed = PATH.read_bytes()
+    assert docx_kit.paragraphs(committed) == docx_kit.paragraphs(example_contract()), \
+        "run: python -m cli.example_template"
+
+    out = render(committed, example_trigger())
+
+    text = docx_kit.text(out)
+    assert 'Contratante: Johnson & Johnson <Legal> "Brasil", representada por Ana Souza' in text
+    assert "Rua Augusta, 1500\nSão Paulo - SP" in text
+    assert "Total: R$\xa013.845,60 (treze mil, oitocentos e quarenta e cinco reais e sessenta centavos)." in text
+    assert "Cláusula 2: Pagamento em 30 dias" in text and "1 de dezembro de 2026" in text
+    assert docx_kit.table_rows(out)[1:] == [["Implantação", "1", "R$\xa01.500,00"],
+                                           ["Licenças anuais", "10", "R$\xa01.234,56"]]
+    assert len(docx_kit.images(out)) == 1
