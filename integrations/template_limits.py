@@ -20,6 +20,7 @@ MAX_RANGE = 10_000
 MAX_WIDTH = 10_000
 MAX_INT_BITS = 100_000
 CHECK_EVERY = 256
+ALLOCATED_FACTOR = 5
 XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 FORMAT_WIDTH = re.compile(r"\d{5,}|\*")
 
@@ -56,6 +57,7 @@ class Budget:
     source: str = ""
     output: int = 0
     values: int = 0
+    allocated: int = 0
     ticks: int = 0
     done: bool = False
     fired: bool = False
@@ -71,8 +73,9 @@ class Budget:
 
     def spend(self, field, size):
         setattr(self, field, getattr(self, field) + size)
-        if getattr(self, field) > self.limits.max_bytes:
-            raise TemplateTooLarge(message_tech=f"rendered output passed {self.limits.max_bytes} bytes")
+        limit = self.limits.max_bytes * (ALLOCATED_FACTOR if field == "allocated" else 1)
+        if getattr(self, field) > limit:
+            raise TemplateTooLarge(message_tech=f"{field} passed {limit} bytes")
 
 
 _current = contextvars.ContextVar("docg_template_budget", default=None)
@@ -89,12 +92,33 @@ def _tick():
         budget.tick()
 
 
-def check_size(value):
-    """Refuse a value longer than the output budget (str, list, dict)."""
+def _limit():
     budget = _current.get()
-    limit = budget.limits.max_bytes if budget else Limits.max_bytes
-    if isinstance(value, (str, list, tuple, dict, bytes)) and len(value) > limit:
-        raise TemplateTooLarge(message_tech=f"a value of {len(value)} items/characters exceeds {limit}")
+    return budget.limits.max_bytes if budget else Limits.max_bytes
+
+
+def check_estimate(size, what):
+    """Refuse an operation before it runs when its result would pass the output budget."""
+    if size > _limit():
+        raise TemplateTooLarge("The template builds a value larger than allowed.",
+                               f"{what} would make {size} characters (limit {_limit()})")
+
+
+def check_size(value):
+    """Refuse a value longer than the output budget; count what the render has built.
+
+    NOTE: every string or list a call, operator or filter makes is added to
+    the budget's `allocated` (lists at 8 bytes an item), capped at
+    ALLOCATED_FACTOR times the output limit, so many medium values kept in
+    `{% set %}` variables cannot add up to gigabytes either.
+    """
+    budget = _current.get()
+    limit = _limit()
+    if isinstance(value, (str, list, tuple, dict, bytes)):
+        if len(value) > limit:
+            raise TemplateTooLarge(message_tech=f"a value of {len(value)} items/characters exceeds {limit}")
+        if budget is not None and len(value) > 64:
+            budget.spend("allocated", len(value) * (1 if isinstance(value, (str, bytes)) else 8))
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
         raise TemplateTooLarge(message_tech=f"an integer of {value.bit_length()} bits")
     return value
@@ -114,12 +138,27 @@ def check_format(text):
 def check_replace(text, old, new, count=-1):
     if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
         hits = (len(text) + 1) if old == "" else text.count(old)
-        if count is not None and count >= 0:
+        if isinstance(count, int) and count >= 0:
             hits = min(hits, count)
-        budget = _current.get()
-        limit = budget.limits.max_bytes if budget else Limits.max_bytes
-        if len(text) + hits * max(len(new) - len(old), 0) > limit:
-            raise TemplateTooLarge(message_tech=f"replace() would produce over {limit} characters")
+        check_estimate(len(text) + hits * max(len(new) - len(old), 0), "replace()")
+
+
+def _length(value):
+    return len(value) if isinstance(value, (str, bytes)) else len(str(value))
+
+
+def check_join(separator, items):
+    if isinstance(items, (list, tuple)):
+        check_estimate(_length(separator) * max(len(items) - 1, 0) + sum(_length(i) for i in items), "join()")
+
+
+def check_interpolation(template, values):
+    """`fmt % values` and `fmt.format(*values)`: each field may repeat a value."""
+    if isinstance(template, str):
+        check_format(template)
+        fields = template.count("%") + template.count("{")
+        longest = max((_length(v) for v in values), default=0)
+        check_estimate(len(template) + fields * longest, "formatting")
 
 
 class _Range:
@@ -157,10 +196,15 @@ def _method_guard(obj, args, kwargs):
     """Check the string methods that can grow text before they run."""
     obj = getattr(obj, "__wrapped__", obj)
     owner, name = getattr(obj, "__self__", None), getattr(obj, "__name__", "")
+    if isinstance(owner, int) and name == "to_bytes":
+        check_estimate(args[0] if args and isinstance(args[0], int) else 1, "to_bytes()")
     if not isinstance(owner, str):
         return
     if name in ("format", "format_map"):
-        check_format(owner)
+        check_interpolation(owner, [*args, *kwargs.values(), *(args[0].values() if name == "format_map" and args
+                                                                and isinstance(args[0], dict) else ())])
+    elif name == "join" and args:
+        check_join(owner, args[0])
     elif name in ("center", "ljust", "rjust", "zfill") and args:
         check_width(args[0])
     elif name == "expandtabs":
@@ -182,7 +226,10 @@ def _binop_guard(operator, left, right):
                 if len(seq) * times > limit:
                     raise TemplateTooLarge(message_tech=f"repeating {len(seq)} items {times} times")
     elif operator == "%" and isinstance(left, str):
-        check_format(left)
+        values = right if isinstance(right, tuple) else list(right.values()) if isinstance(right, dict) else [right]
+        check_interpolation(left, values)
+    elif operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
+        check_estimate(len(left) + len(right), "+")
 
 
 def _guard_filter(name, function):
@@ -192,7 +239,10 @@ def _guard_filter(name, function):
         values = [a for a in args if not isinstance(a, (jinja2.Environment, jinja2.nodes.EvalContext,
                                                          jinja2.runtime.Context))]
         if name == "format" and values:
-            check_format(values[0])
+            check_interpolation(values[0], [*values[1:], *kwargs.values()])
+        elif name == "join" and values:
+            check_join(values[1] if len(values) > 1 else kwargs.get("d", ""), list(values[0])
+                       if isinstance(values[0], (list, tuple)) else [])
         elif name in ("indent", "wordwrap", "truncate") and len(values) > 1:
             check_width(values[1] if not isinstance(values[1], str) else len(values[1]))
         elif name == "replace" and len(values) >= 3:

@@ -42,6 +42,7 @@ import time
 from collections.abc import Mapping
 
 import jinja2
+from jinja2.compiler import CodeGenerator
 from jinja2.runtime import LoopContext, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from markupsafe import Markup
@@ -49,7 +50,7 @@ from markupsafe import Markup
 from integrations.errors import (TemplateInvalid, TemplateProblem, TemplateRenderError, TemplateTimeout,
                                  TemplateTooLarge, TemplateUnmappedTags, TemplateUnsafe)
 from integrations.template_limits import (XML_INVALID, Budget, Limits, _binop_guard, _current, _Deadline,
-                                          _guard_filter, _method_guard, _Range, _tick, check_size,
+                                          _guard_filter, _method_guard, _Range, _tick, check_estimate, check_size,
                                           current)  # noqa: F401 - current() is part of this module's API
 #: the types whose attributes and methods a template may use
 SAFE_TYPES = (str, int, float, bool, type(None), list, tuple, dict, datetime.date, datetime.time,
@@ -91,10 +92,22 @@ def xml_text(text):
     return html.escape(text, quote=True).replace("{", "&#123;").replace("}", "&#125;")
 
 
+class _Generator(CodeGenerator):
+    """Compile `a ~ b ~ c` to a call the sandbox measures (Jinja inlines a join there)."""
+
+    def visit_Concat(self, node, frame):
+        self.write("environment.joined((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
 class Sandbox(ImmutableSandboxedEnvironment):
     """The sandbox policy; build it only through `environment()`."""
 
     intercepted_binops = frozenset({"*", "**", "%", "+"})
+    code_generator_class = _Generator
 
     def __init__(self):
         super().__init__(undefined=jinja2.StrictUndefined, autoescape=False, finalize=_finalize,
@@ -144,6 +157,13 @@ class Sandbox(ImmutableSandboxedEnvironment):
         _tick()
         _binop_guard(operator, left, right)
         return check_size(super().call_binop(context, operator, left, right))
+
+    def joined(self, values):
+        """The `~` operator: join the values' text once it is known to fit."""
+        _tick()
+        parts = [value if isinstance(value, str) else str(value) for value in values]
+        check_estimate(sum(len(part) for part in parts), "~")
+        return check_size("".join(parts))
 
     def from_string(self, source, globals=None, template_class=None):  # noqa: A002 - Jinja's signature
         budget = _current.get()
@@ -245,5 +265,5 @@ def classify(ex, template_name="the template", where=""):
         return TemplateTooLarge(f"{template_name} produces more than allowed; check its loops{where}.", detail)
     if isinstance(ex, RecursionError):
         return TemplateRenderError(f"{template_name} calls a macro too deeply{where}.", detail)
-    return TemplateRenderError(f"A tag of {template_name} could not be evaluated{where}: "
+    return TemplateRenderError(f"{template_name} has a tag that could not be evaluated{where}: "
                                f"{type(ex).__name__}: {str(ex)[:160]}.", detail)

@@ -185,7 +185,15 @@ def test_an_endless_loop_is_stopped_and_the_worker_keeps_serving(client, org, wo
 @pytest.mark.parametrize("tag", ["{% for i in range(10000) %}{{ 'x' * 60000 }}{% endfor %}",
                                  "{{ 'x' * 500000000 }}", "{{ range(10 ** 9)|list }}",
                                  "{% macro d(s) %}{{ d(s ~ s) }}{% endmacro %}{{ d('ab') }}",
-                                 "{{ '%999999999s'|format(1) }}", "{{ 9 ** 999999 }}"])
+                                 "{{ '%999999999s'|format(1) }}", "{{ 9 ** 999999 }}",
+                                 "{{ ('x' * 15000000).join(['a'] * 1000) }}",
+                                 "{{ (['a'] * 1000)|join('x' * 15000000) }}",
+                                 "{{ ('{0}' * 1000).format('x' * 15000000) }}",
+                                 "{{ ('%s' * 1000) % (('x' * 15000000,) * 1000) }}",
+                                 "{% set a = 'x' * 15000000 %}{% set b = a ~ a %}{{ b|length }}",
+                                 "{% set a = 'x' * 15000000 %}{% set b = a ~ 1 %}{% set c = a ~ 2 %}"
+                                 "{% set d = a ~ 3 %}{% set e = a ~ 4 %}{% set f = a ~ 5 %}{% set g = a ~ 6 %}",
+                                 "{{ (10).to_bytes(1000000000, 'big') }}", "{{ ('x' * 15000000)|list|length }}"])
 def test_a_huge_output_is_stopped_as_too_large(client, org, worker, tag):
     template_id = upload(client, org, docx_kit.template(tag)).json["id"]
 
