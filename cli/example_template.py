@@ -57,6 +57,18 @@ def example_trigger():
     }
 
 
+def template_bytes():
+    """The committed example, or the same template built afresh when docs/ is not installed."""
+    return PATH.read_bytes() if PATH.exists() else example_contract()
+
+
+def demo_trigger():
+    """The demo's trigger data: the sample deal, filled with what the example template shows."""
+    from cli import sample
+
+    return {**sample.trigger_data(), **{k: v for k, v in example_trigger().items() if k != "contact"}}
+
+
 if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else PATH
     target.parent.mkdir(parents=True, exist_ok=True)
