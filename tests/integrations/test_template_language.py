@@ -1,5 +1,6 @@
 """The template language behaves like the data: rendered for real through local-docx and read back."""
 import datetime
+import io
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -145,3 +146,43 @@ def test_the_readme_example_template_renders_its_example_data():
     assert docx_kit.table_rows(out)[1:] == [["Implantação", "1", "R$\xa01.500,00"],
                                            ["Licenças anuais", "10", "R$\xa01.234,56"]]
     assert len(docx_kit.images(out)) == 1
+
+
+def pptx_template(text):
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    presentation = Presentation()
+    slide = presentation.slides.add_slide(presentation.slide_layouts[6])
+    slide.shapes.add_textbox(Inches(1), Inches(1), Inches(6), Inches(1)).text_frame.text = text
+    buffer = io.BytesIO()
+    presentation.save(buffer)
+    return buffer.getvalue()
+
+
+def pptx_text(content):
+    from pptx import Presentation
+
+    return [shape.text_frame.text for shape in Presentation(io.BytesIO(content)).slides[0].shapes]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=XML_TEXT.map(lambda v: v.replace("\n", " ").replace("\t", " ")))
+def test_pptx_values_come_back_verbatim_and_mapping_keys_win(value):
+    from integrations.microsoft.pptx_fill import fill_pptx
+
+    content = pptx_template("{{ party }} | {{ deal.items }} | {{ deal.count }}")
+
+    out = fill_pptx(content, template_context({"trigger": {"party": value, "deal": {"items": 3, "count": "c"}}}))
+
+    assert pptx_text(out) == [f"{value} | 3 | c"]
+
+
+def test_pptx_tags_render_in_the_same_sandbox():
+    from integrations.microsoft.pptx_fill import fill_pptx
+
+    with pytest.raises(TemplateProblem) as error:
+        fill_pptx(pptx_template("{{ party|attr(k) }}"), {"party": "x", "k": "__class__"})
+    assert error.value.code == "template.unsafe"
+    out = fill_pptx(pptx_template("{{ total|currency }} {{ day|date }}"), {"total": 1234.5, "day": "2026-12-01"})
+    assert pptx_text(out) == ["R$\xa01.234,50 1 de dezembro de 2026"]
