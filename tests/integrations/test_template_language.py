@@ -186,3 +186,19 @@ def test_pptx_tags_render_in_the_same_sandbox():
     assert error.value.code == "template.unsafe"
     out = fill_pptx(pptx_template("{{ total|currency }} {{ day|date }}"), {"total": 1234.5, "day": "2026-12-01"})
     assert pptx_text(out) == ["R$\xa01.234,50 1 de dezembro de 2026"]
+
+
+def test_google_tags_are_paths_or_sandboxed_expressions():
+    from integrations.google.render import replacements_for
+
+    text = "{{ party }} {{deal.items}} {{ total|currency }} {{ day|date('short') }} {{ party|upper }}"
+    context = template_context({"trigger": {"party": PARTY, "deal": {"items": 2}, "total": "10.5",
+                                            "day": "2026-12-01"}})
+
+    replacements = replacements_for(text, context)
+
+    assert replacements == {"{{ party }}": PARTY, "{{deal.items}}": "2", "{{ total|currency }}": "R$\xa010,50",
+                            "{{ day|date('short') }}": "01/12/2026", "{{ party|upper }}": PARTY.upper()}
+    with pytest.raises(TemplateProblem) as error:
+        replacements_for("{{ party|attr(k) }}", {"party": "x", "k": "__class__"})
+    assert error.value.code == "template.unsafe"
