@@ -24,12 +24,13 @@ import zipfile
 import jinja2
 from jinja2 import nodes
 
-from integrations.errors import TemplateInvalid, TemplateUnsafe
+from integrations.errors import TemplateInvalid, TemplateProblem, TemplateUnsafe
 from integrations.templating import environment
 
 DOCX, PPTX = "docx", "pptx"
 MAX_ENTRIES = 2000
-MAX_UNPACKED_BYTES = 100 * 1024 * 1024
+MAX_UNPACKED_BYTES = 30 * 1024 * 1024
+MAX_PART_BYTES = 10 * 1024 * 1024
 TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 XML_TAG = re.compile(r"<[^>]+>")
 PPTX_TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
@@ -69,6 +70,9 @@ def package_kind(content):
     if len(entries) > MAX_ENTRIES or sum(e.file_size for e in entries) > MAX_UNPACKED_BYTES:
         raise TemplateInvalid("The document is too large once unpacked.",
                               f"{len(entries)} entries, {sum(e.file_size for e in entries)} bytes unpacked")
+    big = next((e for e in entries if e.filename.endswith(".xml") and e.file_size > MAX_PART_BYTES), None)
+    if big is not None:
+        raise TemplateInvalid("The document is too large once unpacked.", f"{big.filename}: {big.file_size} bytes")
     names = {e.filename for e in entries}
     if "[Content_Types].xml" not in names:
         raise TemplateInvalid("The file is not a Word (.docx) or PowerPoint (.pptx) document.",
@@ -237,7 +241,7 @@ def inspect(content):
     kind = package_kind(content)
     sources = docx_sources(content) if kind == DOCX else pptx_sources(content)
     fields, loops = [], []
-    for part, source in sources:
+    for part, source in _readable(sources, kind):
         tree = parse(part, source)
         problem = unsafe(tree)
         if problem:
@@ -247,6 +251,16 @@ def inspect(content):
         fields.extend(f for f in more_fields if f not in fields)
         loops.extend(loop for loop in more_loops if loop not in loops)
     return Report(kind, fields, loops)
+
+
+def _readable(sources, kind):
+    """Yield the sources; a package python-docx/python-pptx cannot walk is template.invalid, not a crash."""
+    try:
+        yield from sources
+    except TemplateProblem:
+        raise
+    except Exception as ex:  # noqa: BLE001 - broken relationships, parts or XML inside the package
+        raise TemplateInvalid(f"The .{kind} file cannot be read.", f"{type(ex).__name__}: {str(ex)[:200]}") from ex
 
 
 def missing(report, trigger):
