@@ -66,6 +66,9 @@ TABLE = [
     ("LOG_LEVEL", "INFO", str, "level of the JSON log lines every process writes"),
     ("HTTP_TIMEOUT", "15", float, "seconds for every outbound HTTP call"),
     ("DOCG_PROFILE", "dev", str, "dev allows the change-me secrets; any other profile refuses to start with them"),
+    ("TEMPLATE_RENDER_TIMEOUT_S", "10", float, "seconds one tenant template may take to render (template.timeout)"),
+    ("TEMPLATE_MAX_OUTPUT_BYTES", "20971520", int, "bytes one rendered template may produce (template.too_large)"),
+    ("TEMPLATE_LOCALE", "pt_BR", str, "default locale of the template filters (currency, number, date, words)"),
 ]
 
 
@@ -109,6 +112,9 @@ class Settings:
     microsoft_client_secret: str
     stripe_webhook_secret: str
     docg_profile: str
+    template_render_timeout_s: float = 10.0
+    template_max_output_bytes: int = 20971520
+    template_locale: str = "pt_BR"
 
     @property
     def sandbox_webhook_secret(self):

@@ -18,7 +18,6 @@ from storage import steps as step_state
 from integrations import preflight
 from integrations.base import NodeContext, load_apps
 from integrations.errors import IntegrationError
-from integrations.variables import resolve
 from storage import executions, preflights, runstate, starts, waits
 from storage.db import database
 from storage.errors import InvalidTransition
@@ -187,7 +186,7 @@ def _run_node(execution, step, envelope):
         node_id=str(step.node_id), node_type=step.node_type, label=step.label, position=step.position,
         config={}, run=envelope.context, settings=services().settings, dry_run=execution.dry_run,
         services=services())
-    ctx.config = resolve(step.config or {}, envelope.context)
+    ctx.config = action.resolve_config(step.config or {}, envelope.context)
     step_state.record_input(step, ctx.config)
     return action.run(ctx)
 

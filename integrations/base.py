@@ -79,6 +79,12 @@ class Action:
         """Return preflight Issues for this node's config (raise IntegrationError for one)."""
         return []
 
+    def resolve_config(self, config: dict, run: dict) -> dict:
+        """Return the config with its `{{variables}}` filled from the run (an override escapes per format)."""
+        from integrations import variables
+
+        return variables.resolve(config, run)
+
 
 @dataclasses.dataclass
 class OAuth:

@@ -47,6 +47,49 @@ class TemplateNotFound(IntegrationError):
     message_human = "The template does not exist or was deleted."
 
 
+class TemplateProblem(InvalidConfig):
+    """Root of every error a tenant template causes; permanent, never retried.
+
+    Every code starts with `template.` so the pipeline can route the run to
+    review (a fixed template can be resumed).
+    """
+
+    code = "template.error"
+    message_human = "The template could not be rendered."
+    #: for the API: {"tag", "message", "where"} when known
+    details = None
+
+
+class TemplateInvalid(TemplateProblem):
+    code = "template.invalid"
+    message_human = "The template is not valid."
+
+
+class TemplateUnmappedTags(TemplateProblem):
+    code = "template.unmapped_tags"
+    message_human = "The template uses a tag that has no value."
+
+
+class TemplateUnsafe(TemplateProblem):
+    code = "template.unsafe"
+    message_human = "The template tries to reach something outside its data, which is not allowed."
+
+
+class TemplateTimeout(TemplateProblem):
+    code = "template.timeout"
+    message_human = "The template took too long to render; check its loops."
+
+
+class TemplateTooLarge(TemplateProblem):
+    code = "template.too_large"
+    message_human = "The template produces a document larger than allowed; check its loops."
+
+
+class TemplateRenderError(TemplateProblem):
+    code = "template.render_error"
+    message_human = "A tag of the template could not be evaluated."
+
+
 class AuthExpired(IntegrationError):
     code = "oauth_expired"
     message_human = "The connection expired; reconnect the account."

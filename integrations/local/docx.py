@@ -1,5 +1,4 @@
 """Render a .docx template with `{{tags}}` from the run context (docxtpl)."""
-import functools
 import io
 import re
 import shutil
@@ -7,11 +6,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import jinja2
 from docxtpl import DocxTemplate
 
+from integrations import template_checks, templating
 from integrations.base import Action, Result
-from integrations.errors import IntegrationError, InvalidConfig, TemplateNotFound
+from integrations.errors import IntegrationError, InvalidConfig, TemplateInvalid, TemplateNotFound
 from storage import documents
 from storage.models import Template
 
@@ -40,31 +39,45 @@ def load_template(template_id, organization_id):
     return template
 
 
-def render_docx(content, context):
-    """Return the rendered .docx bytes; unmapped tags are an error, not blanks."""
-    doc = DocxTemplate(io.BytesIO(content))
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
-    try:
-        doc.render(context, jinja_env=env)
-    except jinja2.UndefinedError as ex:
-        raise InvalidConfig("The template uses a tag that has no value.", str(ex),
-                            code="template.unmapped_tags") from ex
-    except jinja2.TemplateError as ex:
-        raise InvalidConfig("The template has a syntax error.", str(ex), code="template.invalid") from ex
-    out = io.BytesIO()
-    doc.save(out)
-    return out.getvalue()
+class SandboxedDocx(DocxTemplate):
+    """docxtpl's template, rendering its core properties as plain text, not XML."""
+
+    def render_properties(self, context, jinja_env=None):
+        budget = templating.current()
+        previous, budget.fmt = budget.fmt, "text"
+        try:
+            super().render_properties(context, jinja_env)
+        finally:
+            budget.fmt = previous
 
 
-@functools.lru_cache(maxsize=32)
-def template_tags(content):
-    """Return the undeclared variables the template uses (a frozenset).
+def render_docx(content, context, *, settings=None, locale=None):
+    """Return the rendered .docx bytes, rendered in the shared sandbox.
 
-    NOTE: kept per content for the process: every run's preflight checks the
-    same few templates, and parsing a .docx costs more than the rest of the
-    preflight. A new template version is new content, so a new entry.
+    Values are escaped for WordprocessingML, newlines become line breaks;
+    unmapped tags are an error (`template.unmapped_tags`), not blanks.
     """
-    return frozenset(DocxTemplate(io.BytesIO(content)).get_undeclared_template_variables(jinja2.Environment()))
+    if template_checks.inspect(bytes(content)).kind != template_checks.DOCX:
+        raise TemplateInvalid("The template is not a Word (.docx) file.", "package is not a .docx")
+    doc = SandboxedDocx(io.BytesIO(content))
+    try:
+        doc.init_docx()
+    except Exception as ex:  # noqa: BLE001 - python-docx raises zip/xml/key errors for a broken file
+        raise TemplateInvalid("The template is not a valid Word (.docx) file.", f"{type(ex).__name__}: {ex}") from ex
+
+    def render():
+        doc.render(context, jinja_env=templating.environment())
+        out = io.BytesIO()
+        doc.save(out)
+        return out.getvalue()
+
+    return templating.guarded(render, limits=templating.Limits.of(settings), fmt="xml", doc=doc, locale=locale,
+                              template_name="The template")
+
+
+def template_tags(content):
+    """Return the top-level data names the template needs (a frozenset)."""
+    return frozenset(template_checks.inspect(bytes(content)).roots())
 
 
 def to_pdf(docx_bytes):
@@ -86,13 +99,15 @@ class LocalDocx(Action):
     key = "local-docx"
     name = "Render DOCX"
     phase = "render"
-    fields = {"template_id": {"type": "string"}, "output_name": {"type": "string"}, "pdf": {"type": "boolean"}}
+    fields = {"template_id": {"type": "string"}, "output_name": {"type": "string"}, "pdf": {"type": "boolean"},
+              "locale": {"type": "string", "description": "locale of the filters, e.g. pt_BR or en_US"}}
 
     def run(self, ctx):
         if not ctx.config.get("template_id"):
             raise InvalidConfig("Choose a template for this step.", "template_id missing")
         template = load_template(ctx.config["template_id"], ctx.organization_id)
-        content = render_docx(bytes(template.content), template_context(ctx.run))
+        content = render_docx(bytes(template.content), template_context(ctx.run), settings=ctx.settings,
+                              locale=ctx.config.get("locale"))
         content_type, suffix = DOCX, ".docx"
         if ctx.config.get("pdf"):
             content, content_type, suffix = to_pdf(content), PDF, ".pdf"
@@ -108,8 +123,7 @@ class LocalDocx(Action):
             raise InvalidConfig("Choose a template for this step.", "template_id missing", code="template.not_found")
         template = load_template(config["template_id"], ctx.organization_id)
         issues = []
-        known = set(ctx.trigger) | {"trigger", "step"}
-        unmapped = sorted(set(template_tags(bytes(template.content))) - known)
+        unmapped = template_checks.missing(template_checks.inspect(bytes(template.content)), ctx.trigger)
         if unmapped:
             from integrations.preflight import Issue
 
