@@ -87,6 +87,7 @@ class LocalDocx(Action):
     name = "Render DOCX"
     phase = "render"
     fields = {"template_id": {"type": "string"}, "output_name": {"type": "string"}, "pdf": {"type": "boolean"}}
+    references = {"template_id": "template", "connection_id": "connection"}
 
     def run(self, ctx):
         if not ctx.config.get("template_id"):
