@@ -64,6 +64,10 @@ TABLE = [
     ("STRIPE_WEBHOOK_SECRET", "", str, "whsec_... secret that signs Stripe webhooks"),
     ("LOG_LEVEL", "INFO", str, "level of the JSON log lines every process writes"),
     ("HTTP_TIMEOUT", "15", float, "seconds for every outbound HTTP call"),
+    ("PDF_CONVERSIONS_PER_PROCESS", "2", int, "LibreOffice conversions one worker process runs at once; more wait"),
+    ("PDF_TIMEOUT_SECONDS", "60", float, "a LibreOffice conversion running longer is killed (and retried)"),
+    ("SIGNED_FETCH_RETRIES", "8", int, "attempts to download a signed PDF and audit trail before the run goes on "
+                                       "without them"),
 ]
 
 
@@ -106,6 +110,9 @@ class Settings:
     microsoft_client_id: str
     microsoft_client_secret: str
     stripe_webhook_secret: str
+    pdf_conversions_per_process: int
+    pdf_timeout_seconds: float
+    signed_fetch_retries: int
 
     @property
     def sandbox_webhook_secret(self):

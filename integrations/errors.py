@@ -1,7 +1,10 @@
 """Errors raised by integrations, each with a code, human text and detail.
 
 `retryable` tells the pipeline whether a later attempt may succeed (the hop
-is retried with backoff) or the step fails for good. Codes match the seeds'
+is retried with backoff) or the step fails for good; `review` sends the run
+to `needs_review` instead of failing it, for problems a person fixes and
+then resumes the run (every `template.*` code: fix the template, upload a
+new version, POST /executions/{id}/resume). Codes match the seeds'
 recommended-actions table (F13) so preflight and the run state can suggest
 what a person should do.
 """
@@ -15,11 +18,19 @@ class IntegrationError(DescribedError):
     code = "integration.error"
     message_human = "The step could not be completed."
     retryable = False
+    review = False
 
-    def __init__(self, message_human=None, message_tech=None, *, code=None, retryable=None):
+    def __init__(self, message_human=None, message_tech=None, *, code=None, retryable=None, review=None):
         super().__init__(message_human, message_tech, code=code)
         if retryable is not None:
             self.retryable = retryable
+        if review is not None:
+            self.review = review
+        elif self.code.startswith(REVIEW_PREFIX):
+            self.review = True
+
+
+REVIEW_PREFIX = "template."
 
 
 class InvalidConfig(IntegrationError):
@@ -42,9 +53,53 @@ class UnresolvedVariables(InvalidConfig):
                          "unresolved: " + ", ".join(self.names))
 
 
-class TemplateNotFound(IntegrationError):
+class TemplateError(InvalidConfig):
+    """A problem of the template itself: never retried, the run waits in needs_review."""
+
+    code = "template.invalid"
+    message_human = "The template could not be used."
+    review = True
+
+    def naming(self, template_name):
+        """Return this error with the template's name in its human text (once)."""
+        if template_name and f"“{template_name}”" not in self.message_human:
+            self.message_human = f"Template “{template_name}”: {self.message_human}"
+        return self
+
+
+class TemplateNotFound(TemplateError):
     code = "template.not_found"
     message_human = "The template does not exist or was deleted."
+
+
+class TemplateInvalid(TemplateError):
+    code = "template.invalid"
+    message_human = "The template is not a valid document or its tags do not parse."
+
+
+class TemplateUnmappedTags(TemplateError):
+    code = "template.unmapped_tags"
+    message_human = "The template uses tags with no value."
+
+
+class TemplateRenderError(TemplateError):
+    code = "template.render_error"
+    message_human = "The template failed while it was filled in."
+
+
+class TemplateUnsafe(TemplateError):
+    code = "template.unsafe"
+    message_human = "The template tried something templates may not do."
+
+
+class TemplateTooLarge(TemplateError):
+    code = "template.too_large"
+    message_human = "The document the template produces is too large."
+
+
+class TemplateTimeout(TemplateError):
+    code = "template.timeout"
+    message_human = "The template took too long to fill in."
 
 
 class AuthExpired(IntegrationError):

@@ -2,21 +2,20 @@
 import functools
 import io
 import re
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
 import jinja2
 from docxtpl import DocxTemplate
 
 from integrations.base import Action, Result
-from integrations.errors import IntegrationError, InvalidConfig, TemplateNotFound
+from integrations.errors import (InvalidConfig, TemplateError, TemplateInvalid, TemplateNotFound,
+                                 TemplateRenderError, TemplateUnmappedTags)
+from integrations.local import pdf
 from storage import documents
 from storage.models import Template
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-PDF = "application/pdf"
+PDF = pdf.PDF
+FORMATS = {"docx": (DOCX, ".docx"), "pdf": (PDF, ".pdf")}
 
 
 def safe_name(name, suffix):
@@ -42,15 +41,17 @@ def load_template(template_id, organization_id):
 
 def render_docx(content, context):
     """Return the rendered .docx bytes; unmapped tags are an error, not blanks."""
-    doc = DocxTemplate(io.BytesIO(content))
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
     try:
+        doc = DocxTemplate(io.BytesIO(content))
         doc.render(context, jinja_env=env)
     except jinja2.UndefinedError as ex:
-        raise InvalidConfig("The template uses a tag that has no value.", str(ex),
-                            code="template.unmapped_tags") from ex
+        raise TemplateUnmappedTags(f"The template uses a tag that has no value ({ex}).", str(ex)) from ex
     except jinja2.TemplateError as ex:
-        raise InvalidConfig("The template has a syntax error.", str(ex), code="template.invalid") from ex
+        raise TemplateInvalid(f"The template has a syntax error: {ex}.", str(ex)) from ex
+    except Exception as ex:  # noqa: BLE001 - a bad file or a type error inside the template: never retried
+        raise TemplateRenderError(f"The template failed while it was filled in ({type(ex).__name__}: {ex}).",
+                                  f"{type(ex).__name__}: {ex}") from ex
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()
@@ -67,17 +68,17 @@ def template_tags(content):
     return frozenset(DocxTemplate(io.BytesIO(content)).get_undeclared_template_variables(jinja2.Environment()))
 
 
-def to_pdf(docx_bytes):
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
-    if soffice is None:
-        raise IntegrationError("PDF conversion is not available on this server.",
-                               "soffice (LibreOffice) not found on PATH", code="render.pdf_unavailable")
-    with tempfile.TemporaryDirectory() as tmp:
-        source = Path(tmp) / "document.docx"
-        source.write_bytes(docx_bytes)
-        subprocess.run([soffice, "--headless", "--convert-to", "pdf", "--outdir", tmp, str(source)],
-                       check=True, capture_output=True, timeout=120)
-        return (Path(tmp) / "document.pdf").read_bytes()
+def output_formats(config):
+    """The formats a render keeps: `formats` (docx, pdf) or, without it, pdf when `pdf` is true."""
+    formats = config.get("formats")
+    if formats is None:
+        return ["pdf"] if config.get("pdf") else ["docx"]
+    if isinstance(formats, str):
+        formats = [formats]
+    if not isinstance(formats, list) or not formats or any(f not in FORMATS for f in formats):
+        raise InvalidConfig("formats must list docx and/or pdf.", f"formats={formats!r:.100}",
+                            code="render.invalid_formats")
+    return [f for f in FORMATS if f in formats]
 
 
 class LocalDocx(Action):
@@ -86,23 +87,32 @@ class LocalDocx(Action):
     key = "local-docx"
     name = "Render DOCX"
     phase = "render"
-    fields = {"template_id": {"type": "string"}, "output_name": {"type": "string"}, "pdf": {"type": "boolean"}}
+    fields = {"template_id": {"type": "string"}, "output_name": {"type": "string"}, "pdf": {"type": "boolean"},
+              "formats": {"type": "array", "items": {"enum": list(FORMATS)}}}
     references = {"template_id": "template", "connection_id": "connection"}
 
     def run(self, ctx):
         if not ctx.config.get("template_id"):
-            raise InvalidConfig("Choose a template for this step.", "template_id missing")
+            raise InvalidConfig("Choose a template for this step.", "template_id missing", code="template.not_found")
+        formats = output_formats(ctx.config)
         template = load_template(ctx.config["template_id"], ctx.organization_id)
-        content = render_docx(bytes(template.content), template_context(ctx.run))
-        content_type, suffix = DOCX, ".docx"
-        if ctx.config.get("pdf"):
-            content, content_type, suffix = to_pdf(content), PDF, ".pdf"
-        name = safe_name(ctx.config.get("output_name") or ctx.label, suffix)
-        document_id = documents.save_generated(
-            organization_id=ctx.organization_id, execution_id=ctx.execution_id, node_id=ctx.node_id,
-            name=name, content_type=content_type, content=content, is_preview=ctx.dry_run)
-        return Result(output={"document_id": document_id, "name": name, "content_type": content_type,
-                              "size": len(content), "template_version": template.version})
+        try:
+            rendered = render_docx(bytes(template.content), template_context(ctx.run))
+        except TemplateError as ex:
+            raise ex.naming(template.name)
+        made = []
+        for fmt in formats:
+            content_type, suffix = FORMATS[fmt]
+            content = rendered if fmt == "docx" else pdf.to_pdf(
+                rendered, timeout=ctx.settings.pdf_timeout_seconds, concurrency=ctx.settings.pdf_conversions_per_process)
+            name = safe_name(ctx.config.get("output_name") or ctx.label, suffix)
+            document_id = documents.save_generated(
+                organization_id=ctx.organization_id, execution_id=ctx.execution_id, node_id=ctx.node_id,
+                name=name, content_type=content_type, content=content, is_preview=ctx.dry_run)
+            made.append({"document_id": document_id, "name": name, "content_type": content_type,
+                         "size": len(content)})
+        main = made[-1]
+        return Result(output={**main, "documents": made, "template_version": template.version})
 
     def check(self, config, ctx, node_id):
         if not config.get("template_id"):
@@ -110,14 +120,18 @@ class LocalDocx(Action):
         template = load_template(config["template_id"], ctx.organization_id)
         issues = []
         known = set(ctx.trigger) | {"trigger", "step"}
-        unmapped = sorted(set(template_tags(bytes(template.content))) - known)
+        try:
+            tags = template_tags(bytes(template.content))
+        except Exception as ex:  # noqa: BLE001 - not a .docx, or tags that do not parse
+            raise TemplateInvalid(f"The template “{template.name}” cannot be read: {ex}.",
+                                  f"{type(ex).__name__}: {ex}") from ex
+        unmapped = sorted(set(tags) - known)
         if unmapped:
             from integrations.preflight import Issue
 
             issues.append(Issue("template.unmapped_tags", "template",
-                                f"The template uses tags with no value: {', '.join(unmapped)}.",
+                                f"The template “{template.name}” uses tags with no value: {', '.join(unmapped)}.",
                                 f"undeclared template variables {unmapped}", node_id))
-        if config.get("pdf") and not (shutil.which("soffice") or shutil.which("libreoffice")):
-            raise IntegrationError("PDF conversion is not available on this server.", "soffice not on PATH",
-                                   code="render.pdf_unavailable")
+        if "pdf" in output_formats(config) and pdf.soffice() is None:
+            raise pdf.PdfUnavailable(message_tech="soffice (LibreOffice) not found on PATH; run `make office`")
         return issues
