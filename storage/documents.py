@@ -32,10 +32,10 @@ def save_generated(*, organization_id, execution_id, node_id, name, content_type
     return str(document_id)
 
 
-def store_signed(original, *, node_id, kind, name, content):
+def store_signed(original, *, node_id, kind, name, content, content_type=PDF):
     """Store a signed PDF or audit trail of `original`; a signed PDF supersedes it."""
     document_id = save_generated(organization_id=original.organization_id, execution_id=original.execution_id,
-                                 node_id=node_id, name=name, content_type=PDF, content=content, kind=kind,
+                                 node_id=node_id, name=name, content_type=content_type, content=content, kind=kind,
                                  source_document_id=original.id, is_preview=original.is_preview)
     if kind == "signed":
         GeneratedDocument.update(superseded=True).where(GeneratedDocument.id == original.id).execute()

@@ -14,10 +14,11 @@ ALTER TABLE generated_documents DROP CONSTRAINT generated_documents_execution_id
 ALTER TABLE generated_documents ADD CONSTRAINT generated_documents_node_kind_type_key
     UNIQUE (execution_id, node_id, kind, content_type);
 ALTER TABLE signature_requests ADD COLUMN documents_state text;
+ALTER TABLE signature_requests ADD COLUMN signed_documents jsonb;
 """
 
 DOWN = """
-ALTER TABLE signature_requests DROP COLUMN IF EXISTS documents_state;
+ALTER TABLE signature_requests DROP COLUMN IF EXISTS documents_state, DROP COLUMN IF EXISTS signed_documents;
 DELETE FROM generated_documents WHERE kind <> 'generated';
 DELETE FROM generated_documents a USING generated_documents b
     WHERE a.execution_id = b.execution_id AND a.node_id = b.node_id AND a.created_at < b.created_at;
