@@ -79,6 +79,16 @@ def test_a_sandbox_signed_run_stores_the_signed_pdf_with_its_signature_page(clie
     sent = attachments(mailbox.wait_for(customer)[0])
     assert docs["signed"]["name"] in sent and docs["generated"]["name"] not in sent
 
+    # and fetching again (a redelivered message) stores nothing twice and changes nothing
+    from actors.signed import collect
+    from storage.models import SignatureRequest
+
+    request = SignatureRequest.get(SignatureRequest.execution == execution_id)
+    collect(str(request.id))
+    assert documents_of(client, org, execution_id) == docs
+    assert factories.stream_types(redis, execution_id).count("signature.documents_stored") == 1
+    assert factories.run_state(client, org, execution_id)["status"] == "completed"
+
 
 def provider_run(client, org, provider, fake, credentials):
     connection = Connection.create(organization=org.id, provider=provider, auth_type="api_key",
