@@ -83,3 +83,23 @@ def test_bad_formats_are_a_clear_preflight_issue(client, org):
     resp = client.simulate_post(f"/api/v1/workflows/{wf['id']}/preflight", headers=org.headers,
                                 json={"trigger_data": sample.trigger_data()})
     assert any(i["code"] == "render.invalid_formats" for i in resp.json["issues"])
+
+
+@needs_soffice
+def test_a_signature_step_sends_the_pdf_when_the_render_kept_both(client, org, worker, web_server):
+    from storage.models import SandboxEnvelope
+
+    template_id = factories.template(client, org)
+    wf = factories.workflow(client, org, [
+        {"node_type": "local-docx", "label": "contract", "config": {"template_id": template_id,
+                                                                     "formats": ["docx", "pdf"]}},
+        {"node_type": "request-signatures", "label": "sign",
+         "config": {"provider": "sandbox", "signers": [{"name": "Ana", "email": f"ana+{org.id[:8]}@acme.example"}]}}])
+    execution_id = factories.start(client, org, wf["id"], sample.trigger_data())
+    factories.wait_for_status(client, org, execution_id, "signing", timeout=180)
+
+    sent = factories.steps(client, org, execution_id)[1]["data_out"]
+    pdf_doc = next(d for d in documents_of(client, org, execution_id) if d["content_type"] == "application/pdf")
+    assert sent["document_id"] == pdf_doc["id"]
+    envelope = SandboxEnvelope.get(SandboxEnvelope.id == sent["envelope_id"])
+    assert envelope.content_type == "application/pdf" and bytes(envelope.document).startswith(b"%PDF")
