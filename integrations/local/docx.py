@@ -10,6 +10,7 @@ from integrations.base import Action, Result
 from integrations.errors import (InvalidConfig, TemplateError, TemplateInvalid, TemplateNotFound,
                                  TemplateRenderError, TemplateUnmappedTags)
 from integrations.local import pdf
+from integrations.local.tag_errors import failing_tag
 from storage import documents
 from storage.models import Template
 
@@ -42,6 +43,7 @@ def load_template(template_id, organization_id):
 def render_docx(content, context):
     """Return the rendered .docx bytes; unmapped tags are an error, not blanks."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+    doc = None
     try:
         doc = DocxTemplate(io.BytesIO(content))
         doc.render(context, jinja_env=env)
@@ -50,8 +52,10 @@ def render_docx(content, context):
     except jinja2.TemplateError as ex:
         raise TemplateInvalid(f"The template has a syntax error: {ex}.", str(ex)) from ex
     except Exception as ex:  # noqa: BLE001 - a bad file or a type error inside the template: never retried
-        raise TemplateRenderError(f"The template failed while it was filled in ({type(ex).__name__}: {ex}).",
-                                  f"{type(ex).__name__}: {ex}") from ex
+        tag = failing_tag(doc, context, env, type(ex)) if doc is not None else None
+        where = f"The tag {tag} failed" if tag else "The template failed while it was filled in"
+        raise TemplateRenderError(f"{where} ({type(ex).__name__}: {ex}).",
+                                  f"{type(ex).__name__}: {ex}" + (f" in {tag}" if tag else "")) from ex
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()

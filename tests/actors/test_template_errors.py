@@ -49,7 +49,7 @@ def test_a_template_error_holds_the_run_at_once_and_a_fixed_template_resumes_it(
     assert f"[{code}]" in state["last_error_tech"]
     assert state["recommended_actions"] and state["recommended_actions"][0]["params"]["issue_code"] == code
     if code == "template.render_error":
-        assert "TypeError" in render["error_human"]
+        assert "TypeError" in render["error_human"] and tag in render["error_human"]
     else:
         assert "nothing" in render["error_human"]
 
