@@ -29,7 +29,10 @@ log = logging.getLogger("docg.signed")
 EXTENSIONS = {"application/pdf": ".pdf", "application/json": ".json"}
 
 
-@dramatiq.actor(queue_name="waits", max_retries=50, min_backoff=500, max_backoff=60_000)
+MAX_ATTEMPTS = 50
+
+
+@dramatiq.actor(queue_name="waits", max_retries=MAX_ATTEMPTS, min_backoff=500, max_backoff=60_000)
 def fetch_signed_documents(request_id):
     log.info("signed documents of request %s: %s", request_id, collect(request_id))
 
@@ -50,7 +53,7 @@ def collect(request_id):
         except Exception as ex:  # noqa: BLE001 - a provider error or a bug: retry, then go on without them
             error = ex if isinstance(ex, IntegrationError) else IntegrationError(message_tech=repr(ex))
             if (error.retryable or not isinstance(ex, IntegrationError)) \
-                    and attempt < services.settings.signed_fetch_retries:
+                    and attempt < min(services.settings.signed_fetch_retries, MAX_ATTEMPTS):
                 logs.write(execution, "warn", "signature", "The signed document is not downloadable yet; "
                            "DocG will try again.", f"attempt {attempt}: {error}")
                 raise

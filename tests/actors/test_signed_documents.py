@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from cli import sample
+from integrations.local import pdf
 from storage.models import Connection
 from tests import factories
 from tests.integrations.provider_servers import FakeClickSign, FakeZapSign
@@ -68,6 +69,8 @@ def test_a_sandbox_signed_run_stores_the_signed_pdf_with_its_signature_page(clie
     text = pdf_text(signed)
     assert "Signature page" in text and "Ana Souza" in text and ana in text and "Bia Lima" in text and bia in text
     assert hashlib.sha256(original).hexdigest() in text
+    if pdf.soffice() is not None:  # the .docx original is converted and comes first
+        assert "Acme Corp" in text and text.index("Acme Corp") < text.index("Signature page")
     assert "signed at 20" in text  # each signer's time
     trail = json.loads(download(client, org, docs["audit_trail"]))
     assert {s["email"] for s in trail["signers"]} == {ana, bia}
