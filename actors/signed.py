@@ -20,7 +20,6 @@ from dramatiq.middleware import CurrentMessage
 from actors.broker import services
 from integrations.errors import IntegrationError
 from integrations.signatures import providers
-from integrations.signatures.clicksign import filename_for
 from storage import audit, documents, logs, signatures, waits
 from storage.events import EventBatch
 from storage.models import Execution, GeneratedDocument, SignatureRequest
@@ -85,9 +84,7 @@ def _store(request, execution, files):
         stored["signed_document_id"] = documents.store_signed(
             original, node_id=request.node_id, kind="signed", name=f"{stem} (signed).pdf", content=files.signed)
     if files.audit_trail:
-        name = filename_for(f"{stem} (audit trail)", files.audit_trail_type)
-        if not name.endswith(tuple(EXTENSIONS.values())):
-            name += EXTENSIONS.get(files.audit_trail_type, "")
+        name = f"{stem} (audit trail){EXTENSIONS.get(files.audit_trail_type, '')}"
         stored["audit_trail_document_id"] = documents.store_signed(
             original, node_id=request.node_id, kind="audit_trail", name=name, content=files.audit_trail,
             content_type=files.audit_trail_type)
