@@ -63,17 +63,17 @@ class SandboxProvider(SignatureProvider):
             raise BadResponse("The sandbox envelope no longer exists.", f"envelope {envelope_id}")
         people = [{"name": p["name"], "email": p["email"], "status": p["status"], "at": p.get("at")}
                   for p in envelope.signers]
-        convert = None
-        if pdf.soffice() is not None:
-            def convert(content):
-                return pdf.to_pdf(content, timeout=self.pdf_timeout, concurrency=self.pdf_concurrency)
         signed = signed_pdf(original=bytes(envelope.document), content_type=envelope.content_type,
-                            title=envelope.name, signers=people, envelope_id=str(envelope.id), to_pdf=convert)
+                            title=envelope.name, signers=people, envelope_id=str(envelope.id),
+                            to_pdf=self._to_pdf if pdf.soffice() is not None else None)
         trail = {"envelope_id": str(envelope.id), "document": envelope.name,
                  "original_sha256": hashlib.sha256(bytes(envelope.document)).hexdigest(),
                  "created_at": envelope.created_at.isoformat(), "signers": people}
         return SignedFiles(signed=signed, audit_trail=json.dumps(trail, indent=2).encode(),
                            audit_trail_type="application/json")
+
+    def _to_pdf(self, content):
+        return pdf.to_pdf(content, timeout=self.pdf_timeout, concurrency=self.pdf_concurrency)
 
     def cancel_envelope(self, envelope_id):
         SandboxEnvelope.update(status="canceled").where(SandboxEnvelope.id == envelope_id).execute()
