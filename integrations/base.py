@@ -71,6 +71,8 @@ class Action:
     endpoints: tuple = ()
     #: OAuth scopes the action needs; preflight blocks when the connection was granted fewer
     scopes: tuple = ()
+    #: config keys that name DocG rows by id (key -> "template"/"connection"), checked when a workflow is saved
+    references: dict = {"connection_id": "connection"}
 
     def run(self, ctx: NodeContext) -> Result:
         raise NotImplementedError
