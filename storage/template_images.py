@@ -61,6 +61,14 @@ def list_for(template):
                 .order_by(TemplateImage.name))
 
 
+def get(template, name):
+    """The image `name` of `template`, with its bytes; NotFound otherwise."""
+    image = TemplateImage.get_or_none((TemplateImage.template == template.id) & (TemplateImage.name == str(name)))
+    if image is None:
+        raise NotFound("Image not found.", f"template {template.id} has no image {str(name)[:80]!r}")
+    return image
+
+
 def delete(template, name, *, actor):
     """Remove the image `name`; NotFound when the template has none of that name."""
     with database.atomic():
