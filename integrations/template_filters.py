@@ -216,7 +216,11 @@ def image(value, width_mm=None, height_mm=None):
 def template_image(name, width_mm=None, height_mm=None):
     """`{{ template_image('logo', width_mm=40) }}`: the image stored with the template under `name`."""
     budget = _docx_budget("template_image()")
-    data = (budget.images or {}).get(name) if isinstance(name, str) else None
+    if budget.images is None:
+        raise TemplateImageMissing("template_image() places images stored with a DocG template; this template is "
+                                   "not stored in DocG, so give the picture as a base64 field with |image.",
+                                   "template_image() in a render without stored images")
+    data = budget.images.get(name) if isinstance(name, str) else None
     if data is None:
         shown = str(name)[:64]
         raise TemplateImageMissing(f"The template uses the image “{shown}”, which is not stored with it; "

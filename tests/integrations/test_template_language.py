@@ -153,6 +153,12 @@ def test_an_image_not_stored_with_the_template_is_a_clear_template_error(tag):
     assert "not stored with it" in error.value.message_human
 
 
+def test_template_image_outside_a_stored_template_says_so():
+    with pytest.raises(TemplateProblem) as error:
+        render(docx_kit.template("{{ template_image('logo') }}"), {})
+    assert error.value.code == "template.image_missing" and "not stored in DocG" in error.value.message_human
+
+
 def test_template_image_reads_only_what_the_renderer_gave_it():
     # a template cannot reach the stored images, the budget or the database through the function
     for tag in ("{{ template_image.__globals__ }}", "{{ template_image.__wrapped__('logo') }}",
