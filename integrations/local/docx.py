@@ -23,9 +23,14 @@ def safe_name(name, suffix):
 
 
 def template_context(run):
-    """Tags see trigger fields at top level, plus `trigger` and `step`."""
+    """Tags see trigger fields at top level, plus `trigger` and `step`.
+
+    NOTE: a trigger field named `template_image` stays under `trigger.` only,
+    so it cannot hide the function of that name.
+    """
     trigger = run.get("trigger", {})
-    return {**trigger, "trigger": trigger, "step": run.get("steps", {})}
+    top = {key: value for key, value in trigger.items() if key != "template_image"}
+    return {**top, "trigger": trigger, "step": run.get("steps", {})}
 
 
 def load_template(template_id, organization_id):

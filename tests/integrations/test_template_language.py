@@ -153,6 +153,13 @@ def test_an_image_not_stored_with_the_template_is_a_clear_template_error(tag):
     assert "not stored with it" in error.value.message_human
 
 
+def test_a_field_named_template_image_does_not_hide_the_function():
+    logo = docx_kit.png()
+    out = render(docx_kit.template("{{ template_image('logo') }}{{ trigger.template_image }}"),
+                 {"template_image": "data"}, images={"logo": logo})
+    assert docx_kit.inline_pictures(out) == [logo] and docx_kit.paragraphs(out) == ["data"]
+
+
 def test_template_image_outside_a_stored_template_says_so():
     with pytest.raises(TemplateProblem) as error:
         render(docx_kit.template("{{ template_image('logo') }}"), {})
