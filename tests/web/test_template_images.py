@@ -156,3 +156,13 @@ def test_preflight_flags_an_image_the_template_places_but_does_not_store(client,
     assert "letterhead.docx" in missing["message_human"] and "logo" in missing["message_human"]
     assert put_raw(client, org, logo_template, "logo", docx_kit.png()).status_code == 201
     assert "template.image_missing" not in issues()
+
+
+def test_a_template_keeps_at_most_20_images(client, org, logo_template):
+    for number in range(20):
+        assert put_raw(client, org, logo_template, f"img-{number}", docx_kit.png(1, number + 1)).status_code == 201
+
+    resp = put_raw(client, org, logo_template, "one-more", docx_kit.png())
+
+    assert resp.status_code == 409 and "at most 20" in resp.json["error"]["message_human"]
+    assert put_raw(client, org, logo_template, "img-0", docx_kit.gif(), "image/gif").status_code == 200
