@@ -72,7 +72,14 @@ TABLE = [
     ("RETENTION_DAYS", "90", int, "days an ended run is kept, for organizations without their own retention_days"),
     ("AUDIT_RETENTION_DAYS", "2557", int, "days the audit trail is kept; older monthly partitions are dropped whole"),
     ("RETENTION_BATCH", "50", int, "runs the retention job deletes per transaction"),
+    ("PDF_CONVERSIONS_PER_PROCESS", "2", int, "LibreOffice conversions one worker process runs at once; more wait"),
+    ("PDF_TIMEOUT_SECONDS", "60", float, "a LibreOffice conversion running longer is killed (and retried)"),
+    ("SIGNED_FETCH_RETRIES", "8", int, "attempts to download a signed PDF and audit trail before the run goes on "
+                                       "without them"),
     ("DOCG_PROFILE", "dev", str, "dev allows the change-me secrets; any other profile refuses to start with them"),
+    ("TEMPLATE_RENDER_TIMEOUT_S", "10", float, "seconds one tenant template may take to render (template.timeout)"),
+    ("TEMPLATE_MAX_OUTPUT_BYTES", "20971520", int, "bytes one rendered template may produce (template.too_large)"),
+    ("TEMPLATE_LOCALE", "pt_BR", str, "default locale of the template filters (currency, number, date, words)"),
 ]
 
 
@@ -122,7 +129,13 @@ class Settings:
     retention_days: int
     audit_retention_days: int
     retention_batch: int
+    pdf_conversions_per_process: int
+    pdf_timeout_seconds: float
+    signed_fetch_retries: int
     docg_profile: str
+    template_render_timeout_s: float = 10.0
+    template_max_output_bytes: int = 20971520
+    template_locale: str = "pt_BR"
 
     @property
     def sandbox_webhook_secret(self):
