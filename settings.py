@@ -64,6 +64,10 @@ TABLE = [
     ("STRIPE_WEBHOOK_SECRET", "", str, "whsec_... secret that signs Stripe webhooks"),
     ("LOG_LEVEL", "INFO", str, "level of the JSON log lines every process writes"),
     ("HTTP_TIMEOUT", "15", float, "seconds for every outbound HTTP call"),
+    ("REDRIVE_MAX", "5", int, "times the reaper re-drives a run that makes no progress before it fails it with run.stuck"),
+    ("REAPER_STUCK_SECONDS", "120", int, "seconds without hop progress after which the reaper re-drives a run"),
+    ("OUTBOX_RELAY_WINDOW", "3600", int, "seconds back the clock looks for run events PostgreSQL holds but Redis lacks"),
+    ("DOCG_FAULT", "", str, "test hook only: name of a crash point where the process exits (e.g. after_commit)"),
 ]
 
 
@@ -106,6 +110,10 @@ class Settings:
     microsoft_client_id: str
     microsoft_client_secret: str
     stripe_webhook_secret: str
+    redrive_max: int
+    reaper_stuck_seconds: int
+    outbox_relay_window: int
+    docg_fault: str
 
     @property
     def sandbox_webhook_secret(self):

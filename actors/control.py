@@ -37,9 +37,11 @@ def resume(execution, changes, actor):
     if updated.preflight_summary["blocking_count"]:
         return updated
     batch = EventBatch()
-    updated = runstate.transition(updated.id, "ready", batch=batch, expect="needs_review", reason="review resolved",
-                                  fields={"last_error_human": None, "last_error_tech": None})
-    batch.add(updated, "execution.resumed", {"reason": "review resolved"})
+    with batch.atomic():
+        updated = runstate.transition(updated.id, "ready", batch=batch, expect="needs_review",
+                                      reason="review resolved", fields={"last_error_human": None,
+                                                                        "last_error_tech": None})
+        batch.add(updated, "execution.resumed", {"reason": "review resolved"})
     batch.flush()
     pipeline.advance(updated.id)
     return Execution.get_by_id(updated.id)
@@ -49,19 +51,20 @@ def cancel(execution, reason, actor):
     """Stop the run before its next node and withdraw what it waits for."""
     batch = EventBatch()
     was = execution.status
-    execution = runstate.transition(execution.id, "canceled", batch=batch, reason=reason,
-                                    event_data={"canceled_by": actor[1] or actor[0], "reason": reason})
-    if was in pipeline.WAITING:
-        (ExecutionStep.update(status="skipped", error_code="canceled", error_human="The run was canceled.",
-                              completed_at=utcnow())
-         .where((ExecutionStep.execution == execution.id) & (ExecutionStep.status == "running")).execute())
-    revoked = approvals.close_pending_of_run(execution.id)
-    withdrawn = signatures.open_requests(execution.id)
-    logs.write(execution, "warn", "step", f"Run canceled{': ' + reason if reason else ''}.",
-               f"by {actor}; {revoked} approval link(s) revoked; {len(withdrawn)} envelope(s) withdrawn")
-    audit.record(execution.organization_id, "execution.canceled", actor_type=actor[0], actor_id=actor[1],
-                 target_id=execution.id, execution_id=execution.id, correlation_id=execution.correlation_id,
-                 metadata={"reason": reason, "from": was, "approvals_revoked": revoked})
+    with batch.atomic():
+        execution = runstate.transition(execution.id, "canceled", batch=batch, reason=reason,
+                                        event_data={"canceled_by": actor[1] or actor[0], "reason": reason})
+        if was in pipeline.WAITING:
+            (ExecutionStep.update(status="skipped", error_code="canceled", error_human="The run was canceled.",
+                                  completed_at=utcnow())
+             .where((ExecutionStep.execution == execution.id) & (ExecutionStep.status == "running")).execute())
+        revoked = approvals.close_pending_of_run(execution.id)
+        withdrawn = signatures.open_requests(execution.id)
+        logs.write(execution, "warn", "step", f"Run canceled{': ' + reason if reason else ''}.",
+                   f"by {actor}; {revoked} approval link(s) revoked; {len(withdrawn)} envelope(s) withdrawn")
+        audit.record(execution.organization_id, "execution.canceled", actor_type=actor[0], actor_id=actor[1],
+                     target_id=execution.id, execution_id=execution.id, correlation_id=execution.correlation_id,
+                     metadata={"reason": reason, "from": was, "approvals_revoked": revoked})
     batch.flush()
     from actors.waits import withdraw_signature_request
 

@@ -13,7 +13,9 @@ import uuid
 
 from dramatiq.middleware import CurrentMessage
 
+from actors import waits as wait_actors
 from actors.envelope import Envelope
+from actors.flow import HOPS, STOP_IN_DRY_RUN, WAITING, advance, finish, send, should_stop  # noqa: F401
 from storage import steps as step_state
 from integrations import preflight
 from integrations.base import NodeContext, load_apps
@@ -27,10 +29,6 @@ from storage.models import Execution, ExecutionStep
 
 log = logging.getLogger("docg.pipeline")
 
-#: phase -> actor, filled by actors.phases
-HOPS = {}
-WAITING = frozenset({"paused", "needs_review", "signing"})
-STOP_IN_DRY_RUN = frozenset({"save", "delivery", "approval", "signature"})
 
 
 def services():
@@ -82,10 +80,6 @@ def _create(workflow, **options):
     nodes = executions.nodes_of(workflow)
     phases = {node.node_type: registry.phase_of(node.node_type) for node in nodes}
     return executions.create(workflow, nodes=executions.node_specs(nodes, phases), **options)
-
-
-def send(envelope, phase):
-    HOPS[phase].send(envelope.to_message())
 
 
 def run_hop(data, *, phase):
@@ -141,9 +135,8 @@ def _run_claimed(execution, step, envelope, retries):
             "An unexpected error stopped this step.", f"{type(ex).__name__}: {ex}", code="internal_error"))
         return "failed"
     if result.wait is not None:
-        from actors import waits as wait_actors
-
-        execution = waits.pause(execution, step, result.wait, result.output)
+        execution = waits.pause(execution, step, result.wait, result.output,
+                                events=wait_actors.announcement(step, result.wait))
         wait_actors.wait_started(execution, step, result.wait)
         return "waiting"
     duration_ms = int((time.monotonic() - started) * 1000)
@@ -192,44 +185,4 @@ def _run_node(execution, step, envelope):
     return action.run(ctx)
 
 
-def should_stop(execution, steps):
-    """Return True when the run has no next node to run (end, until_phase, dry run)."""
-    index = execution.node_index
-    if index >= len(steps):
-        return True
-    following = steps[index].phase
-    previous = steps[index - 1].phase if index else None
-    if execution.until_phase and previous == execution.until_phase and following != previous:
-        return True
-    return execution.dry_run and following in STOP_IN_DRY_RUN
-
-
-def advance(execution_id, *, row=None):
-    """Move a run forward from its persisted state: finish it or send its hop.
-
-    Safe to call any number of times: finishing is a CAS transition, a
-    preflight is recorded once, and a duplicate hop message loses the claim.
-    `row` is the execution as the caller just read or wrote it, which spares
-    reading it again; if it is already stale, the worst outcome is a
-    duplicate hop message, which the hop ignores.
-    """
-    execution = row or Execution.get_by_id(execution_id)
-    if execution.status in runstate.TERMINAL or execution.status in WAITING:
-        return
-    if execution.status == "queued" and execution.preflight_summary is None:
-        send(Envelope.of(execution), "preflight")
-        return
-    steps = executions.steps(execution.id, ExecutionStep.phase, ExecutionStep.status)
-    if should_stop(execution, steps):
-        step_state.finish(execution)
-        return
-    step = steps[execution.node_index]
-    if step.status in ("pending", "running"):
-        send(Envelope.of(execution), step.phase)
-
-
-def finish(execution_id):
-    step_state.finish(Execution.get_by_id(execution_id))
-
-
-__all__ = ["start", "run_hop", "advance", "send", "HOPS", "EventBatch"]
+__all__ = ["start", "start_once", "run_hop", "run_preflight", "advance", "send", "HOPS", "EventBatch"]

@@ -1,4 +1,4 @@
-"""periodiq jobs: expiry sweep, reminders, stuck-run reaper, stranded webhooks, stream trimming.
+"""periodiq jobs: expiry sweep, reminders, stuck-run reaper, stranded webhooks, event relay, stream trimming.
 
 periodiq has no lock, so every job first claims its tick in `clock_ticks`
 (job, minute in UTC); a second clock process finds the tick taken and does
@@ -101,6 +101,11 @@ def send_reminders():
     return sent
 
 
+def relay_events():
+    """Publish outbox events a crash or a Redis outage kept from their streams."""
+    return services.events.relay_leftovers(services.settings.outbox_relay_window)
+
+
 def trim_streams():
     settings = services.settings
     return clock.trim_streams(services.redis, settings.redis_stream_maxlen, settings.redis_stream_ttl)
@@ -129,6 +134,11 @@ def resend_webhooks():
 @dramatiq.actor(periodic=cron("* * * * *"), queue_name="clock", max_retries=0)
 def send_approval_reminders():
     tick("send_approval_reminders", send_reminders)
+
+
+@dramatiq.actor(periodic=cron("* * * * *"), queue_name="clock", max_retries=0)
+def relay_event_leftovers():
+    tick("relay_event_leftovers", relay_events)
 
 
 @dramatiq.actor(periodic=cron("*/5 * * * *"), queue_name="clock", max_retries=0)

@@ -48,6 +48,7 @@ def record(execution, summary, issues, *, stop_after=False):
         elif stop_after:
             execution = runstate.transition(execution.id, "completed", batch=batch, reason="until_phase preflight",
                                             fields={"progress": 100})
+        batch.write()
     batch.flush()
     return execution
 
