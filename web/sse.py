@@ -18,6 +18,8 @@ import queue
 import re
 import threading
 
+import redis as redis_lib
+
 from storage.events import TERMINAL_EVENTS
 from web.errors import TooManyStreams
 
@@ -26,6 +28,7 @@ STREAM_ID = re.compile(r"^\d+(-\d+)?$")
 HEARTBEAT_SECONDS = 15
 RETRY_MS = 3000
 REPLAY_PAGE = 200
+HUB_BLOCK_MS = 5000
 
 
 def parse_id(stream_id):
@@ -56,7 +59,11 @@ class Subscription:
 
 
 class StreamHub:
-    """Fan out Redis Stream entries to the SSE clients of this process."""
+    """Fan out Redis Stream entries to the SSE clients of this process.
+
+    `reader_factory()` must return a client whose socket timeout exceeds
+    `block_ms` (see `reader_timeout`), or every quiet XREAD times out.
+    """
 
     def __init__(self, reader_factory, control, *, block_ms=5000, count=500, buffer=10_000):
         self._reader_factory = reader_factory
@@ -130,31 +137,27 @@ class StreamHub:
                     self._changed.wait(1.0)
                     continue
                 streams = {key: cursor for key, (cursor, _) in snapshot.items()}
-                for key, entries in self._read(reader, streams):
+                for key, entries in reader.xread(streams, count=self._count, block=self._block_ms) or []:
                     key = key.decode() if isinstance(key, bytes) else key
                     subs = snapshot[key][1]
                     for entry_id, fields in entries:
                         entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
                         for sub in subs:
                             sub.offer(entry_id, fields)
+            except redis_lib.TimeoutError:
+                # NOTE: the reader's socket timeout is set above the block (web/app.py); one firing
+                # anyway (a slow server) means a quiet stretch, not a failure: reconnect quietly.
+                log.debug("sse hub read timed out; reconnecting")
+                reader, self._reader_id = None, None
             except Exception as ex:  # noqa: BLE001 - reconnect and go on serving
                 log.warning("sse hub reader failed; reconnecting: %s: %s", type(ex).__name__, ex)
                 reader, self._reader_id = None, None
                 self._changed.wait(0.5)
 
-    def _read(self, reader, streams):
-        """XREAD the followed streams, blocking up to `block_ms`; a quiet stretch is no error.
 
-        NOTE: a socket timeout shorter than the block (a pool or URL default)
-        surfaces as TimeoutError on a perfectly healthy, idle connection; it
-        means "nothing new", not "reconnect".
-        """
-        import redis as redis_lib
-
-        try:
-            return reader.xread(streams, count=self._count, block=self._block_ms) or []
-        except redis_lib.TimeoutError:
-            return []
+def reader_timeout(block_ms):
+    """Socket timeout (s) for the hub's reader: the XREAD block plus a margin for the reply."""
+    return block_ms / 1000 + 10
 
 
 def stream_bounds(redis, key):
