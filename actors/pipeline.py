@@ -8,9 +8,11 @@ process that did the hop died before sending the next message.
 """
 import dataclasses
 import logging
+import re
 import time
 import uuid
 
+import peewee
 from dramatiq.middleware import CurrentMessage
 
 from actors import waits as wait_actors
@@ -19,7 +21,7 @@ from actors.flow import HOPS, STOP_IN_DRY_RUN, WAITING, advance, finish, send, s
 from storage import steps as step_state
 from integrations import preflight
 from integrations.base import NodeContext, load_apps
-from integrations.errors import IntegrationError
+from integrations.errors import IntegrationError, InvalidData
 from integrations.variables import resolve
 from storage import executions, preflights, runstate, starts, waits
 from storage.db import database
@@ -28,6 +30,8 @@ from storage.events import EventBatch
 from storage.models import Execution, ExecutionStep
 
 log = logging.getLogger("docg.pipeline")
+#: the promise a transient error's text makes, dropped once no attempt is left
+RETRIED = re.compile(r"[;,.]?\s*(the step )?will be retried\.?", re.IGNORECASE)
 
 
 
@@ -113,6 +117,24 @@ def _hop(envelope):
         step_state.release(execution.id, step.position)
 
 
+def permanent(ex):
+    """The step failure for an error no retry can fix, or None when a retry may help."""
+    if isinstance(ex, IntegrationError):
+        return None if ex.retryable else ex
+    if isinstance(ex, peewee.DataError):
+        return InvalidData(message_tech=f"{type(ex).__name__}: {str(ex).strip()}")
+    return None
+
+
+def final_failure(ex, attempts):
+    """The step failure after the last attempt: its text says it failed, not that it will be retried."""
+    if isinstance(ex, IntegrationError):
+        human = RETRIED.sub("", ex.message_human).rstrip(" .;,")
+        return IntegrationError(f"{human}. The step failed after {attempts} attempts.", ex.message_tech, code=ex.code)
+    return IntegrationError(f"An unexpected error stopped this step after {attempts} attempts.",
+                            f"{type(ex).__name__}: {ex}", code="internal_error")
+
+
 def _run_claimed(execution, step, envelope, retries):
     try:
         execution = step_state.begin(execution, step)
@@ -121,18 +143,12 @@ def _run_claimed(execution, step, envelope, retries):
     started = time.monotonic()
     try:
         result = _run_node(execution, step, envelope)
-    except IntegrationError as ex:
-        if ex.retryable and retries < services().settings.hop_max_retries:
-            step_state.note_retry(execution, step, ex, retries)
-            raise
-        step_state.fail(execution, step, ex)
-        return "failed"
     except Exception as ex:  # noqa: BLE001 - any bug or time limit: retry, then fail with detail
-        if retries < services().settings.hop_max_retries:
+        error = permanent(ex)
+        if error is None and retries < services().settings.hop_max_retries:
             step_state.note_retry(execution, step, ex, retries)
             raise
-        step_state.fail(execution, step, IntegrationError(
-            "An unexpected error stopped this step.", f"{type(ex).__name__}: {ex}", code="internal_error"))
+        step_state.fail(execution, step, error or final_failure(ex, retries + 1))
         return "failed"
     if result.wait is not None:
         execution = waits.pause(execution, step, result.wait, result.output,
@@ -140,7 +156,11 @@ def _run_claimed(execution, step, envelope, retries):
         wait_actors.wait_started(execution, step, result.wait)
         return "waiting"
     duration_ms = int((time.monotonic() - started) * 1000)
-    execution = step_state.complete(execution, step, envelope, result, duration_ms)
+    try:
+        execution = step_state.complete(execution, step, envelope, result, duration_ms)
+    except peewee.DataError as ex:  # the output cannot be stored (e.g. a NUL character): no retry helps
+        step_state.fail(execution, step, permanent(ex))
+        return "failed"
     if execution is None:
         return "lost-race"
     advance(execution.id, row=execution)
@@ -148,13 +168,26 @@ def _run_claimed(execution, step, envelope, retries):
 
 
 def run_preflight(data):
-    """Check the run before its first action; route it to needs_review or on."""
+    """Check the run before its first action; route it to needs_review, completed (until_phase) or on.
+
+    An error no retry can fix, or the last attempt's error, fails the run
+    (it would otherwise stay `queued` while the reaper re-drives it).
+    """
     envelope = Envelope.from_message(data)
     execution = Execution.get_or_none(Execution.id == envelope.execution_id)
     if execution is None or execution.hop != envelope.hop or execution.status != "queued":
         return
     if execution.preflight_summary is None:
-        execution = record_preflight(execution)
+        try:
+            execution = record_preflight(execution)
+        except Exception as ex:  # noqa: BLE001 - retried below unless it cannot help
+            message = CurrentMessage.get_current_message()
+            retries = message.options.get("retries", 0) if message else 0
+            error = permanent(ex)
+            if error is None and retries < services().settings.hop_max_retries:
+                raise
+            step_state.fail_run(execution, error or final_failure(ex, retries + 1))
+            return
     if execution is not None and execution.status == "queued":
         advance(execution.id, row=execution)
 

@@ -22,6 +22,20 @@ class IntegrationError(DescribedError):
             self.retryable = retryable
 
 
+class InvalidData(IntegrationError):
+    """PostgreSQL refused a value the step used (a malformed ID, an impossible date): no retry helps."""
+
+    code = "invalid_data"
+    message_human = "A value in this step is not valid (for example a malformed ID)."
+
+
+class RunStuck(IntegrationError):
+    """The reaper re-drove the run REDRIVE_MAX times and it made no progress."""
+
+    code = "run.stuck"
+    message_human = "The run stopped making progress and was stopped after repeated attempts to move it on."
+
+
 class InvalidConfig(IntegrationError):
     code = "invalid_config"
     message_human = "The step is not configured correctly."

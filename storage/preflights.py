@@ -47,7 +47,7 @@ def record(execution, summary, issues, *, stop_after=False):
                 "last_error_human": first["message_human"], "last_error_tech": f"[{first['code']}] {first['message_tech']}"})
         elif stop_after:
             execution = runstate.transition(execution.id, "completed", batch=batch, reason="until_phase preflight",
-                                            fields={"progress": 100})
+                                            fields={"progress": 100}, event_data={"preflight": summary})
         batch.write()
     batch.flush()
     return execution

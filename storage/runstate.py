@@ -9,7 +9,7 @@ from storage.errors import InvalidTransition
 from storage.models import Execution, utcnow
 
 TRANSITIONS = {
-    "queued": {"running", "needs_review", "failed", "canceled"},
+    "queued": {"running", "needs_review", "completed", "failed", "canceled"},  # completed: until_phase preflight
     "running": {"needs_review", "ready", "sending", "signing", "paused", "completed", "failed", "canceled"},
     "needs_review": {"ready", "running", "failed", "canceled"},
     "ready": {"running", "failed", "canceled"},

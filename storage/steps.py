@@ -226,6 +226,41 @@ def fail(execution, step, error, *, events=()):
     return True
 
 
+def fail_run(execution, error):
+    """Fail a run outside a claimed hop (its preflight, the reaper), and its current step if unfinished.
+
+    Returns False when the run had already ended.
+    """
+    now = utcnow()
+    step = ExecutionStep.get_or_none((ExecutionStep.execution == execution.id)
+                                     & (ExecutionStep.position == execution.node_index))
+    node_id = step.node_id if step is not None else None
+    fields = {"last_error_human": error.message_human, "last_error_tech": f"[{error.code}] {error.message_tech}",
+              "recommended_actions": recommendations.for_codes([(error.code, node_id)])}
+    batch = EventBatch()
+    try:
+        with batch.atomic():
+            if step is not None and (ExecutionStep.update(
+                    status="failure", error_code=error.code, error_human=error.message_human,
+                    error_tech=error.message_tech, completed_at=now)
+                    .where((ExecutionStep.id == step.id) & ExecutionStep.status.in_(("pending", "running")))
+                    .execute()):
+                batch.add(execution, "step.failed", {"node_id": str(step.node_id), "error_code": error.code,
+                                                     "error_human": error.message_human,
+                                                     "error_tech": error.message_tech})
+            runstate.transition(execution.id, "failed", batch=batch, fields=fields, reason=error.code,
+                                event_data={"error_human": error.message_human, "error_tech": error.message_tech})
+            logs.write(execution, "error", "step", f"The run failed: {error.message_human}",
+                       f"[{error.code}] {error.message_tech}", step.id if step is not None else None)
+            audit.record(execution.organization_id, "execution.failed", target_id=execution.id,
+                         execution_id=execution.id, correlation_id=execution.correlation_id,
+                         metadata={"node_id": str(node_id) if node_id else None, "code": error.code})
+    except runstate.InvalidTransition:
+        return False
+    batch.flush()
+    return True
+
+
 def finish(execution):
     """Complete the run (CAS; a second call finds it terminal and does nothing)."""
     if execution.status in runstate.TERMINAL:
