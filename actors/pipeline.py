@@ -27,7 +27,7 @@ from storage import executions, preflights, runstate, starts, waits
 from storage.db import database
 from storage.errors import InvalidTransition
 from storage.events import EventBatch
-from storage.models import Execution, ExecutionStep
+from storage.models import Execution, ExecutionStep, utcnow
 
 log = logging.getLogger("docg.pipeline")
 #: the promise a transient error's text makes, dropped once no attempt is left
@@ -144,6 +144,9 @@ def _run_claimed(execution, step, envelope, retries):
     try:
         result = _run_node(execution, step, envelope)
     except Exception as ex:  # noqa: BLE001 - any bug or time limit: retry, then fail with detail
+        if getattr(ex, "review", False):  # a person must decide (e.g. an e-mail of unknown outcome)
+            step_state.review(execution, step, ex)
+            return "review"
         error = permanent(ex)
         if error is None and retries < services().settings.hop_max_retries:
             step_state.note_retry(execution, step, ex, retries)
@@ -195,11 +198,12 @@ def run_preflight(data):
 def record_preflight(execution):
     """Run the checks for the nodes still to run and store the result (once)."""
     remaining, reused = preflights.nodes_to_check(execution)
+    began = utcnow()
     issues = preflight.check(remaining, trigger=execution.trigger_data, organization_id=execution.organization_id,
                              settings=services().settings, reused=reused,
                              correlation_id=str(execution.correlation_id))
     return preflights.record(execution, preflight.summary(issues), [dataclasses.asdict(i) for i in issues],
-                             stop_after=execution.until_phase == "preflight")
+                             stop_after=execution.until_phase == "preflight", checked=(began, utcnow()))
 
 
 def _run_node(execution, step, envelope):

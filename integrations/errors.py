@@ -36,6 +36,15 @@ class RunStuck(IntegrationError):
     message_human = "The run stopped making progress and was stopped after repeated attempts to move it on."
 
 
+class UnknownDelivery(IntegrationError):
+    """An e-mail may or may not have left: a person confirms (the node's on_unknown_outcome is review)."""
+
+    code = "email.unknown_outcome"
+    message_human = ("The e-mail may or may not have been sent: the attempt that sent it stopped before it could "
+                     "record the outcome. Confirm whether it was received, then resume the run.")
+    review = True
+
+
 class InvalidConfig(IntegrationError):
     code = "invalid_config"
     message_human = "The step is not configured correctly."

@@ -13,7 +13,7 @@ TRANSITIONS = {
     "running": {"needs_review", "ready", "sending", "signing", "paused", "completed", "failed", "canceled"},
     "needs_review": {"ready", "running", "failed", "canceled"},
     "ready": {"running", "failed", "canceled"},
-    "sending": {"sent", "running", "failed", "canceled"},
+    "sending": {"sent", "running", "needs_review", "failed", "canceled"},
     "sent": {"running", "sending", "signing", "paused", "completed", "failed", "canceled"},
     "signing": {"signed", "failed", "canceled"},
     "signed": {"running", "sending", "completed", "failed", "canceled"},

@@ -17,7 +17,7 @@ from peewee import IntegrityError
 from integrations.http import Session, raise_for_status
 from integrations.signatures.base import EnvelopeRef, SignatureEvent, SignatureProvider, SignerRef
 from storage.db import database
-from storage.models import SandboxEnvelope, utcnow
+from storage.models import SandboxEnvelope, SignatureRequest, utcnow
 
 SIGNATURE_HEADER = "X-Sandbox-Signature"
 
@@ -72,6 +72,15 @@ class SandboxProvider(SignatureProvider):
         return [SignatureEvent(event_key=data["event_id"], envelope_id=data["envelope_id"], kind=data["event"],
                                signer_email=(data.get("signer") or {}).get("email"),
                                occurred_at=data.get("occurred_at"), raw=data)]
+
+
+def is_withdrawn(envelope):
+    """True when the envelope was canceled, or the run's request for it was (the provider hears later)."""
+    if envelope.status == "canceled":
+        return True
+    return (SignatureRequest.select().where((SignatureRequest.provider == "sandbox")
+                                            & (SignatureRequest.envelope_id == str(envelope.id))
+                                            & (SignatureRequest.status == "canceled")).exists())
 
 
 def signer_action(envelope_id, token, action):
