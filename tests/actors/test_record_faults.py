@@ -28,7 +28,7 @@ from tests.support import ROOT, Process, free_port, http_ok, start_web, wait_unt
 
 pytestmark = pytest.mark.e2e
 TERMINAL = ("completed", "failed", "canceled")
-CHAIN = [{"node_type": "webhook", "label": f"n{i}"} for i in range(4)]
+CHAIN = [{"node_type": "webhook", "label": f"n{i}"} for i in range(6)]
 
 
 def outbox(database_url, execution_id):
@@ -164,12 +164,13 @@ def test_a_redis_restart_that_loses_its_data_loses_no_event(org, db, logs_dir, s
     base, headers = f"http://127.0.0.1:{port}", org.headers
     try:
         wait_until(lambda: http_ok(f"{base}/health"), 60, message="web up")
-        runs = burst(base, headers, 12)
-        wait_until(lambda: sum(status_of(base, headers, r) == "completed" for r in runs) >= 2, 60,
-                   message="part of the burst done")
+        runs = burst(base, headers, 24)
+        wait_until(lambda: status_of(base, headers, runs[0]) == "completed", 60, message="part of the burst done")
 
         # When Redis dies mid-burst and comes back empty (streams, queues, everything gone)
+        in_flight = [r for r in runs[-4:] if status_of(base, headers, r) not in TERMINAL]
         lose_everything()
+        assert in_flight, "the burst ended before Redis was lost"
 
         # Then every run ends (the reaper re-drives the runs whose messages were lost)
         recover(base, headers, env, runs)
@@ -206,12 +207,13 @@ def test_a_postgresql_restart_mid_burst_loses_no_event_and_every_run_ends(logs_d
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: http_ok(f"{base}/health"), 60, message="web up")
-        runs = burst(base, headers, 12)
-        wait_until(lambda: sum(status_of(base, headers, r) == "completed" for r in runs) >= 1, 60,
-                   message="part of the burst done")
+        runs = burst(base, headers, 24)
+        wait_until(lambda: status_of(base, headers, runs[0]) == "completed", 60, message="part of the burst done")
 
         # When PostgreSQL restarts mid-burst
+        in_flight = [r for r in runs[-4:] if status_of(base, headers, r) not in TERMINAL]
         embedded.stop(var)
+        assert in_flight, "the burst ended before PostgreSQL restarted"
         assert embedded.ensure_postgres(var) == database_url
 
         # Then every run ends, and each record is whole in PostgreSQL, Redis and over SSE
