@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup browser test demo up bench clean
+.PHONY: setup browser office test demo up bench clean org run mail down
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -18,7 +18,12 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  { apt-get update -q && apt-get install -y -q chromium chromium-driver; }
 
-test: setup browser
+# PDF output (local-docx `pdf: true`) converts with Debian's LibreOffice, headless.
+office:
+	@command -v soffice >/dev/null || \
+	  { apt-get update -q && apt-get install -y -q libreoffice-writer-nogui libreoffice-impress-nogui; }
+
+test: setup browser office
 	$(VENV)/bin/pytest
 
 demo: setup
@@ -26,6 +31,19 @@ demo: setup
 
 up: setup
 	$(VENV)/bin/docg up
+
+# The docg commands without activating the venv: make org NAME=Acme, make run WORKFLOW=<id> DATA='{...}'.
+org: setup
+	$(VENV)/bin/docg org create $(or $(NAME),Acme) --env
+
+run: setup
+	$(VENV)/bin/docg run $(WORKFLOW) --data '$(or $(DATA),{})'
+
+mail: setup
+	$(VENV)/bin/docg mail
+
+down:
+	-$(VENV)/bin/docg down
 
 bench: setup
 	$(PY) -m bench.pipeline

@@ -31,10 +31,11 @@ TABLE = [
     ("SECRET_KEY", "dev-insecure-secret-change-me", str, "signs stream tokens and OAuth state"),
     ("ENCRYPTION_KEY", "", str, "kid:base64key[,kid:key...] for credentials; first one writes"),
     ("ADMIN_TOKEN", "", str, "bearer token for /ops (dashboard, metrics); empty disables /ops"),
-    ("PUBLIC_BASE_URL", "http://localhost:8000", str, "base of links sent to people"),
+    ("PUBLIC_BASE_URL", "", str, "base of links sent to people; empty means http://localhost:$PORT"),
     ("REDIS_STREAM_MAXLEN", "1000", int, "approximate MAXLEN of each run's event stream"),
     ("REDIS_STREAM_TTL", "86400", int, "seconds a run's stream lives after the run ends"),
-    ("SMTP_URL", "smtp://localhost:1025", str, "smtp://[user:pass@]host:port[?starttls=1] for the email node"),
+    ("SMTP_URL", "smtp://localhost:1025", str, "smtp://[user:pass@]host:port[?starttls=1] for the email node; unset, "
+                                                "`docg up` starts a mail catcher (see /ops/mail)"),
     ("SMTP_FROM", "docg@localhost", str, "From address of emails sent by runs"),
     ("STORAGE_ROOT", "", str, "root for relative storage folders; empty means VAR_DIR/files"),
     ("VAR_DIR", str(ROOT / "var"), str, "where embedded servers and local files live"),
@@ -64,6 +65,14 @@ TABLE = [
     ("STRIPE_WEBHOOK_SECRET", "", str, "whsec_... secret that signs Stripe webhooks"),
     ("LOG_LEVEL", "INFO", str, "level of the JSON log lines every process writes"),
     ("HTTP_TIMEOUT", "15", float, "seconds for every outbound HTTP call"),
+    ("PDF_CONVERSIONS_PER_PROCESS", "2", int, "LibreOffice conversions one worker process runs at once; more wait"),
+    ("PDF_TIMEOUT_SECONDS", "60", float, "a LibreOffice conversion running longer is killed (and retried)"),
+    ("SIGNED_FETCH_RETRIES", "8", int, "attempts to download a signed PDF and audit trail before the run goes on "
+                                       "without them"),
+    ("DOCG_PROFILE", "dev", str, "dev allows the change-me secrets; any other profile refuses to start with them"),
+    ("TEMPLATE_RENDER_TIMEOUT_S", "10", float, "seconds one tenant template may take to render (template.timeout)"),
+    ("TEMPLATE_MAX_OUTPUT_BYTES", "20971520", int, "bytes one rendered template may produce (template.too_large)"),
+    ("TEMPLATE_LOCALE", "pt_BR", str, "default locale of the template filters (currency, number, date, words)"),
     ("REDRIVE_MAX", "5", int, "times the reaper re-drives a run that makes no progress before it fails it with run.stuck"),
     ("REAPER_STUCK_SECONDS", "120", int, "seconds without hop progress after which the reaper re-drives a run"),
     ("OUTBOX_RELAY_WINDOW", "3600", int, "seconds back the clock looks for run events PostgreSQL holds but Redis lacks"),
@@ -110,10 +119,17 @@ class Settings:
     microsoft_client_id: str
     microsoft_client_secret: str
     stripe_webhook_secret: str
+    pdf_conversions_per_process: int
+    pdf_timeout_seconds: float
+    signed_fetch_retries: int
+    docg_profile: str
     redrive_max: int
     reaper_stuck_seconds: int
     outbox_relay_window: int
     docg_fault: str
+    template_render_timeout_s: float = 10.0
+    template_max_output_bytes: int = 20971520
+    template_locale: str = "pt_BR"
 
     @property
     def sandbox_webhook_secret(self):
@@ -138,6 +154,8 @@ def load(environ=None, *, start_embedded=True):
     values = {}
     for name, default, parse, _ in TABLE:
         values[name.lower()] = parse(environ.get(name) or default)
+    values["public_base_url"] = values["public_base_url"] or f"http://localhost:{values['port']}"
+    refuse_insecure_secrets(values)
     var_dir = Path(values["var_dir"])
     if start_embedded and not values["database_url"]:
         from storage import embedded
@@ -150,6 +168,26 @@ def load(environ=None, *, start_embedded=True):
         var_dir.mkdir(parents=True, exist_ok=True)
         values["redis_url"] = embedded.ensure_redis(var_dir)
     return Settings(**values)
+
+
+class InsecureSettings(ValueError):
+    """A production profile was started with a placeholder secret."""
+
+
+#: secrets that must not keep a placeholder value outside the dev profile
+GUARDED_SECRETS = ("SECRET_KEY", "ADMIN_TOKEN")
+
+
+def refuse_insecure_secrets(values):
+    """Raise InsecureSettings when a guarded secret says change-me outside DOCG_PROFILE=dev."""
+    if values["docg_profile"] == "dev":
+        return
+    weak = [name for name in GUARDED_SECRETS if "change-me" in values[name.lower()]]
+    if weak:
+        raise InsecureSettings(f"{', '.join(weak)} still contain 'change-me' and DOCG_PROFILE is "
+                               f"{values['docg_profile']!r}: set real secrets (docg keys generate, or "
+                               f"python -c 'import secrets; print(secrets.token_urlsafe(32))'), or set "
+                               f"DOCG_PROFILE=dev for a local try-out")
 
 
 def export_embedded(settings):

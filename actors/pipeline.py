@@ -22,8 +22,7 @@ from storage import steps as step_state
 from integrations import preflight
 from integrations.base import NodeContext, load_apps
 from integrations.errors import IntegrationError, InvalidData
-from integrations.variables import resolve
-from storage import executions, preflights, runstate, starts, waits
+from storage import executions, preflights, reviews, runstate, starts, waits
 from storage.db import database
 from storage.errors import InvalidTransition
 from storage.events import EventBatch
@@ -144,9 +143,8 @@ def _run_claimed(execution, step, envelope, retries):
     try:
         result = _run_node(execution, step, envelope)
     except Exception as ex:  # noqa: BLE001 - any bug or time limit: retry, then fail with detail
-        if getattr(ex, "review", False):  # a person must decide (e.g. an e-mail of unknown outcome)
-            step_state.review(execution, step, ex)
-            return "review"
+        if getattr(ex, "review", False) and _hold_for_review(execution, step, ex):
+            return "needs-review"  # a person must decide: a template problem, an e-mail of unknown outcome
         error = permanent(ex)
         if error is None and retries < services().settings.hop_max_retries:
             step_state.note_retry(execution, step, ex, retries)
@@ -168,6 +166,14 @@ def _run_claimed(execution, step, envelope, retries):
         return "lost-race"
     advance(execution.id, row=execution)
     return "done"
+
+
+def _hold_for_review(execution, step, error):
+    """A template problem: hold the run in needs_review (never retried); False where review cannot apply."""
+    try:
+        return reviews.hold(execution, step, error)
+    except InvalidTransition:
+        return False
 
 
 def run_preflight(data):
@@ -217,7 +223,7 @@ def _run_node(execution, step, envelope):
         node_id=str(step.node_id), node_type=step.node_type, label=step.label, position=step.position,
         config={}, run=envelope.context, settings=services().settings, dry_run=execution.dry_run,
         services=services())
-    ctx.config = resolve(step.config or {}, envelope.context)
+    ctx.config = action.resolve_config(step.config or {}, envelope.context)
     step_state.record_input(step, ctx.config)
     return action.run(ctx)
 

@@ -34,6 +34,7 @@ EVENT_TYPES = frozenset({
     "execution.completed", "execution.failed", "approval.requested", "approval.decided",
     "signature.requested", "signature.sent", "signature.viewed", "signature.signed",
     "signature.declined", "signature.completed", "signature.expired",
+    "signature.documents_stored",
 })
 #: a run stream whose last id is above this was written before the outbox (ids were timestamps)
 LEGACY_ID = 10 ** 12

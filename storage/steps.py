@@ -226,28 +226,6 @@ def fail(execution, step, error, *, events=()):
     return True
 
 
-def review(execution, step, error):
-    """Send the run to needs_review at `step`, which runs again when a person resumes it (once)."""
-    fields = {"last_error_human": error.message_human, "last_error_tech": f"[{error.code}] {error.message_tech}",
-              "recommended_actions": recommendations.for_codes([(error.code, step.node_id)]),
-              "phase_metrics": _phase_metrics(execution, "needs_review", start=utcnow())}
-    if step.phase == "delivery":
-        fields["delivery_state"] = "unknown"
-    batch = EventBatch()
-    try:
-        with batch.atomic():
-            (ExecutionStep.update(status="pending", claim_token=None)
-             .where((ExecutionStep.id == step.id) & (ExecutionStep.status == "running")).execute())
-            logs.write(execution, "warn", _domain(step.phase), f"“{step.label}” needs review: {error.message_human}",
-                       f"[{error.code}] {error.message_tech}", step.id)
-            runstate.transition(execution.id, "needs_review", batch=batch, fields=fields, reason=error.code,
-                                event_data={"error_human": error.message_human})
-    except runstate.InvalidTransition:
-        return False
-    batch.flush()
-    return True
-
-
 def fail_run(execution, error):
     """Fail a run outside a claimed hop (its preflight, the reaper), and its current step if unfinished.
 
