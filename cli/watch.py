@@ -102,11 +102,17 @@ def follow(base, headers, execution_id, *, last_event_id=None, out=print):
     """Print the run's events until it ends or waits for review; return its state."""
     source = EventSource(f"{base}/api/v1/sse/executions/{execution_id}/stream", headers,
                          last_event_id=last_event_id)
+    state_url = f"{base}/api/v1/executions/{execution_id}"
     for _, event_type, event in source.events():
         out(describe(event_type, event))
-        if status_of(event_type, event) in STOPS:
+        status = status_of(event_type, event)
+        if status in TERMINAL:
             break
-    return requests.get(f"{base}/api/v1/executions/{execution_id}", headers=headers, timeout=10).json()
+        # a replayed needs_review may be history: stop only if the run still waits there
+        if status == "needs_review" and requests.get(state_url, headers=headers, timeout=10).json().get(
+                "status") == "needs_review":
+            break
+    return requests.get(state_url, headers=headers, timeout=10).json()
 
 
 def report(state, out=print):
