@@ -126,8 +126,13 @@ def send_reminders():
 
 
 def relay_events():
-    """Publish outbox events a crash or a Redis outage kept from their streams."""
-    return services.events.relay_leftovers(services.settings.outbox_relay_window)
+    """Publish outbox events a crash or a Redis outage kept from their streams.
+
+    NOTE: never further back than REDIS_STREAM_TTL, or it would bring back
+    the streams of ended runs that retention let expire.
+    """
+    settings = services.settings
+    return services.events.relay_leftovers(min(settings.outbox_relay_window, settings.redis_stream_ttl))
 
 
 def trim_streams():
