@@ -13,22 +13,37 @@ from tests import factories
 pytestmark = pytest.mark.e2e
 
 
-def test_a_malformed_id_in_a_step_fails_the_run_at_once_with_a_clear_code(client, org, worker):
-    # Given a render step whose template id is not a UUID (PostgreSQL refuses it with a DataError)
-    wf = factories.workflow(client, org, [
-        {"node_type": "webhook", "label": "deal"},
-        {"node_type": "local-docx", "label": "contract", "config": {"template_id": "not-a-uuid"}},
-    ])
-    started = time.monotonic()
-    execution_id = factories.start(client, org, wf["id"], sample.trigger_data())
+def test_a_malformed_id_in_a_step_fails_the_run_at_once_with_a_clear_code(client, org, db, worker):
+    import uuid
 
-    # Then the run fails, without retries, and says what is wrong and what to do
-    state = factories.wait_for_status(client, org, execution_id, ("failed", "needs_review"), timeout=30)
+    from actors import pipeline
+
+    # Given runs whose step snapshot holds a template id that is not a UUID (saved before save-time checks,
+    # or edited since): PostgreSQL refuses it with a DataError wherever it is used
+    wf = factories.workflow(client, org, [{"node_type": "webhook", "label": "deal"}])
+    nodes = [{"node_id": uuid.uuid4(), "node_type": "local-docx", "label": "contract",
+              "config": {"template_id": "not-a-uuid"}, "phase": "render"}]
+    runs = []
+    for skip_preflight in (False, True):
+        execution, batch = executions.create(workflows.get(wf["id"], org.id), nodes=nodes,
+                                             trigger_data=sample.trigger_data())
+        batch.flush()
+        if skip_preflight:
+            Execution.update(preflight_summary={"blocking_count": 0, "warning_count": 0, "groups": {}}).where(
+                Execution.id == execution.id).execute()
+        runs.append(str(execution.id))
+    started = time.monotonic()
+    for execution_id in runs:
+        pipeline.advance(execution_id)
+
+    # Then each stops at once (preflight or hop), without retries, saying what is wrong and what to do
+    for execution_id in runs:
+        state = factories.wait_for_status(client, org, execution_id, ("failed", "needs_review"), timeout=30)
+        code = state["last_error_tech"].split("]")[0].lstrip("[")
+        assert code in ("invalid_data", "template.not_found", "invalid_config"), state["last_error_tech"]
+        assert state["last_error_human"] and state["recommended_actions"]
+        assert all(s["attempt"] <= 1 for s in factories.steps(client, org, execution_id))
     assert time.monotonic() - started < 20
-    assert state["status"] in ("failed", "needs_review") and state["last_error_human"]
-    code = state["last_error_tech"].split("]")[0].lstrip("[")
-    assert code in ("invalid_data", "template.not_found"), state["last_error_tech"]
-    assert state["recommended_actions"]
 
 
 def test_an_unknown_node_type_stops_the_run_at_once_in_preflight_or_in_its_hop(client, org, db, worker):
