@@ -1,4 +1,5 @@
 """State that matches reality: canceled runs say what was withdrawn, metrics measure what they name."""
+import datetime
 import time
 
 import pytest
@@ -87,5 +88,9 @@ def test_preflight_measures_its_checks_and_the_review_wait_is_its_own_entry(clie
     # Then preflight's duration is its checks (not the review), and the review wait is measured apart
     metrics = state["phase_metrics"]
     assert state["status"] == "completed"
-    assert 0 < metrics["preflight"]["duration_ms"] < 1000
     assert metrics["needs_review"]["duration_ms"] >= 1500
+    # (the preflight entry is the re-check after the resume: it starts after the review began, and spans its checks)
+    assert metrics["preflight"]["started_at"] > metrics["needs_review"]["started_at"]
+    assert 0 <= metrics["preflight"]["duration_ms"] < metrics["needs_review"]["duration_ms"]
+    began, ended = (datetime.datetime.fromisoformat(metrics["preflight"][k]) for k in ("started_at", "completed_at"))
+    assert abs((ended - began).total_seconds() * 1000 - metrics["preflight"]["duration_ms"]) <= 1
