@@ -215,14 +215,24 @@ def expire(execution_id, node_id):
 
 
 def apply_delivery(delivery_id):
-    """Apply a stored signature notification and settle its wait."""
-    request, payload, changed = signatures.apply_delivery(delivery_id)
+    """Apply a stored signature notification and settle its wait.
+
+    NOTE: its event is written in the transaction that applies it, so it
+    cannot land after the terminal event of a run canceled meanwhile (a
+    canceled request takes no notification, and emits nothing).
+    """
+    batch = EventBatch()
+    with batch.atomic():
+        request, payload, changed = signatures.apply_delivery(delivery_id)
+        announce = request is not None and changed and payload["kind"] in ("sent", "viewed", "signed", "declined")
+        if announce:
+            batch.add(Execution.get_by_id(request.execution_id), f"signature.{payload['kind']}",
+                      {"envelope_id": request.envelope_id, "signer": payload.get("signer_email")})
+    batch.flush()
     if request is None:
         return None
-    if changed and payload["kind"] in ("sent", "viewed", "signed", "declined"):
+    if announce:
         waits.refresh_pending(request.execution_id, request.node_id, lambda: signatures.unsigned(request.id))
-        _emit(request.execution_id, f"signature.{payload['kind']}",
-              {"envelope_id": request.envelope_id, "signer": payload.get("signer_email")})
         if payload["kind"] in ("signed", "declined"):
             _audit(request.execution_id, f"signature.{payload['kind']}", actor=("webhook", request.provider),
                    envelope_id=request.envelope_id, signer=payload.get("signer_email"))
