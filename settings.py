@@ -1,8 +1,9 @@
 """Read every environment variable once, in one table, with defaults.
 
 `load()` is the only way to get configuration; nothing reads the environment
-at import time. With no `DATABASE_URL` / `REDIS_URL` the embedded default
-starts real servers under `VAR_DIR` (see `storage/embedded.py`).
+at import time, and nothing here starts anything. With no `DATABASE_URL` /
+`REDIS_URL` the callers start the embedded default under `VAR_DIR`
+(`storage.embedded.with_servers`).
 """
 import contextvars
 import dataclasses
@@ -64,6 +65,10 @@ TABLE = [
     ("STRIPE_WEBHOOK_SECRET", "", str, "whsec_... secret that signs Stripe webhooks"),
     ("LOG_LEVEL", "INFO", str, "level of the JSON log lines every process writes"),
     ("HTTP_TIMEOUT", "15", float, "seconds for every outbound HTTP call"),
+    ("DOCG_EMBEDDED", "", _bool, "set by `docg up`/`docg demo` for the processes they start on the embedded "
+                                 "servers; not for hand use"),
+    ("OUTBOUND_ALLOW", "", _csv, "host, host:port or CIDR (comma-separated) that tenant-chosen URLs may reach "
+                                 "although private/loopback; empty by default"),
 ]
 
 
@@ -106,6 +111,8 @@ class Settings:
     microsoft_client_id: str
     microsoft_client_secret: str
     stripe_webhook_secret: str
+    docg_embedded: bool
+    outbound_allow: tuple
 
     @property
     def sandbox_webhook_secret(self):
@@ -124,28 +131,59 @@ class Settings:
         return Path(self.storage_root or Path(self.var_dir) / "files")
 
 
-def load(environ=None, *, start_embedded=True):
-    """Build Settings from the environment, starting embedded servers if needed."""
+def load(environ=None, *, start_embedded=False):
+    """Build Settings from the environment (nothing else: no server is started here).
+
+    `storage.embedded.with_servers(settings)` fills empty DATABASE_URL /
+    REDIS_URL with embedded servers. NOTE: `start_embedded` is accepted for
+    older callers and ignored.
+    """
     environ = os.environ if environ is None else environ
     values = {}
     for name, default, parse, _ in TABLE:
         values[name.lower()] = parse(environ.get(name) or default)
-    var_dir = Path(values["var_dir"])
-    if start_embedded and not values["database_url"]:
-        from storage import embedded
-
-        var_dir.mkdir(parents=True, exist_ok=True)
-        values["database_url"] = embedded.ensure_postgres(var_dir)
-    if start_embedded and not values["redis_url"]:
-        from storage import embedded
-
-        var_dir.mkdir(parents=True, exist_ok=True)
-        values["redis_url"] = embedded.ensure_redis(var_dir)
     return Settings(**values)
+
+
+#: the development defaults `insecure_secrets` refuses away from the embedded default
+DEV_SECRET_KEY = "dev-insecure-secret-change-me"
+
+
+def on_embedded_default(settings):
+    """Whether this process runs on the embedded servers (no URL given, or started by `docg up`/`demo`)."""
+    return settings.docg_embedded or (not settings.database_url and not settings.redis_url)
+
+
+def insecure_secrets(settings):
+    """What is left at a development default, when that is not allowed; empty when fine."""
+    if on_embedded_default(settings):
+        return []
+    problems = []
+    if settings.secret_key == DEV_SECRET_KEY or not settings.secret_key:
+        problems.append("SECRET_KEY is the development default; generate one with\n"
+                        "    python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+    if not settings.encryption_key:
+        problems.append("ENCRYPTION_KEY is empty (credentials would be sealed with a key derived from SECRET_KEY); "
+                        "generate one with\n    docg keys generate")
+    return problems
+
+
+class InsecureSettings(SystemExit):
+    """Refuse to start with development secrets on real servers."""
+
+
+def refuse_insecure(settings):
+    """Stop the process (web, worker, clock) when `insecure_secrets` finds anything."""
+    problems = insecure_secrets(settings)
+    if problems:
+        raise InsecureSettings("DocG refuses to start with development secrets on a real database or Redis:\n- "
+                               + "\n- ".join(problems))
 
 
 def export_embedded(settings):
     """Put the resolved server URLs in os.environ so child processes share them."""
+    if on_embedded_default(settings):
+        os.environ["DOCG_EMBEDDED"] = "1"
     os.environ["DATABASE_URL"] = settings.database_url
     os.environ["REDIS_URL"] = settings.redis_url
 

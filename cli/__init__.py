@@ -6,10 +6,17 @@ import sys
 import settings as settings_module
 
 
+def _settings():
+    """Settings with the embedded servers started when no URL is given."""
+    from storage import embedded
+
+    return embedded.with_servers(settings_module.load())
+
+
 def _storage():
     from storage import bootstrap
 
-    config = settings_module.load()
+    config = _settings()
     bootstrap.configure_database(config)
     return config
 
@@ -40,13 +47,13 @@ def cmd_org_create(args):
 def cmd_up(args):
     from cli import processes
 
-    return processes.up(settings_module.load(), port=args.port)
+    return processes.up(_settings(), port=args.port)
 
 
 def cmd_demo(args):
     from cli import demo
 
-    return demo.main(settings_module.load(), keep=args.keep)
+    return demo.main(_settings(), keep=args.keep)
 
 
 def cmd_run(args):
@@ -106,7 +113,7 @@ def cmd_apps_doc(args):
 def cmd_down(args):
     from storage import embedded
 
-    embedded.stop(__import__("pathlib").Path(settings_module.load(start_embedded=False).var_dir))
+    embedded.stop(__import__("pathlib").Path(settings_module.load().var_dir))
     print("embedded servers stopped")
 
 

@@ -13,8 +13,8 @@ def test_the_readme_configuration_table_lists_every_setting():
 
 
 def test_sse_streams_leave_web_connections_free_for_health_and_the_api():
-    defaults = settings.load({}, start_embedded=False)
+    defaults = settings.load({})
     assert defaults.sse_stream_limit == 1800 < defaults.web_connections == 2000
-    small = settings.load({"WEB_CONNECTIONS": "12"}, start_embedded=False)
+    small = settings.load({"WEB_CONNECTIONS": "12"})
     assert small.sse_stream_limit == 10
-    assert settings.load({"SSE_MAX_STREAMS": "3"}, start_embedded=False).sse_stream_limit == 3
+    assert settings.load({"SSE_MAX_STREAMS": "3"}).sse_stream_limit == 3
