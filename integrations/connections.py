@@ -9,7 +9,7 @@ lock; a process that finds the token already refreshed uses it.
 import datetime
 
 from integrations.errors import AuthExpired, InvalidConfig
-from integrations.http import Session, describe, raise_for_status
+from integrations.http import Session, describe, error_code, raise_for_status
 from integrations.outbound import Policy
 from integrations.registry import load_apps
 from storage import connections as store
@@ -107,7 +107,7 @@ class ConnectionHandle:
                                  headers={"Accept": "application/json"})
         if response.status_code in (400, 401):
             raise RefreshRefused(f"The {self.provider.name} connection was revoked; reconnect it.",
-                                 f"token refresh refused: {describe(response)}")
+                                 f"token refresh refused: {describe(response)}{error_code(response)}")
         body = raise_for_status(response, what="token refresh").json()
         tokens = {"access_token": body["access_token"]}
         if body.get("refresh_token"):

@@ -13,6 +13,8 @@ MAX_REDIRECTS redirects, each checked again, no proxy from the environment.
 Error texts carry the method, the URL without credentials or query, and
 the status and reason, never the remote body.
 """
+import re
+
 import requests
 from urllib3.util.retry import Retry
 
@@ -86,6 +88,27 @@ def describe(response):
     """`METHOD url -> status reason`, without credentials, query or body."""
     return (f"{response.request.method} {outbound.safe_url(response.url)} -> "
             f"{response.status_code} {response.reason or ''}".rstrip())
+
+
+_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def error_code(response):
+    """` error=<code>` from a JSON error body's short code field (OAuth `error`, `status`, `code`), else "".
+
+    Only an identifier-shaped value is taken, never free text from the body.
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    for key in ("error", "status", "code"):
+        value = body.get(key)
+        if isinstance(value, str) and _CODE.match(value):
+            return f" error={value}"
+    return ""
 
 
 def raise_for_status(response, *, what="request"):
