@@ -67,6 +67,8 @@ TABLE = [
     ("HTTP_TIMEOUT", "15", float, "seconds for every outbound HTTP call"),
     ("DOCG_EMBEDDED", "", _bool, "set by `docg up`/`docg demo` for the processes they start on the embedded "
                                  "servers; not for hand use"),
+    ("WEBHOOK_TOLERANCE_SECONDS", "300", int, "a signed trigger webhook whose timestamp is further from now is "
+                                                "refused (401)"),
     ("OUTBOUND_ALLOW", "", _csv, "host, host:port or CIDR (comma-separated) that tenant-chosen URLs may reach "
                                  "although private/loopback; empty by default"),
 ]
@@ -112,6 +114,7 @@ class Settings:
     microsoft_client_secret: str
     stripe_webhook_secret: str
     docg_embedded: bool
+    webhook_tolerance_seconds: int
     outbound_allow: tuple
 
     @property

@@ -71,7 +71,7 @@ def create_app(services=None, *, broker=None):
     signature_webhook = SignatureWebhook(settings)
     app.add_route(f"{api}/webhooks/signature/{{provider}}", signature_webhook)
     app.add_route(f"{api}/webhooks/signature/{{provider}}/{{connection_id}}", signature_webhook, suffix="connection")
-    app.add_route(f"{api}/webhooks/triggers/{{workflow_id}}", TriggerWebhook())
+    app.add_route(f"{api}/webhooks/triggers/{{workflow_id}}", TriggerWebhook(settings.webhook_tolerance_seconds))
     stripe_webhook = StripeWebhook(settings, enqueue=apply_stripe_delivery.send)
     app.add_route(f"{api}/webhooks/stripe", stripe_webhook)
     app.add_route(f"{api}/webhooks/stripe/{{connection_id}}", stripe_webhook, suffix="connection")
