@@ -19,7 +19,7 @@ from integrations import preflight
 from integrations.base import NodeContext, load_apps
 from integrations.errors import IntegrationError
 from integrations.variables import resolve
-from storage import executions, preflights, runstate, starts, waits
+from storage import executions, node_secrets, preflights, runstate, starts, waits
 from storage.db import database
 from storage.errors import InvalidTransition
 from storage.events import EventBatch
@@ -187,7 +187,7 @@ def _run_node(execution, step, envelope):
         node_id=str(step.node_id), node_type=step.node_type, label=step.label, position=step.position,
         config={}, run=envelope.context, settings=services().settings, dry_run=execution.dry_run,
         services=services())
-    ctx.config = resolve(step.config or {}, envelope.context)
+    ctx.config = resolve(node_secrets.reveal(step.config, execution.organization_id), envelope.context)
     step_state.record_input(step, ctx.config)
     return action.run(ctx)
 

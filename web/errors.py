@@ -16,6 +16,7 @@ from playhouse.pool import MaxConnectionsExceeded
 
 from integrations.errors import IntegrationError, InvalidConfig
 from storage.errors import Conflict, InvalidTransition, NotFound, StorageError
+from storage.node_secrets import SecretNotSet
 from storage.pages import BadCursor
 
 log = logging.getLogger("docg.web")
@@ -85,6 +86,7 @@ STORAGE_STATUS = [
     (NotFound, falcon.HTTP_404),
     (InvalidTransition, falcon.HTTP_409),
     (Conflict, falcon.HTTP_409),
+    (SecretNotSet, falcon.HTTP_422),
 ]
 
 
