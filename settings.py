@@ -195,12 +195,27 @@ def export_embedded(settings):
 correlation_id = contextvars.ContextVar("correlation_id", default=None)
 
 
+def _without_message_bodies(args):
+    """Log a Dramatiq message as `actor[message id]`: its arguments carry the run's data (personal data)."""
+    def short(value):
+        if hasattr(value, "message_id") and hasattr(value, "actor_name"):
+            return f"{value.actor_name}[{value.message_id}]"
+        return value
+
+    if isinstance(args, tuple):
+        return tuple(short(a) for a in args)
+    if isinstance(args, dict):
+        return {k: short(v) for k, v in args.items()}
+    return args
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time (UTC), level, logger, message, correlation id."""
 
     converter = time.gmtime
 
     def format(self, record):
+        record.args = _without_message_bodies(record.args)
         data = {"ts": f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')}.{int(record.msecs):03d}Z",
                 "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage(),
                 "pid": record.process, "thread": record.threadName}
