@@ -69,6 +69,8 @@ TABLE = [
                                  "servers; not for hand use"),
     ("WEBHOOK_TOLERANCE_SECONDS", "300", int, "a signed trigger webhook whose timestamp is further from now is "
                                                 "refused (401)"),
+    ("BODY_READ_TIMEOUT_SECONDS", "15", float, "a request body not fully received in this time is cut off "
+                                                "(408, connection closed)"),
     ("OUTBOUND_ALLOW", "", _csv, "host, host:port or CIDR (comma-separated) that tenant-chosen URLs may reach "
                                  "although private/loopback; empty by default"),
 ]
@@ -115,6 +117,7 @@ class Settings:
     stripe_webhook_secret: str
     docg_embedded: bool
     webhook_tolerance_seconds: int
+    body_read_timeout_seconds: float
     outbound_allow: tuple
 
     @property

@@ -3,9 +3,9 @@ import falcon
 
 from actors.payments import apply_stripe_delivery
 from storage.bootstrap import redis_client
-from web import errors, ops
+from web import errors, ops, validation
 from web.auth import AuthMiddleware
-from web.middleware import DatabaseConnection, RequestId
+from web.middleware import DatabaseConnection, RequestId, SecurityHeaders
 from web.resources import (approvals, apps, connections, control, documents, executions, health, history, pages,
                            sandbox, streams, templates, workflows)
 from web.webhooks.signature import SignatureWebhook
@@ -27,7 +27,9 @@ def create_app(services=None, *, broker=None):
     admission = Admission(settings.sse_stream_limit)
     sse = (hub, services.redis, settings.sse_heartbeat_seconds, admission)
 
-    app = falcon.App(middleware=[RequestId(), DatabaseConnection(), AuthMiddleware(settings.secret_key)])
+    validation.BODY_READ_TIMEOUT = settings.body_read_timeout_seconds
+    app = falcon.App(middleware=[RequestId(), SecurityHeaders(), DatabaseConnection(),
+                                 AuthMiddleware(settings.secret_key)])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
 

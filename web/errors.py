@@ -62,6 +62,10 @@ class PayloadTooLarge(ApiError):
     status, code, message_human = falcon.HTTP_413, "payload_too_large", "The request body is too large."
 
 
+class RequestTimeout(ApiError):
+    status, code, message_human = falcon.HTTP_408, "request_timeout", "The request body arrived too slowly."
+
+
 class Unprocessable(ApiError):
     status, code, message_human = falcon.HTTP_422, "invalid_fields", "Some fields are invalid."
 
