@@ -14,7 +14,7 @@ import peewee
 import redis
 from playhouse.pool import MaxConnectionsExceeded
 
-from integrations.errors import IntegrationError, InvalidConfig
+from integrations.errors import IntegrationError, InvalidConfig, OutboundBlocked
 from storage.errors import Conflict, InvalidTransition, NotFound, StorageError
 from storage.node_secrets import SecretNotSet
 from storage.pages import BadCursor
@@ -121,7 +121,7 @@ def handle_storage_error(req, resp, ex, params):
 
 
 def handle_integration_error(req, resp, ex, params):
-    if isinstance(ex, InvalidConfig):
+    if isinstance(ex, (InvalidConfig, OutboundBlocked)):
         status = falcon.HTTP_422
     else:
         status = falcon.HTTP_503 if ex.retryable else falcon.HTTP_502
