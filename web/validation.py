@@ -2,6 +2,7 @@
 import contextlib
 import json
 import re
+import socket
 
 import jsonschema
 
@@ -64,6 +65,7 @@ def body_deadline(req, seconds):
             timer.start()
         yield
     except (OSError, _Stalled) as ex:
+        _stop_reading(sock)
         raise RequestTimeout(f"The request body did not arrive within {seconds:g} seconds.",
                              f"body read: {type(ex).__name__}", headers={"Connection": "close"}) from ex
     finally:
@@ -71,6 +73,15 @@ def body_deadline(req, seconds):
             timer.close()
         else:
             sock.settimeout(previous)
+
+
+def _stop_reading(sock):
+    """End the connection after the answer: gunicorn ignores `Connection: close` from the app and
+    would wait for the rest of the body; with the read side shut it sees the end and closes."""
+    try:
+        sock.shutdown(socket.SHUT_RD)
+    except OSError:
+        pass
 
 
 class _Stalled(Exception):
