@@ -83,10 +83,11 @@ def rows(fuzz_client, services):
 def requests_(draw, rows):
     method, path = draw(st.sampled_from(FUZZ_ROUTES))
     real = list(rows.ids.values())
-    junk = st.one_of(st.sampled_from(real), st.uuids().map(str), ascii_text.filter(lambda s: s and "/" not in s
-                                                                                     and "?" not in s))
+    junk = st.one_of(st.sampled_from(real), st.sampled_from(real), st.sampled_from(real), st.uuids().map(str),
+                     ascii_text.filter(lambda s: s and "/" not in s and "?" not in s))
     while "{id}" in path:
-        value = draw(junk)
+        kind = path.split("{id}", 1)[0].rstrip("/").rsplit("/", 1)[-1].removesuffix("s")
+        value = draw(st.one_of(st.just(rows.ids[kind]), junk) if kind in rows.ids else junk)
         if method == "DELETE" and value in real:
             value = str(uuid.uuid4())  # NOTE: keep the real rows alive for the rest of the run
         path = path.replace("{id}", value.replace("%", "%25").replace("#", "%23") or "x", 1)
