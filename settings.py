@@ -32,10 +32,11 @@ TABLE = [
     ("SECRET_KEY", "dev-insecure-secret-change-me", str, "signs stream tokens and OAuth state"),
     ("ENCRYPTION_KEY", "", str, "kid:base64key[,kid:key...] for credentials; first one writes"),
     ("ADMIN_TOKEN", "", str, "bearer token for /ops (dashboard, metrics); empty disables /ops"),
-    ("PUBLIC_BASE_URL", "http://localhost:8000", str, "base of links sent to people"),
+    ("PUBLIC_BASE_URL", "", str, "base of links sent to people; empty means http://localhost:$PORT"),
     ("REDIS_STREAM_MAXLEN", "1000", int, "approximate MAXLEN of each run's event stream"),
     ("REDIS_STREAM_TTL", "86400", int, "seconds a run's stream lives after the run ends"),
-    ("SMTP_URL", "smtp://localhost:1025", str, "smtp://[user:pass@]host:port[?starttls=1] for the email node"),
+    ("SMTP_URL", "smtp://localhost:1025", str, "smtp://[user:pass@]host:port[?starttls=1] for the email node; unset, "
+                                                "`docg up` starts a mail catcher (see /ops/mail)"),
     ("SMTP_FROM", "docg@localhost", str, "From address of emails sent by runs"),
     ("STORAGE_ROOT", "", str, "root for relative storage folders; empty means VAR_DIR/files"),
     ("VAR_DIR", str(ROOT / "var"), str, "where embedded servers and local files live"),
@@ -73,6 +74,8 @@ TABLE = [
                                                 "(408, connection closed)"),
     ("OUTBOUND_ALLOW", "", _csv, "host, host:port or CIDR (comma-separated) that tenant-chosen URLs may reach "
                                  "although private/loopback; empty by default"),
+    ("DOCG_PROFILE", "", str, "dev allows the change-me secrets anywhere; empty allows them on the embedded default "
+                              "only; any other profile refuses to start with them"),
 ]
 
 
@@ -119,6 +122,7 @@ class Settings:
     webhook_tolerance_seconds: int
     body_read_timeout_seconds: float
     outbound_allow: tuple
+    docg_profile: str
 
     @property
     def sandbox_webhook_secret(self):
@@ -148,6 +152,8 @@ def load(environ=None, *, start_embedded=False):
     values = {}
     for name, default, parse, _ in TABLE:
         values[name.lower()] = parse(environ.get(name) or default)
+    values["public_base_url"] = values["public_base_url"] or f"http://localhost:{values['port']}"
+    refuse_insecure_secrets(values)
     return Settings(**values)
 
 
@@ -161,8 +167,12 @@ def on_embedded_default(settings):
 
 
 def insecure_secrets(settings):
-    """What is left at a development default, when that is not allowed; empty when fine."""
-    if on_embedded_default(settings):
+    """What is left at a development default, when that is not allowed; empty when fine.
+
+    Allowed with DOCG_PROFILE=dev (a try-out), and with no profile on the
+    embedded default; refused on real servers or with any other profile.
+    """
+    if settings.docg_profile == "dev" or (not settings.docg_profile and on_embedded_default(settings)):
         return []
     problems = []
     if settings.secret_key == DEV_SECRET_KEY or not settings.secret_key:
@@ -175,7 +185,23 @@ def insecure_secrets(settings):
 
 
 class InsecureSettings(SystemExit):
-    """Refuse to start with development secrets on real servers."""
+    """Refuse to start with development secrets on real servers (or a production profile)."""
+
+
+#: secrets that must not keep a placeholder value under a profile other than dev
+GUARDED_SECRETS = ("SECRET_KEY", "ADMIN_TOKEN")
+
+
+def refuse_insecure_secrets(values):
+    """Raise InsecureSettings when a guarded secret says change-me under a profile other than dev (or none)."""
+    if values["docg_profile"] in ("dev", ""):
+        return
+    weak = [name for name in GUARDED_SECRETS if "change-me" in values[name.lower()]]
+    if weak:
+        raise InsecureSettings(f"{', '.join(weak)} still contain 'change-me' and DOCG_PROFILE is "
+                               f"{values['docg_profile']!r}: set real secrets (docg keys generate, or "
+                               f"python -c 'import secrets; print(secrets.token_urlsafe(32))'), or set "
+                               f"DOCG_PROFILE=dev for a local try-out")
 
 
 def refuse_insecure(settings):
@@ -183,7 +209,7 @@ def refuse_insecure(settings):
     problems = insecure_secrets(settings)
     if problems:
         raise InsecureSettings("DocG refuses to start with development secrets on a real database or Redis:\n- "
-                               + "\n- ".join(problems))
+                               + "\n- ".join(problems) + "\n(DOCG_PROFILE=dev allows them for a local try-out)")
 
 
 def export_embedded(settings):
