@@ -182,3 +182,53 @@ def test_an_outgoing_webhook_to_a_loopback_port_not_allowed_fails_once_and_sends
     assert len(target.requests) == before
     assert "s3cret" not in str(state) + str(steps)
     assert "123.456.789-00" not in strict_worker.log()
+
+
+def test_https_through_the_pinned_connection_still_verifies_the_host_name(tmp_path):
+    """The socket goes to the checked address, and TLS still checks the certificate against the URL's host."""
+    import datetime
+    import http.server
+    import ssl
+    import threading
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(datetime.datetime(2020, 1, 1))
+            .not_valid_after(datetime.datetime(2040, 1, 1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False).sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+
+    class Hello(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hello)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port, ca = server.server_address[1], str(tmp_path / "cert.pem")
+    try:
+        assert strict(["localhost"]).get(f"https://localhost:{port}/", verify=ca).text == "ok"
+        with pytest.raises(Unavailable) as mismatch:
+            strict(["127.0.0.1"]).get(f"https://127.0.0.1:{port}/", verify=ca)
+        assert "SSL" in mismatch.value.message_tech
+        with pytest.raises(OutboundBlocked):
+            strict().get(f"https://localhost:{port}/", verify=ca)
+    finally:
+        server.shutdown()
+        server.server_close()
