@@ -96,3 +96,17 @@ def needs_sealing(config):
     found = []
     _walk(config or {}, lambda value, path: found.append(value and not value.startswith(PREFIX)) or value)
     return any(found)
+
+
+def reseal(config, organization_id):
+    """(config with every sealed secret not on the current key sealed again, how many were)."""
+    ring, count = fields.keyring(), [0]
+
+    def on_secret(value, path):
+        if not value.startswith(PREFIX) or not ring.needs_rotation(value[len(PREFIX):]):
+            return value
+        count[0] += 1
+        plain = ring.decrypt(value[len(PREFIX):], _aad(organization_id))
+        return PREFIX + ring.encrypt(plain, _aad(organization_id))
+
+    return _walk(config or {}, on_secret), count[0]

@@ -135,3 +135,34 @@ def test_the_embedded_default_keeps_its_development_secrets():
     assert settings_module.insecure_secrets(started_by_docg_up) == []
     real = settings_module.load({"DATABASE_URL": "postgresql://db/x", "REDIS_URL": "redis://r"})
     assert len(settings_module.insecure_secrets(real)) == 2
+
+
+def test_key_rotation_reseals_node_secrets(client, org, db, receiver):
+    from storage import connections, fields, node_secrets
+    from storage.crypto import Keyring, generate_key
+
+    wf = factories.workflow(client, org, webhook_nodes(receiver.url))
+    old, new_entry = fields.keyring(), generate_key()
+    try:
+        # Given a new first key
+        fields.configure(Keyring.from_config(f"{new_entry},{old_entry(old)}", "unused"))
+        # When keys are rotated
+        assert connections.rotate_keys() >= 1
+        # Then the node secret is sealed with the new key alone and still opens to the same value
+        fields.configure(Keyring.from_config(new_entry, "unused"))
+        node = WorkflowNode.get((WorkflowNode.workflow == wf["id"]) & (WorkflowNode.label == "notify"))
+        assert node_secrets.reveal(node.config, org.id)["secret"] == SECRET
+    finally:
+        # NOTE: back to the suite's key, so no row stays sealed with a key later tests do not have
+        fields.configure(Keyring.from_config(f"{old_entry(old)},{new_entry}", "unused"))
+        connections.rotate_keys()
+        fields.configure(old)
+
+
+def old_entry(ring):
+    import base64
+
+    from storage.crypto import derive_key
+
+    entry = os.environ.get("ENCRYPTION_KEY")
+    return entry or "derived:" + base64.urlsafe_b64encode(derive_key(os.environ["SECRET_KEY"])).decode().rstrip("=")
