@@ -61,11 +61,18 @@ class Policy:
 
     @classmethod
     def from_settings(cls, settings=None):
+        """OUTBOUND_ALLOW plus DocG's own addresses (PUBLIC_BASE_URL, SIGNATURE_SANDBOX_URL).
+
+        NOTE: DocG calls itself (the sandbox signature provider posts its
+        webhooks to PUBLIC_BASE_URL), and `docg up` runs on localhost: its own
+        host:port is operator-chosen and already reachable by any tenant.
+        """
         if settings is None:
             import settings as settings_module
 
             settings = settings_module.load()
-        return cls(getattr(settings, "outbound_allow", ()))
+        own = [getattr(settings, name, "") for name in ("public_base_url", "signature_sandbox_url")]
+        return cls([*getattr(settings, "outbound_allow", ()), *(_host_port(url) for url in own if url)])
 
     def _add(self, entry):
         if not entry:
@@ -97,6 +104,12 @@ class Policy:
             raise OutboundBlocked(
                 f"DocG may not call {host}:{port}: it is a {kind} address ({ip}). "
                 "An operator can allow it in OUTBOUND_ALLOW.", f"{host}:{port} -> {ip} is {kind}")
+
+
+def _host_port(url):
+    parts = urlsplit(url)
+    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname or ""
+    return f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}" if host else ""
 
 
 def check_url(url, policy):

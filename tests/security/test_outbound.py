@@ -232,3 +232,16 @@ def test_https_through_the_pinned_connection_still_verifies_the_host_name(tmp_pa
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_docg_may_call_its_own_public_address_and_nothing_else_nearby(services, receiver):
+    """The sandbox provider posts to PUBLIC_BASE_URL; `docg up` runs that on localhost."""
+    own = dataclasses.replace(services.settings, outbound_allow=(), public_base_url=receiver.url)
+    policy = Policy.from_settings(own)
+    assert Session(timeout=3, retries=0, policy=policy).get(f"{receiver.url}/api").status_code == 200
+    neighbour = Receiver()
+    try:
+        with pytest.raises(OutboundBlocked):
+            Session(timeout=3, retries=0, policy=policy).get(f"{neighbour.url}/api")
+    finally:
+        neighbour.close()
