@@ -12,17 +12,12 @@ a tenant cannot plant a token copied from elsewhere.
 import re
 
 from storage import fields
-from storage.errors import StorageError
+from storage.errors import SecretNotSet
 
 SET = "[set]"
 PREFIX = "sealed:"
 SECRET_KEY = re.compile(r"secret|passw(or)?d|api[_-]?key|private[_-]?key|(access|auth|bearer|api)[_-]?token",
                         re.IGNORECASE)
-
-
-class SecretNotSet(StorageError):
-    code = "secret.not_set"
-    message_human = 'A secret was sent as "[set]" but this step has no stored secret there; send the value.'
 
 
 def _aad(organization_id):

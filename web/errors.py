@@ -15,8 +15,7 @@ import redis
 from playhouse.pool import MaxConnectionsExceeded
 
 from integrations.errors import IntegrationError, InvalidConfig, OutboundBlocked
-from storage.errors import Conflict, InvalidTransition, NotFound, StorageError
-from storage.node_secrets import SecretNotSet
+from storage.errors import Conflict, InvalidTransition, NotFound, SecretNotSet, StorageError
 from storage.pages import BadCursor
 
 log = logging.getLogger("docg.web")
