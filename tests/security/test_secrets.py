@@ -166,3 +166,18 @@ def old_entry(ring):
 
     entry = os.environ.get("ENCRYPTION_KEY")
     return entry or "derived:" + base64.urlsafe_b64encode(derive_key(os.environ["SECRET_KEY"])).decode().rstrip("=")
+
+
+def test_a_dramatiq_message_is_logged_by_actor_and_id_only():
+    """Dramatiq logs failed messages with their arguments: the envelope, with the trigger data."""
+    import logging
+
+    from dramatiq import Message
+
+    message = Message(queue_name="render", actor_name="run_render", args=({"context": {"trigger": PERSONAL}},),
+                      kwargs={}, options={})
+    record = logging.LogRecord("dramatiq.worker.WorkerThread", logging.ERROR, __file__, 1,
+                               "Failed to process message %s with unhandled exception.", (message,), None)
+    line = settings_module.JsonFormatter().format(record)
+    assert f"run_render[{message.message_id}]" in line
+    assert not any(value in line for value in PERSONAL.values())
