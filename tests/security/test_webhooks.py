@@ -195,3 +195,22 @@ def test_signed_but_malformed_provider_bodies_are_400_never_5xx(client, stripe_c
         _check(resp, f"{provider} {body[:60]!r}")
         assert resp.status_code == 400, f"{provider} {body[:60]!r}: {resp.status_code} {resp.text[:200]}"
     assert statuses.get(400, 0) > 0, statuses
+
+
+def test_the_same_signed_request_sent_concurrently_starts_one_run(client, org, db, web_server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    # Given one correctly signed delivery, captured
+    wf = _active(client, org)
+    body = b'{"name": "Ana"}'
+    headers = {SIGNATURE_HEADER: expected_signature(wf["webhook_secret"], body), "Content-Type": "application/json"}
+    url = f"{web_server.base}/api/v1/webhooks/triggers/{wf['id']}"
+    # When it is sent eight times at once to the real web process
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(lambda _: requests.post(url, data=body, headers=headers, timeout=30).status_code,
+                                   range(8)))
+    # Then exactly one started a run
+    assert statuses == [202] + [409] * 7
+    assert _runs(wf) == 1
