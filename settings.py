@@ -76,6 +76,13 @@ TABLE = [
                                  "although private/loopback; empty by default"),
     ("DOCG_PROFILE", "", str, "dev allows the change-me secrets anywhere; empty allows them on the embedded default "
                               "only; any other profile refuses to start with them"),
+    ("PDF_CONVERSIONS_PER_PROCESS", "2", int, "LibreOffice conversions one worker process runs at once; more wait"),
+    ("PDF_TIMEOUT_SECONDS", "60", float, "a LibreOffice conversion running longer is killed (and retried)"),
+    ("SIGNED_FETCH_RETRIES", "8", int, "attempts to download a signed PDF and audit trail before the run goes on "
+                                       "without them"),
+    ("TEMPLATE_RENDER_TIMEOUT_S", "10", float, "seconds one tenant template may take to render (template.timeout)"),
+    ("TEMPLATE_MAX_OUTPUT_BYTES", "20971520", int, "bytes one rendered template may produce (template.too_large)"),
+    ("TEMPLATE_LOCALE", "pt_BR", str, "default locale of the template filters (currency, number, date, words)"),
 ]
 
 
@@ -122,7 +129,13 @@ class Settings:
     webhook_tolerance_seconds: int
     body_read_timeout_seconds: float
     outbound_allow: tuple
+    pdf_conversions_per_process: int
+    pdf_timeout_seconds: float
+    signed_fetch_retries: int
     docg_profile: str
+    template_render_timeout_s: float = 10.0
+    template_max_output_bytes: int = 20971520
+    template_locale: str = "pt_BR"
 
     @property
     def sandbox_webhook_secret(self):
