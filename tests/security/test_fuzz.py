@@ -28,7 +28,9 @@ STRIPE_SECRET = "whsec_fuzz"
 EXTRA_ROUTES = [("GET", "/api/v1/workflows"), ("GET", "/api/v1/apps"), ("GET", "/health"), ("GET", "/metrics"),
                 ("GET", "/api/v1/sse/health"), ("GET", "/approvals/{id}"), ("GET", "/runs/{id}"),
                 ("GET", "/sandbox/sign/{id}/{id}"), ("PATCH", "/api/v1/workflows/{id}"),
-                ("POST", "/api/v1/webhooks/signature/zapsign"), ("POST", "/api/v1/webhooks/signature/clicksign")]
+                ("POST", "/api/v1/webhooks/signature/zapsign"), ("POST", "/api/v1/webhooks/signature/clicksign"),
+                ("GET", "/api/v1/templates/{id}/images"), ("GET", "/api/v1/templates/{id}/images/{id}"),
+                ("PUT", "/api/v1/templates/{id}/images/{id}"), ("DELETE", "/api/v1/templates/{id}/images/{id}")]
 FUZZ_ROUTES = [(m, p) for m, p in ROUTES + EXTRA_ROUTES if not p.startswith("/api/v1/sse/executions")]
 QUERY_NAMES = ["limit", "cursor", "level", "domain", "step_id", "from_step", "name", "connection_id",
                "last_event_id", "token", "status", "q", "redirect_uri", "code", "state"]
@@ -97,7 +99,8 @@ def requests_(draw, rows):
     else:
         body = draw(st.binary(max_size=200))
     headers = {**rows.secrets["headers"], "Content-Type": draw(st.sampled_from(
-        ["application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]))}
+        ["application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data", "image/png",
+         "image/jpeg"]))}
     if draw(st.booleans()):
         headers["Idempotency-Key"] = draw(ascii_text)
     return method, path, query, body, headers
