@@ -50,8 +50,11 @@ def setup():
     role = process_role()
     metrics.prepare(role, settings)
     settings_module.configure_logging(settings.log_level)
+    settings_module.refuse_insecure(settings)
     tracing.configure(settings, role)
-    from storage import bootstrap
+    from storage import bootstrap, embedded
+
+    settings = embedded.with_servers(settings)
 
     services = bootstrap.configure(settings)
     load_apps()

@@ -8,6 +8,8 @@ import dataclasses
 import importlib
 from typing import Any, Callable, Optional
 
+from integrations.connections import handle_for
+
 PHASES = ("trigger", "render", "save", "delivery", "approval", "signature")
 
 
@@ -39,17 +41,22 @@ class NodeContext:
 
     def connection(self, connection_id=None):
         """The node's connection (its config's `connection_id`), ready to call the provider."""
-        from integrations.connections import handle_for
-
         return handle_for(connection_id or self.config.get("connection_id"), self.organization_id, self.settings)
 
     def http(self, connection_id=None):
         """A provider session: auth header, refresh on expiry, correlation id, timeouts."""
         return self.connection(connection_id).session(self.correlation_id)
 
-    def once(self, effect: str, perform: Callable[[str], dict]) -> dict:
-        """Perform an external effect at most once per (execution, node, effect)."""
-        return self.services.ledger.once(self.execution_id, self.node_id, effect, perform)
+    def once(self, effect: str, perform: Callable[..., dict], *, on_unknown: str = "resend",
+             staged: bool = False) -> dict:
+        """Perform an external effect at most once per (execution, node, effect).
+
+        `on_unknown` says what a redelivered attempt does when an earlier one
+        died mid-effect: `resend` (same idempotency key) or `review`
+        (storage.errors.OutcomeUnknown is raised); see storage/ledger.py for `staged`.
+        """
+        return self.services.ledger.once(self.execution_id, self.node_id, effect, perform, on_unknown=on_unknown,
+                                         staged=staged)
 
     @property
     def idempotency_key(self):
@@ -140,42 +147,5 @@ class App:
     description: str = ""
 
 
-class Registry:
-    """Node types to actions, filled by each app package's `register()`."""
-
-    def __init__(self):
-        self.apps = {}
-        self.actions = {}
-        self.providers = {}
-
-    def register(self, app: App):
-        self.apps[app.key] = app
-        for action in app.actions:
-            self.actions[action.key] = action
-
-    def register_provider(self, provider: Provider):
-        self.providers[provider.key] = provider
-
-    def action(self, node_type):
-        return self.actions.get(node_type)
-
-    def phase_of(self, node_type):
-        action = self.actions.get(node_type)
-        return action.phase if action else None
-
-
-registry = Registry()
-
-
-#: every package whose `register(registry)` adds apps, in catalogue order
-INSTALLED = ("integrations.local", "integrations.signatures", "integrations.hubspot", "integrations.google",
-             "integrations.microsoft", "integrations.s3", "integrations.ai", "integrations.stripe")
-
-
-def load_apps():
-    """Register every app shipped with DocG (idempotent)."""
-    if registry.apps:
-        return registry
-    for name in INSTALLED:
-        importlib.import_module(name).register(registry)
-    return registry
+# NOTE: kept importable from here; the registry lives in integrations/registry.py
+from integrations.registry import INSTALLED, Registry, load_apps, registry  # noqa: E402,F401

@@ -36,6 +36,13 @@ class StorageError(DescribedError):
     message_human = "A storage error occurred."
 
 
+class OutcomeUnknown(StorageError):
+    """An external effect was started by an attempt that died before recording whether it happened."""
+
+    code = "effect.unknown_outcome"
+    message_human = "It is not known whether this step's external effect happened."
+
+
 class KeyConfigError(StorageError):
     """The ENCRYPTION_KEY / SECRET_KEY configuration cannot be used."""
 
@@ -95,3 +102,10 @@ class BackupError(StorageError):
     """pg_dump or pg_restore is missing or failed."""
 
     code = "backup.failed"
+
+
+class SecretNotSet(StorageError):
+    """A node secret was sent back as "[set]" where nothing is stored."""
+
+    code = "secret.not_set"
+    message_human = 'A secret was sent as "[set]" but this step has no stored secret there; send the value.'

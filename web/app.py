@@ -3,15 +3,15 @@ import falcon
 
 from actors.payments import apply_stripe_delivery
 from storage.bootstrap import redis_client
-from web import errors, ops
+from web import errors, ops, validation
 from web.auth import AuthMiddleware
-from web.middleware import DatabaseConnection, RequestId
+from web.middleware import DatabaseConnection, RequestId, SecurityHeaders
 from web.resources import (approvals, apps, connections, control, documents, executions, health, history, mail,
                            notfound, pages, sandbox, streams, template_images, templates, workflows)
 from web.webhooks.signature import SignatureWebhook
 from web.webhooks.stripe import StripeWebhook
 from web.webhooks.triggers import TriggerWebhook
-from web.sse import Admission, StreamHub
+from web.sse import HUB_BLOCK_MS, Admission, StreamHub, reader_timeout
 
 
 def create_app(services=None, *, broker=None):
@@ -22,12 +22,15 @@ def create_app(services=None, *, broker=None):
         services = services or broker_module.services
         broker = broker or broker_module.broker
     settings = services.settings
-    hub = StreamHub(lambda: redis_client(settings.redis_url, "sse", single_connection_client=True), services.redis,
-                    buffer=settings.sse_client_buffer)
+    hub = StreamHub(lambda: redis_client(settings.redis_url, "sse", single_connection_client=True,
+                                         socket_timeout=reader_timeout(HUB_BLOCK_MS)), services.redis,
+                    block_ms=HUB_BLOCK_MS, buffer=settings.sse_client_buffer)
     admission = Admission(settings.sse_stream_limit)
     sse = (hub, services.redis, settings.sse_heartbeat_seconds, admission)
 
-    app = falcon.App(middleware=[RequestId(), DatabaseConnection(), AuthMiddleware(settings.secret_key)])
+    validation.BODY_READ_TIMEOUT = settings.body_read_timeout_seconds
+    app = falcon.App(middleware=[RequestId(), SecurityHeaders(), DatabaseConnection(),
+                                 AuthMiddleware(settings.secret_key)])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
 
@@ -73,7 +76,7 @@ def create_app(services=None, *, broker=None):
     signature_webhook = SignatureWebhook(settings)
     app.add_route(f"{api}/webhooks/signature/{{provider}}", signature_webhook)
     app.add_route(f"{api}/webhooks/signature/{{provider}}/{{connection_id}}", signature_webhook, suffix="connection")
-    app.add_route(f"{api}/webhooks/triggers/{{workflow_id}}", TriggerWebhook())
+    app.add_route(f"{api}/webhooks/triggers/{{workflow_id}}", TriggerWebhook(settings.webhook_tolerance_seconds))
     stripe_webhook = StripeWebhook(settings, enqueue=apply_stripe_delivery.send)
     app.add_route(f"{api}/webhooks/stripe", stripe_webhook)
     app.add_route(f"{api}/webhooks/stripe/{{connection_id}}", stripe_webhook, suffix="connection")

@@ -39,6 +39,9 @@ class Execution(BaseModel):
     created_at = created_at()
     updated_at = timestamp(default=utcnow)
     traceparent = peewee.TextField(null=True)
+    event_seq = peewee.IntegerField(default=0)
+    redrive_count = peewee.IntegerField(default=0)
+    redriven_at = timestamp(null=True)
 
     class Meta:
         table_name = "workflow_executions"

@@ -15,14 +15,21 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Sign {name}</t
 <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto}}button{{font-size:1.1rem;margin-right:1rem}}</style>
 </head><body><h1>DocG signature sandbox</h1><p>{signer}, please sign <b>{name}</b>.</p>
 <p id="state">Status: {status}</p>
-<button id="sign" onclick="act('signed')">Sign</button><button id="decline" onclick="act('declined')">Decline</button>
+<button id="sign">Sign</button><button id="decline">Decline</button>
 <script>
 async function act(action) {{
   const r = await fetch(location.pathname, {{method: 'POST', headers: {{'Content-Type': 'application/json'}},
                                              body: JSON.stringify({{action}})}});
   document.getElementById('state').textContent = r.ok ? 'Status: ' + action : 'This link can no longer be used.';
 }}
+document.getElementById('sign').addEventListener('click', () => act('signed'));
+document.getElementById('decline').addEventListener('click', () => act('declined'));
 </script></body></html>"""
+
+
+WITHDRAWN = """<!doctype html><html><head><meta charset="utf-8"><title>Withdrawn: {name}</title></head>
+<body><h1>DocG signature sandbox</h1><p id="state">This signature request for <b>{name}</b> was withdrawn.
+There is nothing to sign.</p></body></html>"""
 
 
 class SandboxSigning:
@@ -32,6 +39,11 @@ class SandboxSigning:
         envelope, person = sandbox.find_signer(envelope_id, token)
         if person is None:
             raise NotFoundError("No such signing link.", "unknown envelope or signer token")
+        resp.content_type = falcon.MEDIA_HTML
+        if sandbox.is_withdrawn(envelope):
+            resp.status = falcon.HTTP_410
+            resp.text = WITHDRAWN.format(name=html.escape(envelope.name))
+            return
         if person["status"] == "sent":
             notification = sandbox.signer_action(envelope.id, token, "viewed")
             if notification is not None:
@@ -45,6 +57,9 @@ class SandboxSigning:
         if person is None:
             raise NotFoundError("No such signing link.", "unknown envelope or signer token")
         action = read_json(req, ACTION)["action"]
+        if sandbox.is_withdrawn(envelope):
+            raise Gone("This signature request was withdrawn.", "envelope or request canceled",
+                       code="signature.withdrawn")
         notification = sandbox.signer_action(envelope.id, token, action)
         if notification is None:
             raise Gone("This signing link was already used.", f"signer status {person['status']}",
