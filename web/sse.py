@@ -275,6 +275,8 @@ def run_stream(hub, key, after, tip, history, *, resync=None, heartbeat=HEARTBEA
         if resync.get("terminal"):
             return
     sub = hub.subscribe(key, tip)
+    wake = _drain_waker(sub)
+    drain.register(wake)
     written = after
     try:
         for seq, event_type, frame in _history(history, written):
@@ -285,6 +287,9 @@ def run_stream(hub, key, after, tip, history, *, resync=None, heartbeat=HEARTBEA
         while not (sub.overflowed and sub.queue.empty()):
             try:
                 entry_id, fields = sub.queue.get(timeout=heartbeat)
+                if entry_id is None:  # drain.WAKE: this process is shutting down
+                    yield drain.reconnect_frame()
+                    return
                 seq = parse_id(entry_id)[0]
             except queue.Empty:
                 entry_id, seq = None, None
@@ -309,7 +314,19 @@ def run_stream(hub, key, after, tip, history, *, resync=None, heartbeat=HEARTBEA
             if event_type in TERMINAL_EVENTS:
                 return
     finally:
+        drain.unregister(wake)
         hub.unsubscribe(sub)
+
+
+def _drain_waker(sub):
+    """A callable that wakes `sub`'s stream when the process drains (web/drain.py)."""
+    def wake():
+        try:
+            sub.queue.put_nowait(drain.WAKE)
+        except queue.Full:  # a client this far behind ends its stream now and reconnects
+            sub.overflowed = True
+
+    return wake
 
 
 def event_stream(hub, redis, key, last_id, tip, *, resync=None, heartbeat=HEARTBEAT_SECONDS, until_terminal=True):
@@ -329,12 +346,7 @@ def event_stream(hub, redis, key, last_id, tip, *, resync=None, heartbeat=HEARTB
             return
         last_id = tip
     sub = hub.subscribe(key, tip)
-    def wake():
-        try:
-            sub.queue.put_nowait(drain.WAKE)
-        except queue.Full:  # a client this far behind ends its stream now and reconnects
-            sub.overflowed = True
-
+    wake = _drain_waker(sub)
     drain.register(wake)
     try:
         written = parse_id(last_id)
