@@ -66,6 +66,13 @@ TABLE = [
     ("STRIPE_WEBHOOK_SECRET", "", str, "whsec_... secret that signs Stripe webhooks"),
     ("LOG_LEVEL", "INFO", str, "level of the JSON log lines every process writes"),
     ("HTTP_TIMEOUT", "15", float, "seconds for every outbound HTTP call"),
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", "", str, "OTLP/HTTP collector base URL for traces; empty turns tracing off"),
+    ("OTEL_SERVICE_NAME", "docg", str, "service.name of exported spans (the process role is appended)"),
+    ("WORKER_METRICS_PORT", "9191", int, "Prometheus port of a worker (`dramatiq`) process group; 0 disables"),
+    ("CLOCK_METRICS_PORT", "9192", int, "Prometheus port of the clock (`periodiq`) process; 0 disables"),
+    ("RETENTION_DAYS", "90", int, "days an ended run is kept, for organizations without their own retention_days"),
+    ("AUDIT_RETENTION_DAYS", "2557", int, "days the audit trail is kept; older monthly partitions are dropped whole"),
+    ("RETENTION_BATCH", "50", int, "runs the retention job deletes per transaction"),
     ("DOCG_EMBEDDED", "", _bool, "set by `docg up`/`docg demo` for the processes they start on the embedded "
                                  "servers; not for hand use"),
     ("WEBHOOK_TOLERANCE_SECONDS", "300", int, "a signed trigger webhook whose timestamp is further from now is "
@@ -129,6 +136,13 @@ class Settings:
     microsoft_client_id: str
     microsoft_client_secret: str
     stripe_webhook_secret: str
+    otel_exporter_otlp_endpoint: str
+    otel_service_name: str
+    worker_metrics_port: int
+    clock_metrics_port: int
+    retention_days: int
+    audit_retention_days: int
+    retention_batch: int
     docg_embedded: bool
     webhook_tolerance_seconds: int
     body_read_timeout_seconds: float
@@ -243,6 +257,8 @@ def export_embedded(settings):
 
 #: the correlation id of the run being worked on, added to every log line
 correlation_id = contextvars.ContextVar("correlation_id", default=None)
+#: callables returning extra fields for every log line (telemetry adds trace_id/span_id)
+log_field_hooks = []
 
 
 def _without_message_bodies(args):
@@ -272,6 +288,8 @@ class JsonFormatter(logging.Formatter):
         correlation = getattr(record, "correlation_id", None) or correlation_id.get()
         if correlation:
             data["correlation_id"] = str(correlation)
+        for hook in log_field_hooks:
+            data.update(hook())
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
         return json.dumps(data, default=str)

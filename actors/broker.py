@@ -11,16 +11,19 @@ from dramatiq.middleware import CurrentMessage
 from periodiq import PeriodiqMiddleware
 
 import settings as settings_module
-from actors.middleware import CorrelationId, DatabaseConnection
+from actors.middleware import CorrelationId, DatabaseConnection, EnvelopeVersion
+from actors.telemetry import TraceContext, WorkerMetrics
 from integrations.base import load_apps
+from telemetry import metrics, process_role, tracing
 
 #: out of a million broker commands, how many trigger requeue maintenance
 MAINTENANCE_CHANCE = 20000
 
 
-def build_broker(settings):
+def build_broker(settings, role="web"):
     """The broker, on its own bounded pool of `REDIS_POOL_SIZE` connections
-    (Dramatiq's default pool is unbounded)."""
+    (Dramatiq's default pool is unbounded). A worker group also serves its
+    metrics on `WORKER_METRICS_PORT` (telemetry/metrics.py)."""
     from storage.bootstrap import pooled_redis_client
 
     broker = RedisBroker(
@@ -30,6 +33,9 @@ def build_broker(settings):
         heartbeat_timeout=settings.broker_heartbeat_ms,
         maintenance_chance=MAINTENANCE_CHANCE,
     )
+    broker.add_middleware(EnvelopeVersion())
+    broker.add_middleware(TraceContext())
+    broker.add_middleware(WorkerMetrics(serve=role == "worker" and bool(settings.worker_metrics_port)))
     broker.add_middleware(CurrentMessage())
     broker.add_middleware(DatabaseConnection())
     broker.add_middleware(CorrelationId())
@@ -41,16 +47,21 @@ def setup():
     """Configure storage for this process and install the broker (once)."""
     global broker, services
     settings = settings_module.load()
+    role = process_role()
+    metrics.prepare(role, settings)
     settings_module.configure_logging(settings.log_level)
     settings_module.refuse_insecure(settings)
+    tracing.configure(settings, role)
     from storage import bootstrap, embedded
 
     settings = embedded.with_servers(settings)
 
     services = bootstrap.configure(settings)
     load_apps()
-    broker = build_broker(settings)
+    broker = build_broker(settings, role)
     dramatiq.set_broker(broker)
+    if role == "clock":
+        metrics.serve_clock_metrics(settings, broker, services.redis)
     return broker
 
 

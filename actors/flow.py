@@ -8,6 +8,7 @@ from storage import executions
 from storage import steps as step_state
 from storage import runstate
 from storage.models import Execution, ExecutionStep
+from telemetry import tracing
 
 #: phase -> actor, filled by actors.phases
 HOPS = {}
@@ -15,8 +16,10 @@ WAITING = frozenset({"paused", "needs_review", "signing"})
 STOP_IN_DRY_RUN = frozenset({"save", "delivery", "approval", "signature"})
 
 
-def send(envelope, phase):
-    HOPS[phase].send(envelope.to_message())
+def send(envelope, phase, *, traceparent=None):
+    """Send the hop message, inside the run's trace (`traceparent` of its row)."""
+    with tracing.within_run(traceparent):
+        HOPS[phase].send(envelope.to_message())
 
 
 def should_stop(execution, steps):
@@ -44,7 +47,7 @@ def advance(execution_id, *, row=None):
     if execution.status in runstate.TERMINAL or execution.status in WAITING:
         return
     if execution.status == "queued" and execution.preflight_summary is None:
-        send(Envelope.of(execution), "preflight")
+        send(Envelope.of(execution), "preflight", traceparent=execution.traceparent)
         return
     steps = executions.steps(execution.id, ExecutionStep.phase, ExecutionStep.status)
     if should_stop(execution, steps):
@@ -52,7 +55,7 @@ def advance(execution_id, *, row=None):
         return
     step = steps[execution.node_index]
     if step.status in ("pending", "running"):
-        send(Envelope.of(execution), step.phase)
+        send(Envelope.of(execution), step.phase, traceparent=execution.traceparent)
 
 
 def finish(execution_id):

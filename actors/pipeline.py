@@ -27,6 +27,7 @@ from storage.db import database
 from storage.errors import InvalidTransition
 from storage.events import EventBatch
 from storage.models import Execution, ExecutionStep, utcnow
+from telemetry import metrics, tracing
 
 log = logging.getLogger("docg.pipeline")
 #: the promise a transient error's text makes, dropped once no attempt is left
@@ -82,13 +83,22 @@ def _create(workflow, **options):
     registry = load_apps()
     nodes = executions.nodes_of(workflow)
     phases = {node.node_type: registry.phase_of(node.node_type) for node in nodes}
-    return executions.create(workflow, nodes=executions.node_specs(nodes, phases), **options)
+    return traced(executions.create(workflow, nodes=executions.node_specs(nodes, phases),
+                                    traceparent=tracing.current_traceparent(), **options))
+
+
+def traced(created):
+    """Name the run on the current span (the request's); return `created` as is."""
+    execution = created[0]
+    tracing.annotate(**{"docg.correlation_id": execution.correlation_id, "docg.execution_id": execution.id})
+    return created
 
 
 def run_hop(data, *, phase):
     """Run the node an envelope points at, at most once (logs what happened)."""
     envelope = Envelope.from_message(data)
     outcome = _hop(envelope)
+    metrics.note_outcome(outcome)
     log.info("%s hop %s node %s of %s: %s", phase, envelope.hop, envelope.node_index, envelope.execution_id, outcome,
              extra={"correlation_id": envelope.correlation_id})
 

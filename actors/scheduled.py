@@ -16,6 +16,7 @@ from integrations.errors import RunStuck
 from storage import clock
 from storage import steps as step_state
 from storage.models import Execution
+from telemetry import metrics
 
 log = logging.getLogger("docg.clock")
 
@@ -60,6 +61,8 @@ def redrive_stuck(older_than=None, *, page=100):
                 continue
             redriven.append(execution.id)
         clock.record_redrives(redriven)
+        if redriven:
+            metrics.instruments().redrives.inc(len(redriven))
         for execution_id in redriven:
             try:
                 flow.advance(execution_id)

@@ -10,6 +10,7 @@ import logging
 
 import dramatiq
 
+import settings as settings_module
 from actors import flow
 from actors.broker import services
 from integrations.signatures import providers
@@ -18,6 +19,7 @@ from storage import approvals, logs, signatures, steps, waits
 from storage.errors import StorageError
 from storage.events import EventBatch
 from storage.models import Execution, utcnow
+from telemetry import tracing
 
 log = logging.getLogger("docg.waits")
 
@@ -32,6 +34,9 @@ class WaitEnded(StorageError):
 
 def _waiting(execution_id, node_id):
     execution = Execution.get_or_none(Execution.id == execution_id)
+    if execution is not None:  # this message's log lines and span name the run it acts on
+        settings_module.correlation_id.set(str(execution.correlation_id))
+        tracing.annotate(**{"docg.correlation_id": execution.correlation_id, "docg.execution_id": execution.id})
     step = waits.step_at(execution_id, node_id) if execution else None
     if step is None or not waits.is_waiting_at(execution, step):
         return None, None

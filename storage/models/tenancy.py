@@ -8,6 +8,7 @@ class Organization(BaseModel):
     id = uuid_pk()
     name = peewee.TextField()
     created_at = created_at()
+    retention_days = peewee.IntegerField(null=True)
 
     class Meta:
         table_name = "organizations"
