@@ -5,9 +5,10 @@ from actors.payments import apply_stripe_delivery
 from storage.bootstrap import redis_client
 from web import errors, ops
 from web.auth import AuthMiddleware
-from web.middleware import DatabaseConnection, RequestId
+from web.middleware import DatabaseConnection, Localize, RequestId
 from web.resources import (approvals, apps, connections, control, documents, executions, health, history, pages,
                            sandbox, streams, templates, workflows)
+from web.resources import organization as organization_resource
 from web.webhooks.signature import SignatureWebhook
 from web.webhooks.stripe import StripeWebhook
 from web.webhooks.triggers import TriggerWebhook
@@ -27,7 +28,7 @@ def create_app(services=None, *, broker=None):
     admission = Admission(settings.sse_stream_limit)
     sse = (hub, services.redis, settings.sse_heartbeat_seconds, admission)
 
-    app = falcon.App(middleware=[RequestId(), DatabaseConnection(), AuthMiddleware(settings.secret_key)])
+    app = falcon.App(middleware=[RequestId(), DatabaseConnection(), AuthMiddleware(settings.secret_key), Localize()])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
 
@@ -35,6 +36,7 @@ def create_app(services=None, *, broker=None):
     app.add_route("/health", health.Health(services.redis, broker))
     app.add_route("/metrics", ops.Metrics(broker, hub, admission))
     app.add_route(f"{api}/sse/health", health.SseHealth(services.redis))
+    app.add_route(f"{api}/organization", organization_resource.Organization())
     app.add_route(f"{api}/workflows", workflows.Workflows())
     app.add_route(f"{api}/workflows/{{workflow_id}}", workflows.Workflow())
     app.add_route(f"{api}/workflows/{{workflow_id}}/activate", workflows.WorkflowActivation())

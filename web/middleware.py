@@ -24,3 +24,37 @@ class RequestId:
 
     def process_response(self, req, resp, resource, req_succeeded):
         resp.set_header("X-Request-ID", req.context.request_id)
+
+
+class Localize:
+    """Answer API texts in the caller's language: Accept-Language, else the organization's locale.
+
+    Only bodies that carry translatable texts (an error, issues, recommended
+    actions) cost a look-up of the organization's locale; codes are untouched.
+    Resources for links (approvals, signing) set `req.context.organization_id`
+    so their answers follow the organization too.
+    """
+
+    def process_response(self, req, resp, resource, req_succeeded):
+        from storage import i18n, tenancy
+
+        media = resp.media if resp.stream is None and resp.text is None and resp.data is None else None
+        if not isinstance(media, (dict, list)) or not _translatable(media):
+            return
+        locale = i18n.negotiate(req.get_header("Accept-Language"))
+        if locale is None and req.context.get("organization_id"):
+            locale = tenancy.locale_of(req.context.organization_id)
+        locale = locale or i18n.DEFAULT
+        resp.set_header("Content-Language", locale)
+        if locale != i18n.DEFAULT:
+            resp.media = i18n.localize(media, locale)
+
+
+def _translatable(media, depth=0):
+    if depth > 6:
+        return False
+    if isinstance(media, list):
+        return any(_translatable(item, depth + 1) for item in media[:200] if isinstance(item, (dict, list)))
+    if "message_human" in media and "code" in media or "params" in media and "action" in media:
+        return True
+    return any(_translatable(value, depth + 1) for value in media.values() if isinstance(value, (dict, list)))

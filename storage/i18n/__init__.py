@@ -1,0 +1,114 @@
+"""Human texts in English and Brazilian Portuguese, looked up by code.
+
+The catalogue is data (`messages.py` for API errors and recommended
+actions, `texts.py` for pages and e-mails). Codes never change with the
+language; only `message_human`, action labels and page or e-mail words do.
+
+Errors are keyed by their code, then by the English text as a template
+(`"Invalid field {field}: {problem}"`): a message raised with dynamic parts
+is matched against the templates of its code and its parts carried into the
+translation. An English text with no entry stays English rather than being
+replaced by a vaguer generic one.
+"""
+import functools
+import re
+
+from storage.i18n import messages, texts
+
+LOCALES = ("en", "pt-BR")
+DEFAULT = "en"
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def normalize(tag):
+    """Return the supported locale for a language tag ('pt', 'pt_br', 'en-US'...), or None."""
+    if not isinstance(tag, str):
+        return None
+    primary = tag.strip().replace("_", "-").split("-")[0].lower()
+    return {"pt": "pt-BR", "en": "en"}.get(primary)
+
+
+def negotiate(accept_language):
+    """Return the best supported locale of an Accept-Language header, or None.
+
+    Entries are weighed by their `q` (default 1; malformed weights count as
+    0); ties keep the header's order; `*` does not choose.
+    """
+    if not accept_language or len(accept_language) > 1000:
+        return None
+    ranked = []
+    for position, item in enumerate(accept_language.split(",")[:50]):
+        tag, _, params = item.strip().partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        locale = normalize(tag)
+        if locale and 0 < weight <= 1:
+            ranked.append((-weight, position, locale))
+    return min(ranked)[2] if ranked else None
+
+
+@functools.lru_cache(maxsize=None)
+def _pattern(template):
+    parts, last = [], 0
+    for match in _PLACEHOLDER.finditer(template):
+        parts.append(re.escape(template[last:match.start()]))
+        parts.append(f"(?P<{match.group(1)}>.+?)")
+        last = match.end()
+    parts.append(re.escape(template[last:]))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def error_text(code, message, locale):
+    """Translate an error's `message_human` of `code` into `locale`, if catalogued."""
+    if locale == DEFAULT or not isinstance(message, str):
+        return message
+    for table in (messages.ERRORS.get(code, {}), messages.ERRORS["*"]):
+        translation = table.get(message)
+        if translation is not None:
+            return translation.get(locale, message) if isinstance(translation, dict) else translation
+        for english, translated in table.items():
+            if "{" not in english:
+                continue
+            match = _pattern(english).fullmatch(message)
+            if match:
+                return translated.format(**match.groupdict())
+    return message
+
+
+def action(entry, locale):
+    """Return a recommended action (dict) with its label and description in `locale`."""
+    code = (entry.get("params") or {}).get("issue_code") if isinstance(entry.get("params"), dict) else None
+    translated = messages.ACTIONS.get(code) if locale != DEFAULT else None
+    if translated is None:
+        return entry
+    label, description = translated
+    return {**entry, "label": label, "description": description}
+
+
+MAX_DEPTH = 12
+
+
+def localize(media, locale, _depth=0):
+    """Translate, in a JSON body, every {code, message_human} and recommended action.
+
+    Returns a new structure; bodies in English are returned unchanged.
+    """
+    if locale == DEFAULT or _depth > MAX_DEPTH:
+        return media
+    if isinstance(media, list):
+        return [localize(item, locale, _depth + 1) for item in media]
+    if not isinstance(media, dict):
+        return media
+    out = {key: localize(value, locale, _depth + 1) if isinstance(value, (dict, list)) else value
+           for key, value in media.items()}
+    if isinstance(out.get("code"), str) and "message_human" in out:
+        out["message_human"] = error_text(out["code"], out["message_human"], locale)
+    if "action" in out and "label" in out and isinstance(out.get("params"), dict):
+        out = action(out, locale)
+    return out

@@ -1,0 +1,184 @@
+"""pt-BR texts of API errors and recommended actions, keyed by code.
+
+ERRORS[code] maps the English `message_human` (a template when it has
+`{parts}`) to its pt-BR text; ERRORS["*"] holds texts any code may carry.
+ACTIONS[issue_code] is the pt-BR (label, description) of the action that
+storage/recommendations.py offers in English for that issue code.
+"""
+
+ERRORS = {
+    "*": {
+        "The request is not valid.": "A requisição não é válida.",
+        "Not found.": "Não encontrado.",
+        "Something went wrong.": "Algo deu errado.",
+        "The step could not be completed.": "A etapa não pôde ser concluída.",
+        "The step is not configured correctly.": "A etapa não está configurada corretamente.",
+        "Document not found.": "Documento não encontrado.",
+    },
+    "unauthorized": {
+        "Authentication is required.": "É preciso autenticar-se.",
+        "The stream link expired; reload the page.": "O link de acompanhamento expirou; recarregue a página.",
+        "Send your API token as 'Authorization: Bearer <token>'.":
+            "Envie seu token de API como 'Authorization: Bearer <token>'.",
+        "Send your organization id in X-Organization-ID.": "Envie o id da sua organização em X-Organization-ID.",
+        "The API token is invalid or revoked.": "O token de API é inválido ou foi revogado.",
+        "The webhook signature is not valid.": "A assinatura do webhook não é válida.",
+    },
+    "forbidden": {
+        "You may not do that.": "Você não tem permissão para isso.",
+        "This token does not belong to that organization.": "Este token não pertence a essa organização.",
+    },
+    "not_found": {
+        "This approval link does not exist.": "Este link de aprovação não existe.",
+        "No such signing link.": "Este link de assinatura não existe.",
+        "Workflow not found.": "Fluxo não encontrado.",
+        "Execution not found.": "Execução não encontrada.",
+        "Connection not found.": "Conexão não encontrada.",
+        "Template not found.": "Modelo não encontrado.",
+        "Unknown signature provider.": "Provedor de assinatura desconhecido.",
+        "No such dynamic data provider.": "Não há esse provedor de dados dinâmicos.",
+        "There is no provider {key} to connect to.": "Não há provedor {key} para conectar.",
+        "404 Not Found": "404 Não encontrado",
+    },
+    "gone": {"This link is no longer valid.": "Este link não é mais válido."},
+    "approval.link_used": {
+        "This link was already used: {who} approved it at {when}.":
+            "Este link já foi usado: {who} aprovou em {when}.",
+        "This link was already used: {who} rejected it at {when}.":
+            "Este link já foi usado: {who} rejeitou em {when}.",
+        "This approval link expired at {when}.": "Este link de aprovação expirou em {when}.",
+        "This approval request was withdrawn at {when}.": "Este pedido de aprovação foi retirado em {when}.",
+        "This approval is no longer needed: the step was decided at {when}.":
+            "Esta aprovação não é mais necessária: a etapa foi decidida em {when}.",
+        "This approval link can no longer be used ({status}).": "Este link de aprovação não pode mais ser usado ({status}).",
+    },
+    "signature.link_used": {"This signing link was already used.": "Este link de assinatura já foi usado.",
+                            "This signing link can no longer be used.": "Este link de assinatura não pode mais ser usado."},
+    "payload_too_large": {
+        "The request body is too large.": "O corpo da requisição é grande demais.",
+        "The body must be at most {size} KiB.": "O corpo deve ter no máximo {size} KiB.",
+    },
+    "invalid_fields": {
+        "Some fields are invalid.": "Alguns campos são inválidos.",
+        "Invalid field {field}: {problem}": "Campo inválido {field}: {problem}",
+        "step_id must be a step id.": "step_id deve ser o id de uma etapa.",
+        "{name} must be one of {allowed}.": "{name} deve ser um destes: {allowed}.",
+        "Unknown step type: {types}.": "Tipo de etapa desconhecido: {types}.",
+        "Step names must be unique: {names}.": "Os nomes das etapas devem ser únicos: {names}.",
+        "The content is not valid base64.": "O conteúdo não é base64 válido.",
+        "The template file is empty.": "O arquivo do modelo está vazio.",
+        "The body must be a JSON object.": "O corpo deve ser um objeto JSON.",
+        "This workflow is not active.": "Este fluxo não está ativo.",
+    },
+    "malformed_json": {
+        "The request needs a JSON body.": "A requisição precisa de um corpo JSON.",
+        "The body is nested too deeply.": "O corpo tem aninhamento profundo demais.",
+        "The body is not valid JSON.": "O corpo não é um JSON válido.",
+        "The body is nested more than {depth} levels deep.": "O corpo tem mais de {depth} níveis de aninhamento.",
+    },
+    "invalid_text": {"Text may not contain the NUL character (\\u0000).":
+                     "O texto não pode conter o caractere NUL (\\u0000)."},
+    "idempotency.invalid_key": {"Idempotency-Key must be 1 to {n} characters.":
+                                "Idempotency-Key deve ter de 1 a {n} caracteres."},
+    "invalid_cursor": {"The cursor is not valid; start again without it.":
+                       "O cursor não é válido; comece de novo sem ele."},
+    "invalid_transition": {"The run cannot do that in its current state.":
+                           "A execução não pode fazer isso no estado atual.",
+                           "The run is {current} and cannot become {target}.":
+                           "A execução está {current} e não pode passar a {target}."},
+    "conflict": {"That conflicts with the current state.": "Isso conflita com o estado atual.",
+                 "This Idempotency-Key was already used for a different request.":
+                 "Esta Idempotency-Key já foi usada em outra requisição.",
+                 "A workflow needs at least one step before it can be activated.":
+                 "Um fluxo precisa de ao menos uma etapa para ser ativado."},
+    "too_many_streams": {"Too many live streams are open on this server right now; try again shortly.":
+                         "Há transmissões ao vivo demais abertas neste servidor agora; tente de novo em instantes."},
+    "service_unavailable": {"DocG cannot reach its database or queue right now. Retry in a few seconds.":
+                            "O DocG não alcança seu banco de dados ou fila agora. Tente de novo em alguns segundos."},
+    "internal_error": {"Something went wrong on our side.": "Algo deu errado do nosso lado."},
+    "invalid_value": {"A value in the request cannot be stored.": "Um valor da requisição não pode ser armazenado."},
+    "webhook.malformed": {"The webhook body is not understood.": "O corpo do webhook não foi entendido."},
+    "invalid_locale": {"locale must be one of {locales}.": "locale deve ser um destes: {locales}."},
+    "approval.no_approvers": {"Add at least one approver.": "Adicione ao menos um aprovador."},
+    "delivery.invalid_email": {"Invalid approver email: {emails}.": "E-mail de aprovador inválido: {emails}.",
+                               "Invalid email address: {emails}.": "Endereço de e-mail inválido: {emails}."},
+    "delivery.no_recipient": {"Add at least one recipient.": "Adicione ao menos um destinatário."},
+    "invalid_config": {
+        "Strategy must be all, any or quorum.": "A estratégia deve ser all, any ou quorum.",
+        "Quorum must be between 1 and the number of approvers.": "O quórum deve ficar entre 1 e o número de aprovadores.",
+        "on_timeout must be fail or approve.": "on_timeout deve ser fail ou approve.",
+        "timeout_hours and reminder_hours must be numbers.": "timeout_hours e reminder_hours devem ser números.",
+        "timeout_hours must be positive.": "timeout_hours deve ser positivo.",
+        "Step type {type} is not available.": "O tipo de etapa {type} não está disponível.",
+        "No email server is configured.": "Nenhum servidor de e-mail está configurado.",
+        "The webhook URL must be an http(s) address.": "A URL do webhook deve ser um endereço http(s).",
+    },
+    "signature.no_signers": {"Add at least one signer.": "Adicione ao menos um signatário."},
+    "signature.invalid_signer": {"Each signer needs a name and an email.": "Cada signatário precisa de nome e e-mail.",
+                                 "Invalid signer email: {emails}.": "E-mail de signatário inválido: {emails}."},
+    "signature.no_document": {"There is no document to sign; add a render step before this one.":
+                              "Não há documento para assinar; adicione antes uma etapa que gere o documento."},
+    "signature.unknown_provider": {"Unknown signature provider {name}.": "Provedor de assinatura desconhecido {name}."},
+    "signature.no_connection": {"Connect a {name} account first.": "Conecte primeiro uma conta {name}."},
+    "connection_error": {"Connect a {name} account first.": "Conecte primeiro uma conta {name}.",
+                         "The signature connection no longer exists.": "A conexão de assinatura não existe mais.",
+                         "The service could not be reached; the step will be retried.":
+                         "O serviço não pôde ser alcançado; a etapa será tentada de novo."},
+    "oauth_expired": {"The signature connection must be reconnected.": "A conexão de assinatura precisa ser refeita.",
+                      "The connection expired; reconnect the account.": "A conexão expirou; conecte a conta de novo."},
+    "signature.webhook_unverifiable": {"{name} webhooks cannot be verified: set the connection's webhook secret.":
+                                       "Os webhooks de {name} não podem ser verificados: defina o segredo de webhook "
+                                       "da conexão."},
+    "signature.declined": {"{who} declined to sign.": "{who} recusou-se a assinar."},
+    "signature.expired": {"The signature request expired before everyone signed.":
+                          "O pedido de assinatura expirou antes que todos assinassem."},
+    "approval.rejected": {"Rejected by {who}.": "Rejeitado por {who}."},
+    "approval.expired": {"Nobody approved before the deadline.": "Ninguém aprovou antes do prazo."},
+    "unresolved_variables": {"These variables have no value: {names}.": "Estas variáveis não têm valor: {names}.",
+                             "Some variables could not be resolved.": "Algumas variáveis não puderam ser resolvidas."},
+    "template.unmapped_tags": {"The template uses tags with no value: {tags}.":
+                               "O modelo usa marcadores sem valor: {tags}."},
+    "missing_required_field": {"Required fields are empty.": "Há campos obrigatórios vazios."},
+    "template.not_found": {"The template does not exist or was deleted.": "O modelo não existe ou foi excluído."},
+    "permission_denied": {"The account has no permission for this resource.":
+                          "A conta não tem permissão para este recurso."},
+    "rate_limit": {"The provider is limiting requests; the step will be retried.":
+                   "O provedor está limitando as requisições; a etapa será tentada de novo."},
+    "timeout": {"The service took too long to answer; the step will be retried.":
+                "O serviço demorou demais para responder; a etapa será tentada de novo."},
+    "bad_response": {"The service answered with an error.": "O serviço respondeu com um erro."},
+}
+
+ACTIONS = {
+    "drive.insufficient_permissions": ("Corrigir permissões", "Conceda acesso de leitura ao arquivo."),
+    "permission_denied": ("Corrigir permissões", "Conceda acesso à conta conectada."),
+    "drive.folder_not_found": ("Escolher pasta", "A pasta de destino não existe mais."),
+    "drive.file_not_found": ("Verificar arquivo", "O arquivo do Drive não existe mais ou não está compartilhado."),
+    "drive.item_not_found": ("Verificar arquivo", "O arquivo gerado não está mais no OneDrive."),
+    "drive.no_file": ("Adicionar etapa de salvar", "Nada foi salvo antes nesta execução para compartilhar; salve o "
+                                                   "documento primeiro ou indique o arquivo a compartilhar."),
+    "storage.invalid_folder": ("Escolher pasta", "Escolha uma pasta dentro da sua área de armazenamento."),
+    "unresolved_variables": ("Mapear campos", "Algumas variáveis não puderam ser resolvidas."),
+    "template.unmapped_tags": ("Mapear campos", "O modelo usa marcadores sem valor."),
+    "missing_required_field": ("Preencher campos obrigatórios", "Há campos obrigatórios vazios."),
+    "template.not_found": ("Escolher modelo", "O modelo não existe mais."),
+    "hubspot.object_not_found": ("Verificar ID do registro",
+                                 "O registro do HubSpot não foi encontrado; verifique o ID usado pela etapa."),
+    "ai.model_not_found": ("Escolher modelo de IA", "O modelo de IA não está disponível para esta conta."),
+    "ai.quota_exceeded": ("Verificar plano", "A conta de IA não tem mais crédito ou cota."),
+    "storage.insufficient_permissions": ("Corrigir permissões",
+                                         "Dê às chaves de armazenamento permissão de escrita no bucket."),
+    "storage.bucket_not_found": ("Escolher pasta", "O bucket não existe."),
+    "stripe.invalid_request": ("Editar etapa", "O Stripe recusou um campo desta etapa."),
+    "drive.name_conflict": ("Escolher pasta", "Já existe um arquivo com esse nome lá."),
+    "forms.form_not_found": ("Escolher formulário",
+                             "O formulário não existe mais ou não está compartilhado com a conta."),
+    "delivery.invalid_email": ("Corrigir destinatários", "Um endereço de e-mail é inválido."),
+    "delivery.no_recipient": ("Adicionar destinatários", "O e-mail não tem destinatário."),
+    "oauth_expired": ("Reconectar", "A conexão expirou."),
+    "oauth.missing_scope": ("Reconectar", "Entre de novo para conceder a permissão de que esta etapa precisa."),
+    "connection_error": ("Verificar conexão", "O serviço não pôde ser alcançado."),
+    "rate_limit": ("Tentar de novo", "O provedor limitou as requisições."),
+    "timeout": ("Tentar de novo", "O serviço demorou demais para responder."),
+    "internal_error": ("Tentar de novo", "Um erro inesperado interrompeu a etapa."),
+}
