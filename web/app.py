@@ -70,6 +70,12 @@ def create_app(services=None, *, broker=None):
     app.add_route(f"{api}/approvals/{{token}}", approvals.ApprovalLink())
     app.add_route(f"{api}/approvals/{{token}}/decision", approvals.ApprovalDecision())
     app.add_route(f"{api}/approvals/{{token}}/documents/{{document_id}}", approvals.ApprovalDocument())
+    app.add_route(f"{api}/approvals/{{token}}/documents/{{document_id}}/pages/{{page}}",
+                  approvals.ApprovalDocumentPage())
+    signer = f"{api}/sandbox/envelopes/{{envelope_id}}/signers/{{token}}"
+    app.add_route(signer, sandbox.SandboxSigner())
+    app.add_route(f"{signer}/document", sandbox.SandboxDocument())
+    app.add_route(f"{signer}/document/pages/{{page}}", sandbox.SandboxDocumentPage())
     signature_webhook = SignatureWebhook(settings)
     app.add_route(f"{api}/webhooks/signature/{{provider}}", signature_webhook)
     app.add_route(f"{api}/webhooks/signature/{{provider}}/{{connection_id}}", signature_webhook, suffix="connection")
@@ -77,9 +83,11 @@ def create_app(services=None, *, broker=None):
     stripe_webhook = StripeWebhook(settings, enqueue=apply_stripe_delivery.send)
     app.add_route(f"{api}/webhooks/stripe", stripe_webhook)
     app.add_route(f"{api}/webhooks/stripe/{{connection_id}}", stripe_webhook, suffix="connection")
-    app.add_route("/approvals/{token}", pages.Page("approval.html"))
+    app.add_route("/approvals/{token}", pages.ApprovalPage())
     app.add_route("/runs/{execution_id}", pages.Page("run.html"))
-    app.add_route("/sandbox/sign/{envelope_id}/{token}", sandbox.SandboxSigning())
+    app.add_route("/sandbox/sign/{envelope_id}/{token}",
+                  sandbox.SandboxSigning(pages.LocalizedPage("sign.html", "sign.")))
+    app.add_static_route("/static/pages", str(pages.STATIC / "pages"))
 
     wsgi = ops.mount(app, broker=broker, admin_token=settings.admin_token)
     wsgi.falcon_app, wsgi.hub, wsgi.admission, wsgi.settings = app, hub, admission, settings

@@ -10,6 +10,7 @@ is matched against the templates of its code and its parts carried into the
 translation. An English text with no entry stays English rather than being
 replaced by a vaguer generic one.
 """
+import datetime
 import functools
 import re
 
@@ -51,6 +52,33 @@ def negotiate(accept_language):
         if locale and 0 < weight <= 1:
             ranked.append((-weight, position, locale))
     return min(ranked)[2] if ranked else None
+
+
+def text(key, locale, **params):
+    """The page or e-mail text `key` in `locale` (English when missing), formatted."""
+    entry = texts.TEXTS.get(key)
+    if entry is None:
+        raise KeyError(f"no text {key!r} in the catalogue")
+    template = entry.get(locale) or entry["en"]
+    return template.format(**params) if params else template
+
+
+def bundle(prefix, locale):
+    """Every text whose key starts with `prefix`, in `locale`: what a page's script needs."""
+    return {key[len(prefix):]: entry.get(locale) or entry["en"]
+            for key, entry in texts.TEXTS.items() if key.startswith(prefix)}
+
+
+def mail_date(moment, locale):
+    """A date and time for an e-mail, in words and in UTC (the reader's zone is unknown there)."""
+    from babel.dates import format_datetime
+
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return format_datetime(moment, text("mail.date", locale), tzinfo=datetime.timezone.utc,
+                           locale=locale.replace("-", "_"))
 
 
 @functools.lru_cache(maxsize=None)

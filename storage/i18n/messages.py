@@ -182,3 +182,16 @@ ACTIONS = {
     "timeout": ("Tentar de novo", "O serviço demorou demais para responder."),
     "internal_error": ("Tentar de novo", "Um erro inesperado interrompeu a etapa."),
 }
+
+ERRORS["invalid_config"].update({
+    "sequential must be true or false.": "sequential deve ser true ou false.",
+    "reminder_hours must be a number of hours between 0 and 1440.":
+        "reminder_hours deve ser um número de horas entre 0 e 1440.",
+    "summary_fields must be a list of fields.": "summary_fields deve ser uma lista de campos.",
+    "Each summary field is a trigger path or {label, path} or {label, value}.":
+        "Cada campo de resumo é um caminho do gatilho, {label, path} ou {label, value}.",
+})
+ERRORS["document.no_preview"] = {"This page cannot be shown.": "Esta página não pode ser mostrada."}
+ERRORS["signature.not_your_turn"] = {
+    "It is not your turn to sign yet: the signers before you have not signed.":
+        "Ainda não é a sua vez de assinar: os signatários anteriores não assinaram."}
