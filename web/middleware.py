@@ -31,8 +31,8 @@ class Localize:
 
     Only bodies that carry translatable texts (an error, issues, recommended
     actions) cost a look-up of the organization's locale; codes are untouched.
-    Resources for links (approvals, signing) set `req.context.organization_id`
-    so their answers follow the organization too.
+    Resources for links set `req.context.organization_id` (approvals) or
+    `req.context.locale` (sandbox envelopes) so their answers follow it too.
     """
 
     def process_response(self, req, resp, resource, req_succeeded):
@@ -41,7 +41,7 @@ class Localize:
         media = resp.media if resp.stream is None and resp.text is None and resp.data is None else None
         if not isinstance(media, (dict, list)) or not _translatable(media):
             return
-        locale = i18n.negotiate(req.get_header("Accept-Language"))
+        locale = i18n.negotiate(req.get_header("Accept-Language")) or req.context.get("locale")
         if locale is None and req.context.get("organization_id"):
             locale = tenancy.locale_of(req.context.organization_id)
         locale = locale or i18n.DEFAULT

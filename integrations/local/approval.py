@@ -32,12 +32,12 @@ def approval_message(settings, approval, token, *, summary=None, reminder=False)
     message["To"] = approval.approver_email
     message["Subject"] = i18n.text("mail.approval_reminder_subject" if reminder else "mail.approval_subject",
                                    locale, what=what)
-    message["Content-Language"] = locale
     message.set_content(i18n.text(
         "mail.approval_body", locale, requester=view["requested_by"], what=what, documents=names, link=link,
         facts=i18n.text("mail.facts", locale, lines=lines) if lines else "",
         expires=i18n.mail_date(approval.expires_at, locale)))
     message["X-DocG-Approval-Link"] = link
+    message["Content-Language"] = locale  # after set_content, which drops Content-* headers
     return message
 
 

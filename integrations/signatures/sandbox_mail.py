@@ -21,9 +21,9 @@ def signing_message(settings, envelope, person, reminder=False):
     message["Subject"] = i18n.text("mail.sign_reminder_subject" if reminder else "mail.sign_subject", locale,
                                    name=envelope.name)
     message[LINK_HEADER] = link
-    message["Content-Language"] = locale
     message.set_content(i18n.text("mail.sign_body", locale, signer=person["name"], sender=envelope.sender or "DocG",
                                   name=envelope.name, link=link, expires=i18n.mail_date(envelope.expires_at, locale)))
+    message["Content-Language"] = locale  # after set_content, which drops Content-* headers
     return message
 
 

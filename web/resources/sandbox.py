@@ -22,8 +22,11 @@ class NotYourTurn(ApiError):
     message_human = "It is not your turn to sign yet: the signers before you have not signed."
 
 
-def signer_of(envelope_id, token):
+def signer_of(req, envelope_id, token):
+    """The envelope and signer of a link (404 when unknown); answers follow the envelope's locale."""
     envelope, person = sandbox.find_signer(envelope_id, token)
+    if envelope is not None:
+        req.context.locale = envelope.locale
     if person is None:
         raise NotFoundError("No such signing link.", "unknown envelope or signer token")
     return envelope, person
@@ -64,7 +67,7 @@ class SandboxSigning:
         self.page.render(req, resp, envelope.locale if envelope is not None else None)
 
     def on_post(self, req, resp, envelope_id, token):
-        envelope, person = signer_of(envelope_id, token)
+        envelope, person = signer_of(req, envelope_id, token)
         resp.media = act(envelope, person, read_json(req, ACTION)["action"])
 
 
@@ -74,7 +77,7 @@ class SandboxSigner:
     auth = "public"
 
     def on_get(self, req, resp, envelope_id, token):
-        envelope, person = signer_of(envelope_id, token)
+        envelope, person = signer_of(req, envelope_id, token)
         url = api_url(envelope, person)
         resp.media = {
             "envelope": {"id": str(envelope.id), "name": envelope.name, "status": envelope.status,
@@ -87,7 +90,7 @@ class SandboxSigner:
         }
 
     def on_post(self, req, resp, envelope_id, token):
-        envelope, person = signer_of(envelope_id, token)
+        envelope, person = signer_of(req, envelope_id, token)
         resp.media = act(envelope, person, read_json(req, ACTION)["action"])
 
 
@@ -95,7 +98,7 @@ class SandboxDocument:
     auth = "public"
 
     def on_get(self, req, resp, envelope_id, token):
-        envelope, _ = signer_of(envelope_id, token)
+        envelope, _ = signer_of(req, envelope_id, token)
         resp.content_type = envelope.content_type
         resp.downloadable_as = envelope.name
         resp.data = bytes(envelope.document)
@@ -105,7 +108,7 @@ class SandboxDocumentPage:
     auth = "public"
 
     def on_get(self, req, resp, envelope_id, token, page):
-        envelope, _ = signer_of(envelope_id, token)
+        envelope, _ = signer_of(req, envelope_id, token)
         try:
             resp.data = previews.render_page(envelope.content_type, envelope.document, int(page) if page.isdigit() else 0)
         except previews.NoPreview as ex:
