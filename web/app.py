@@ -6,8 +6,8 @@ from storage.bootstrap import redis_client
 from web import errors, ops
 from web.auth import AuthMiddleware
 from web.middleware import DatabaseConnection, Localize, RequestId
-from web.resources import (approvals, apps, connections, control, documents, executions, health, history, pages,
-                           sandbox, streams, templates, workflows)
+from web.resources import (approvals, apps, connections, control, documents, executions, health, history, mail,
+                           notfound, pages, sandbox, streams, templates, workflows)
 from web.resources import organization as organization_resource
 from web.webhooks.signature import SignatureWebhook
 from web.webhooks.stripe import StripeWebhook
@@ -85,9 +85,13 @@ def create_app(services=None, *, broker=None):
     app.add_route(f"{api}/webhooks/stripe/{{connection_id}}", stripe_webhook, suffix="connection")
     app.add_route("/approvals/{token}", pages.ApprovalPage())
     app.add_route("/runs/{execution_id}", pages.Page("run.html"))
+    app.add_route("/static/pages/{name}", pages.PageAsset())
     app.add_route("/sandbox/sign/{envelope_id}/{token}",
                   sandbox.SandboxSigning(pages.LocalizedPage("sign.html", "sign.")))
-    app.add_static_route("/static/pages", str(pages.STATIC / "pages"))
+    app.add_route("/ops/mail", mail.MailList(settings.var_dir))
+    app.add_route("/ops/mail/{name}", mail.MailMessage(settings.var_dir))
+    # NOTE: Falcon tries routes before sinks, so this only sees paths no route serves.
+    app.add_sink(notfound.RouteHint(app._router.find), prefix="/")
 
     wsgi = ops.mount(app, broker=broker, admin_token=settings.admin_token)
     wsgi.falcon_app, wsgi.hub, wsgi.admission, wsgi.settings = app, hub, admission, settings

@@ -4,7 +4,7 @@ from email.message import EmailMessage
 
 from integrations.base import Action, Result
 from integrations.errors import InvalidConfig
-from integrations.local.email import as_list, invalid_emails, smtp_send
+from integrations.local.email import as_list, invalid_emails, smtp_send, smtp_unanswered
 from integrations.variables import MISSING, lookup
 from storage import approval_view, approvals, documents, i18n
 from storage.models import Execution
@@ -130,7 +130,7 @@ class ReviewDocuments(Action):
     def check(self, config, ctx, node_id):
         wait_config(config)
         summary_of(config.get("summary_fields"), {})
-        return []
+        return smtp_unanswered(ctx.settings, node_id)
 
     def _ask(self, ctx, execution, email, config, expires_at, summary):
         approval, token = approvals.issue(

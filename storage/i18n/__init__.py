@@ -83,10 +83,12 @@ def mail_date(moment, locale):
 
 @functools.lru_cache(maxsize=None)
 def _pattern(template):
-    parts, last = [], 0
+    parts, last, seen = [], 0, set()
     for match in _PLACEHOLDER.finditer(template):
+        name = match.group(1)
         parts.append(re.escape(template[last:match.start()]))
-        parts.append(f"(?P<{match.group(1)}>.+?)")
+        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+        seen.add(name)
         last = match.end()
     parts.append(re.escape(template[last:]))
     return re.compile("".join(parts), re.DOTALL)

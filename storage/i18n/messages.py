@@ -39,8 +39,19 @@ ERRORS = {
         "No such dynamic data provider.": "Não há esse provedor de dados dinâmicos.",
         "There is no provider {key} to connect to.": "Não há provedor {key} para conectar.",
         "404 Not Found": "404 Não encontrado",
+        "No such file.": "Arquivo inexistente.",
     },
     "gone": {"This link is no longer valid.": "Este link não é mais válido."},
+    "route_not_found": {
+        "{method} {path} does not exist: the API lives under {api}. Did you mean {method} {api}{path}?":
+            "{method} {path} não existe: a API fica em {api}. Você quis dizer {method} {api}{path}?",
+        "{method} {path} does not exist. The API lives under {api}/ (for example {api}/workflows) and its "
+        "endpoints are listed in the README's API section; people's pages are /approvals/{token} and /runs/{id}; "
+        "operators' are /ops/dramatiq/, /ops/mail and /metrics.":
+            "{method} {path} não existe. A API fica em {api}/ (por exemplo {api}/workflows) e seus endpoints "
+            "estão na seção API do README; as páginas para pessoas são /approvals/{token} e /runs/{id}; as de "
+            "operação são /ops/dramatiq/, /ops/mail e /metrics.",
+    },
     "approval.link_used": {
         "This link was already used: {who} approved it at {when}.":
             "Este link já foi usado: {who} aprovou em {when}.",

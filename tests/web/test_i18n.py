@@ -131,3 +131,10 @@ def test_docg_org_create_takes_a_locale(db):
     refused = subprocess.run([sys.executable, "-m", "cli", "org", "create", "X", "--locale", "fr"], cwd=ROOT,
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and "--locale must be one of en, pt-BR" in refused.stderr
+
+
+def test_a_path_outside_the_api_is_explained_in_portuguese_too(client):
+    resp = client.simulate_post("/approvals/abc/decision", headers={"Accept-Language": "pt-BR"})
+    assert resp.status_code == 404 and resp.json["error"]["code"] == "route_not_found"
+    assert resp.json["error"]["message_human"] == ("POST /approvals/abc/decision não existe: a API fica em /api/v1. "
+                                                   "Você quis dizer POST /api/v1/approvals/abc/decision?")

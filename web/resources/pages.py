@@ -12,11 +12,32 @@ from pathlib import Path
 import falcon
 
 from storage import approvals, i18n, tenancy
+from web.errors import NotFoundError
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 #: what these pages need, and nothing more
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+class PageAsset:
+    """/static/pages/{name}: the pages' scripts, styles and icon (a fixed list, read once)."""
+
+    auth = "public"
+    TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+
+    def __init__(self):
+        folder = STATIC / "pages"
+        self.files = {path.name: (self.TYPES[path.suffix], path.read_bytes())
+                      for path in folder.iterdir() if path.suffix in self.TYPES}
+
+    def on_get(self, req, resp, name):
+        found = self.files.get(name)
+        if found is None:
+            raise NotFoundError("No such file.", f"static/pages/{name!r:.80}")
+        resp.content_type, resp.data = found
+        resp.cache_control = ["public", "max-age=300"]
+        resp.set_header("X-Content-Type-Options", "nosniff")
 
 
 class Page:
