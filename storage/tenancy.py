@@ -60,6 +60,10 @@ def locale_of(organization_id):
     return row.locale if row else "en"
 
 
+def organization(organization_id):
+    return Organization.get_by_id(organization_id)
+
+
 def update_organization(organization_id, **fields):
     """Change the organization's name or locale; return the row."""
     if fields:

@@ -111,6 +111,24 @@ def test_expired_and_withdrawn_links_answer_what_happened(client, org, worker, m
                                     json={"decision": "approved"}).status_code == 410
 
 
+def test_a_link_no_longer_needed_says_the_step_was_settled(client, org, worker, mailbox):
+    ana, bia = emails(org, "ana"), emails(org, "bia")
+    execution_id = factories.start(client, org, review_workflow(client, org, [ana, bia], strategy="any")["id"],
+                                   sample.trigger_data())
+    token_ana = factories.approval_token(mailbox.wait_for(ana)[0])
+    token_bia = factories.approval_token(mailbox.wait_for(bia)[0])
+    assert client.simulate_post(f"/api/v1/approvals/{token_ana}/decision",
+                                json={"decision": "approved"}).status_code == 200
+    factories.wait_for_status(client, org, execution_id)
+
+    answer = client.simulate_get(f"/api/v1/approvals/{token_bia}")
+    details = answer.json["error"]["details"]
+    assert answer.status_code == 410 and details["state"] == "closed" and details["settled_at"]
+    assert answer.json["error"]["message_human"] == ("This approval is no longer needed: the step was decided at "
+                                                     f"{details['settled_at']}.")
+    assert [(a["email"], a["status"]) for a in details["approvers"]] == [(ana, "approved"), (bia, "revoked")]
+
+
 def sandbox_workflow(client, org, signers, **config):
     template_id = factories.template(client, org)
     return factories.workflow(client, org, [

@@ -18,7 +18,7 @@ def organization_json(row):
 
 class Organization:
     def on_get(self, req, resp):
-        resp.media = organization_json(tenancy.update_organization(req.context.organization_id))
+        resp.media = organization_json(tenancy.organization(req.context.organization_id))
 
     def on_patch(self, req, resp):
         body = read_json(req, UPDATE)
