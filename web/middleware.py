@@ -55,6 +55,7 @@ def _translatable(media, depth=0):
         return False
     if isinstance(media, list):
         return any(_translatable(item, depth + 1) for item in media[:200] if isinstance(item, (dict, list)))
-    if "message_human" in media and "code" in media or "params" in media and "action" in media:
+    if ("message_human" in media and "code" in media or "params" in media and "action" in media
+            or "error_human" in media and "error_code" in media or "last_error_human" in media):
         return True
     return any(_translatable(value, depth + 1) for value in media.values() if isinstance(value, (dict, list)))

@@ -122,10 +122,14 @@ def action(entry, locale):
 
 
 MAX_DEPTH = 12
+#: (code field, text field) pairs translated wherever they appear in a body
+TEXT_FIELDS = (("code", "message_human"), ("error_code", "error_human"))
+#: a run's last_error_tech starts with its code: "[approval.rejected] ..."
+_TAGGED = re.compile(r"\[([\w.-]+)\]")
 
 
 def localize(media, locale, _depth=0):
-    """Translate, in a JSON body, every {code, message_human} and recommended action.
+    """Translate, in a JSON body, every {code, message_human}, step error, run error and recommended action.
 
     Returns a new structure; bodies in English are returned unchanged.
     """
@@ -137,8 +141,12 @@ def localize(media, locale, _depth=0):
         return media
     out = {key: localize(value, locale, _depth + 1) if isinstance(value, (dict, list)) else value
            for key, value in media.items()}
-    if isinstance(out.get("code"), str) and "message_human" in out:
-        out["message_human"] = error_text(out["code"], out["message_human"], locale)
+    for code_key, text_key in TEXT_FIELDS:
+        if isinstance(out.get(code_key), str) and text_key in out:
+            out[text_key] = error_text(out[code_key], out[text_key], locale)
+    tagged = _TAGGED.match(out.get("last_error_tech") or "") if isinstance(out.get("last_error_tech"), str) else None
+    if tagged and "last_error_human" in out:
+        out["last_error_human"] = error_text(tagged.group(1), out["last_error_human"], locale)
     if "action" in out and "label" in out and isinstance(out.get("params"), dict):
         out = action(out, locale)
     return out

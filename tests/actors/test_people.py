@@ -88,6 +88,13 @@ def test_in_portuguese_the_email_page_and_refusals_follow_the_organization(clien
     english = client.simulate_get(f"/api/v1/approvals/{token}", headers={"Accept-Language": "en"})
     assert english.json["error"]["message_human"].startswith(f"This link was already used: {ana} rejected it at ")
 
+    # and the run's error, and its step's, read in Portuguese (English on request)
+    state = factories.wait_for_status(client, org, execution_id)
+    assert state["status"] == "failed" and state["last_error_human"] == f"Rejeitado por {ana}."
+    assert factories.steps(client, org, execution_id)[2]["error_human"] == f"Rejeitado por {ana}."
+    english = client.simulate_get(f"/api/v1/executions/{execution_id}", headers={**org.headers, "Accept-Language": "en"})
+    assert english.json["last_error_human"] == f"Rejected by {ana}."
+
 
 def test_expired_and_withdrawn_links_answer_what_happened(client, org, worker, mailbox):
     late, gone = emails(org, "late"), emails(org, "gone")
