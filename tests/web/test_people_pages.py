@@ -6,6 +6,7 @@ and must log no error. A failing check saves a screenshot (path printed).
 """
 import contextlib
 import datetime
+import os
 import shutil
 import zoneinfo
 
@@ -74,12 +75,14 @@ def browser(size, zone):
 
 @contextlib.contextmanager
 def evidence(page, tmp_path, name):
-    """Save a screenshot of the page when the checks inside fail."""
+    """Save a screenshot of the page when the checks inside fail (always, with DOCG_KEEP_SCREENSHOTS=1)."""
     try:
         yield
     except BaseException:
         print(f"screenshot of the failing page: {page.screenshot(tmp_path / f'{name}.png')}")
         raise
+    if os.environ.get("DOCG_KEEP_SCREENSHOTS") == "1":
+        print(f"screenshot: {page.screenshot(tmp_path / f'{name}.png')}")
 
 
 def opening(key, locale, **parts):
@@ -186,6 +189,7 @@ def test_the_approval_and_signing_pages_at_phone_and_desktop_width(client, org, 
                                   "used approval link")
             assert used["notice"].startswith(opening("approval.used_approved", locale, who=ana)), used["notice"]
             assert used["buttons"] == [] and used["documents"] == [] and used["expires"] == ""
+            assert used["ask"] == t("approval.about", what=f"{wf['name']} — Acme Corp")
 
     # bia approves in the page (desktop): the run moves on to the signatures
     with browser("desktop", zone) as page:

@@ -32,10 +32,11 @@
 
   function render(view) {
     page.dataset.state = view.state;
-    $('ask').textContent = t('ask', { approver: view.approver, what: what(view) });
+    const live = view.state === 'pending';
+    $('ask').textContent = live ? t('ask', { approver: view.approver, what: what(view) })
+                                : t('about', { what: what(view) });
     show('requested', t('requested', { who: view.requested_by, when: when(view.requested_at) }))
       .dataset.iso = view.requested_at || '';
-    const live = view.state === 'pending';
     show('expires', live && view.expires_at ? t('expires', { when: when(view.expires_at) }) : '')
       .dataset.iso = view.expires_at || '';
     show('notice', notice(view));
