@@ -171,7 +171,8 @@ def invite_due(envelope_id, send):
 def remind_due(send, limit=100):
     """Re-send the link to invited signers who have not signed after `reminder_hours`; return how many."""
     ids = [e.id for e in SandboxEnvelope.select(SandboxEnvelope.id).where(
-        (SandboxEnvelope.status == "sent") & SandboxEnvelope.reminder_hours.is_null(False)).limit(limit)]
+        (SandboxEnvelope.status == "sent") & SandboxEnvelope.reminder_hours.is_null(False)
+        & (SandboxEnvelope.expires_at.is_null() | (SandboxEnvelope.expires_at > utcnow()))).limit(limit)]
 
     def due(envelope, person, now):
         last = person.get("reminded_at") or person.get("invited_at")

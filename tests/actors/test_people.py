@@ -166,6 +166,28 @@ def test_the_sandbox_emails_each_signer_their_own_link(client, org, worker, web_
     assert client.simulate_get(f"/api/v1/sandbox/envelopes/{envelope_id}/signers/forged").status_code == 404
 
 
+def test_inviting_again_sends_nothing_and_a_canceled_run_withdraws_the_signing_link(client, org, worker, web_server,
+                                                                                  mailbox, services):
+    from integrations.signatures import sandbox, sandbox_mail
+
+    ana = emails(org, "ana")
+    execution_id = factories.start(client, org, sandbox_workflow(client, org, [ana])["id"], sample.trigger_data())
+    factories.wait_for_status(client, org, execution_id, "signing")
+    [invitation] = mailbox.wait_for(ana)
+    envelope_id, token = invitation["X-DocG-Signing-Link"].rsplit("/", 2)[1:]
+
+    # Given the invitation went out, a redelivered invite sends nothing more
+    assert sandbox.invite_due(envelope_id, sandbox_mail.sender(services.settings)) == 0
+    assert len(mailbox.messages(ana)) == 1
+
+    # When the run is canceled, the signing page says the request was withdrawn
+    assert client.simulate_post(f"/api/v1/executions/{execution_id}/cancel", json={},
+                                headers=org.headers).status_code == 200
+    api = f"/api/v1/sandbox/envelopes/{envelope_id}/signers/{token}"
+    wait_until(lambda: client.simulate_get(api).json["state"] == "withdrawn", 20, message="withdrawn envelope")
+    assert client.simulate_post(api, json={"action": "signed"}).status_code == 410
+
+
 def test_sequential_sandbox_signing_invites_the_next_signer_after_the_previous_signed(client, org, worker,
                                                                                     web_server, mailbox):
     set_locale(client, org, "pt-BR")
