@@ -40,9 +40,12 @@ def act(envelope, person, action):
     """Apply a signer's action; notify the webhook and invite whoever is next."""
     notification = sandbox.signer_action(envelope.id, person["token"], action)
     if notification is None:
-        if sandbox.signer_state(envelope, person) == "waiting":
+        state = sandbox.signer_state(envelope, person)
+        if state == "waiting":
             raise NotYourTurn(message_tech=f"envelope {envelope.id} is sequential")
-        raise Gone("This signing link was already used.", f"signer status {person['status']}",
+        message = ("This signing link was already used." if state in ("signed", "declined")
+                   else "This signing link can no longer be used.")
+        raise Gone(message, f"signer status {person['status']}, envelope {envelope.status}",
                    code="signature.link_used")
     sandbox_notify.send(notification)
     if action == "signed" and envelope.sequential:
