@@ -89,11 +89,10 @@ class RequestSignatures(Action):
     def run(self, ctx):
         name = self.provider or ctx.config.get("provider", "sandbox")
         signers = signers_of(ctx.config)
-        docs = documents.for_execution(ctx.execution_id)
-        if not docs:
+        document = documents.to_sign(ctx.execution_id)
+        if document is None:
             raise InvalidConfig("There is no document to sign; add a render step before this one.",
                                 "no generated documents", code="signature.no_document")
-        document = docs[-1]
         options = order_options(ctx.config)
         organization = Organization.get_by_id(ctx.organization_id)
         options.update(locale=organization.locale, sender=organization.name)
