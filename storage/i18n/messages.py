@@ -206,3 +206,16 @@ ERRORS["document.no_preview"] = {"This page cannot be shown.": "Esta página nã
 ERRORS["signature.not_your_turn"] = {
     "It is not your turn to sign yet: the signers before you have not signed.":
         "Ainda não é a sua vez de assinar: os signatários anteriores não assinaram."}
+
+ACTIONS.update({
+    "template.invalid": ("Corrigir modelo", "Envie um modelo corrigido (PUT /templates/{id}) e retome a execução."),
+    "template.render_error": ("Corrigir modelo", "Um marcador do modelo falha com estes dados; corrija o modelo ou os "
+                                                 "dados e retome a execução."),
+    "template.unsafe": ("Corrigir modelo", "Remova o que o modelo não pode fazer e retome a execução."),
+    "template.too_large": ("Corrigir modelo", "Faça o modelo gerar um documento menor e retome a execução."),
+    "template.timeout": ("Corrigir modelo", "Simplifique os laços do modelo e retome a execução."),
+    "render.pdf_unavailable": ("Instalar o LibreOffice", "A saída em PDF precisa do LibreOffice nos workers "
+                                                         "(make office)."),
+    "render.pdf_failed": ("Tentar de novo", "A conversão para PDF falhou."),
+    "signature.documents_unavailable": ("Baixar de novo", "O documento assinado não pôde ser obtido do provedor."),
+})
