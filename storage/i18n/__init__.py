@@ -8,7 +8,10 @@ Errors are keyed by their code, then by the English text as a template
 (`"Invalid field {field}: {problem}"`): a message raised with dynamic parts
 is matched against the templates of its code and its parts carried into the
 translation. An English text with no entry stays English rather than being
-replaced by a vaguer generic one.
+replaced by a vaguer generic one. `localize()` applies this to a whole JSON
+body: errors and issues (code, message_human), step errors (error_code,
+error_human), a run's last error (its code leads last_error_tech) and
+recommended actions (by params.issue_code).
 """
 import datetime
 import functools
@@ -98,6 +101,12 @@ def error_text(code, message, locale):
     """Translate an error's `message_human` of `code` into `locale`, if catalogued."""
     if locale == DEFAULT or not isinstance(message, str):
         return message
+    for pattern, template in messages.PREFIXES:
+        prefixed = re.fullmatch(pattern, message, re.DOTALL)
+        if prefixed:
+            rest = error_text(code, prefixed.group("rest"), locale)
+            return template.format(**{**prefixed.groupdict(), "rest": rest}) if rest != prefixed.group("rest") \
+                else message
     for table in (messages.ERRORS.get(code, {}), messages.ERRORS["*"]):
         translation = table.get(message)
         if translation is not None:

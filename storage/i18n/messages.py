@@ -219,3 +219,33 @@ ACTIONS.update({
     "render.pdf_failed": ("Tentar de novo", "A conversão para PDF falhou."),
     "signature.documents_unavailable": ("Baixar de novo", "O documento assinado não pôde ser obtido do provedor."),
 })
+
+ERRORS["template.invalid"] = {
+    "The template could not be used.": "O modelo não pôde ser usado.",
+    "The template is not valid: it is not a document or its tags do not parse.":
+        "O modelo não é válido: não é um documento ou seus marcadores não podem ser lidos.",
+    "The template is not a valid PowerPoint (.pptx) file.": "O modelo não é um arquivo PowerPoint (.pptx) válido.",
+}
+ERRORS["template.not_found"].update({"Choose a template for this step.": "Escolha um modelo para esta etapa."})
+ERRORS["template.unmapped_tags"].update({"The template uses a tag that has no value.":
+                                         "O modelo usa um marcador sem valor."})
+ERRORS["template.unsafe"] = {"The template tries to reach something outside its data, which is not allowed.":
+                             "O modelo tenta acessar algo fora dos seus dados, o que não é permitido."}
+ERRORS["template.timeout"] = {
+    "The template took too long to render; check its loops.":
+        "O modelo demorou demais para ser gerado; verifique seus laços.",
+    "{name} took longer than {seconds} s to render; check its loops.":
+        "{name} levou mais de {seconds} s para ser gerado; verifique seus laços."}
+ERRORS["template.too_large"] = {
+    "The template produces a document larger than allowed; check its loops.":
+        "O modelo produz um documento maior que o permitido; verifique seus laços.",
+    "The template builds a value larger than allowed.": "O modelo monta um valor maior que o permitido.",
+    "The template formats a value wider than allowed.": "O modelo formata um valor mais largo que o permitido.",
+    "The template loops more times than allowed.": "O modelo repete um laço mais vezes que o permitido."}
+ERRORS["template.render_error"] = {
+    "A tag of the template could not be evaluated.": "Um marcador do modelo não pôde ser avaliado.",
+    "A tag prints a function instead of a value; call it or name a field.":
+        "Um marcador imprime uma função em vez de um valor; chame-a ou indique um campo."}
+
+#: a prefix some messages carry before their own text: (English pattern, pt-BR template)
+PREFIXES = ((r"Template “(?P<name>.+?)”: (?P<rest>.+)", "Modelo “{name}”: {rest}"),)

@@ -138,3 +138,28 @@ def test_a_path_outside_the_api_is_explained_in_portuguese_too(client):
     assert resp.status_code == 404 and resp.json["error"]["code"] == "route_not_found"
     assert resp.json["error"]["message_human"] == ("POST /approvals/abc/decision não existe: a API fica em /api/v1. "
                                                    "Você quis dizer POST /api/v1/approvals/abc/decision?")
+
+
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def test_every_default_integration_and_storage_error_text_has_a_portuguese_text():
+    import integrations.errors
+    import storage.errors
+
+    for cls in [*_subclasses(integrations.errors.IntegrationError), *_subclasses(storage.errors.StorageError)]:
+        if cls.__module__.startswith(("integrations.errors", "storage.errors")) and cls.code not in (
+                "crypto.bad_key_config", "crypto.decrypt_failed", "crypto.unknown_key", "embedded.unavailable",
+                "storage.error"):
+            assert i18n.error_text(cls.code, cls.message_human, "pt-BR") != cls.message_human, cls
+
+
+def test_a_template_error_keeps_the_template_name_in_portuguese():
+    message = "Template “Contrato.docx”: The template loops more times than allowed."
+    assert i18n.error_text("template.too_large", message, "pt-BR") == \
+        "Modelo “Contrato.docx”: O modelo repete um laço mais vezes que o permitido."
+    unknown = "Template “Contrato.docx”: something new."
+    assert i18n.error_text("template.too_large", unknown, "pt-BR") == unknown
