@@ -223,6 +223,9 @@ def test_the_approval_and_signing_pages_at_phone_and_desktop_width(client, org, 
         page.open(sign_davi)
         with evidence(page, tmp_path, "signing-davi"):
             assert page.wait_for(SIGNING, lambda p: p["state"] == "open", message="davi's turn")["buttons"]
+            page.driver.find_element("id", "sign").click()
+            page.wait_for(SIGNING, lambda p: p["state"] == "signed", message="davi signed")
+    assert factories.wait_for_status(client, org, execution_id, timeout=60)["status"] == "completed"
 
 
 @pytest.mark.parametrize("locale", ["en", "pt-BR"])
