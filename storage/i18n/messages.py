@@ -249,3 +249,14 @@ ERRORS["template.render_error"] = {
 
 #: a prefix some messages carry before their own text: (English pattern, pt-BR template)
 PREFIXES = ((r"Template “(?P<name>.+?)”: (?P<rest>.+)", "Modelo “{name}”: {rest}"),)
+
+ACTIONS["template.image_missing"] = ("Enviar imagem", "Guarde a imagem com o modelo (PUT /templates/{id}/images/{name}) "
+                                                      "e retome a execução.")
+ERRORS["template.image_missing"] = {
+    "The template uses an image that is not stored with it.": "O modelo usa uma imagem que não está guardada com ele.",
+    "The template uses the image “{name}”, which is not stored with it; upload it with "
+    "PUT /api/v1/templates/{id}/images/{file}.":
+        "O modelo usa a imagem “{name}”, que não está guardada com ele; envie-a com "
+        "PUT /api/v1/templates/{id}/images/{file}."}
+ERRORS["template.image_invalid"] = {"The image must be a PNG, JPEG or GIF of at most 5 MB.":
+                                    "A imagem deve ser PNG, JPEG ou GIF de no máximo 5 MB."}
