@@ -231,7 +231,6 @@ def test_the_approval_and_signing_pages_at_phone_and_desktop_width(client, org, 
 @pytest.mark.parametrize("locale", ["en", "pt-BR"])
 def test_expired_and_withdrawn_links_say_so_with_no_buttons(client, org, worker, mailbox, web_server, tmp_path,
                                                             locale):
-    t = lambda key, **parts: i18n.text(key, locale, **parts)  # noqa: E731
     set_locale(client, org, locale)
     template_id = factories.template(client, org)
 
