@@ -260,3 +260,5 @@ ERRORS["template.image_missing"] = {
         "PUT /api/v1/templates/{id}/images/{file}."}
 ERRORS["template.image_invalid"] = {"The image must be a PNG, JPEG or GIF of at most 5 MB.":
                                     "A imagem deve ser PNG, JPEG ou GIF de no máximo 5 MB."}
+ERRORS["outbound.blocked"] = {"DocG may not call this address.": "O DocG não pode chamar este endereço."}
+ERRORS["request_timeout"] = {"The request body arrived too slowly.": "O corpo da requisição chegou devagar demais."}
