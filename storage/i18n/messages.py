@@ -262,3 +262,23 @@ ERRORS["template.image_invalid"] = {"The image must be a PNG, JPEG or GIF of at 
                                     "A imagem deve ser PNG, JPEG ou GIF de no máximo 5 MB."}
 ERRORS["outbound.blocked"] = {"DocG may not call this address.": "O DocG não pode chamar este endereço."}
 ERRORS["request_timeout"] = {"The request body arrived too slowly.": "O corpo da requisição chegou devagar demais."}
+ERRORS["render.pdf_unavailable"] = {
+    "PDF conversion is not available on this server (LibreOffice is not installed).":
+        "A conversão para PDF não está disponível neste servidor (o LibreOffice não está instalado)."}
+ERRORS["render.pdf_failed"] = {"The document could not be converted to PDF.":
+                               "O documento não pôde ser convertido para PDF."}
+ERRORS["hubspot.object_not_found"] = {"The HubSpot record does not exist or was deleted.":
+                                      "O registro do HubSpot não existe ou foi excluído."}
+ERRORS["ai.model_not_found"] = {"The AI model does not exist or this account may not use it.":
+                                "O modelo de IA não existe ou esta conta não pode usá-lo."}
+ERRORS["ai.quota_exceeded"] = {"The AI account has no credit or quota left; check its plan and billing.":
+                               "A conta de IA não tem mais crédito ou cota; verifique o plano e a cobrança."}
+ERRORS["ai.invalid_answer"] = {"The AI model did not answer as asked.": "O modelo de IA não respondeu como pedido."}
+ERRORS["webhook.replayed"] = {
+    "This signed request was already received. Sign every delivery with a fresh timestamp; send the same "
+    "Idempotency-Key to retry safely.":
+        "Esta requisição assinada já foi recebida. Assine cada entrega com um timestamp novo; envie a mesma "
+        "Idempotency-Key para repetir com segurança."}
+ERRORS["secret.not_set"] = {
+    'A secret was sent as "[set]" but this step has no stored secret there; send the value.':
+        'Um segredo foi enviado como "[set]", mas esta etapa não tem segredo guardado ali; envie o valor.'}
