@@ -27,7 +27,7 @@ from integrations.local import pdf
 from integrations.signatures.base import EnvelopeRef, SignatureEvent, SignatureProvider, SignedFiles, SignerRef
 from integrations.signatures.signed_pdf import signed_pdf
 from storage.db import database
-from storage.models import SandboxEnvelope, utcnow
+from storage.models import SandboxEnvelope, SignatureRequest, utcnow
 
 SIGNATURE_HEADER = "X-Sandbox-Signature"
 MAX_REMINDERS = 3
@@ -109,6 +109,15 @@ class SandboxProvider(SignatureProvider):
                                occurred_at=data.get("occurred_at"), raw=data)]
 
 
+def is_withdrawn(envelope):
+    """True when the envelope was canceled, or the run's request for it was (the provider hears later)."""
+    if envelope.status == "canceled":
+        return True
+    return (SignatureRequest.select().where((SignatureRequest.provider == "sandbox")
+                                            & (SignatureRequest.envelope_id == str(envelope.id))
+                                            & (SignatureRequest.status == "canceled")).exists())
+
+
 def signer_action(envelope_id, token, action):
     """Record a signer's action at the sandbox; return the webhook to send, or None."""
     if action not in ("signed", "declined", "viewed"):
@@ -176,7 +185,7 @@ def signer_state(envelope, person):
     """What the signing page says: open, waiting (not their turn), signed, declined, withdrawn or closed."""
     if person["status"] in ("signed", "declined"):
         return person["status"]
-    if envelope.status == "canceled":
+    if is_withdrawn(envelope):
         return "withdrawn"
     if envelope.status != "sent" or (envelope.expires_at and envelope.expires_at <= utcnow()):
         return "closed"

@@ -282,3 +282,8 @@ ERRORS["webhook.replayed"] = {
 ERRORS["secret.not_set"] = {
     'A secret was sent as "[set]" but this step has no stored secret there; send the value.':
         'Um segredo foi enviado como "[set]", mas esta etapa não tem segredo guardado ali; envie o valor.'}
+ERRORS["signature.withdrawn"] = {"This signature request was withdrawn.": "Este pedido de assinatura foi retirado."}
+ERRORS["approval.withdrawn"] = {
+    "This approval request was withdrawn at {when}.": "Este pedido de aprovação foi retirado em {when}.",
+    "This approval request was withdrawn; nothing is waiting for your decision.":
+        "Este pedido de aprovação foi retirado; nada aguarda a sua decisão."}

@@ -186,7 +186,7 @@ def test_inviting_again_sends_nothing_and_a_canceled_run_withdraws_the_signing_l
     api = f"/api/v1/sandbox/envelopes/{envelope_id}/signers/{token}"
     wait_until(lambda: client.simulate_get(api).json["state"] == "withdrawn", 20, message="withdrawn envelope")
     refused = client.simulate_post(api, json={"action": "signed"})
-    assert refused.status_code == 410 and refused.json["error"]["message_human"] == "This signing link can no longer be used."
+    assert refused.status_code == 410 and refused.json["error"]["code"] == "signature.withdrawn"
 
 
 def test_sequential_sandbox_signing_invites_the_next_signer_after_the_previous_signed(client, org, worker,

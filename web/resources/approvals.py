@@ -54,7 +54,8 @@ def used(view):
     when = when or view["decided_at"] or view["expires_at"]
     message = USED.get(state, "This approval link can no longer be used ({status}).").format(
         who=view["decided_by"] or view["approver"], when=when, status=view["status"])
-    return Gone(message, f"approval status {view['status']}", code="approval.link_used", details=view)
+    code = "approval.withdrawn" if state == "withdrawn" else "approval.link_used"
+    return Gone(message, f"approval status {view['status']}", code=code, details=view)
 
 
 def document_url(token, document):

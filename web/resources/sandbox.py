@@ -38,6 +38,9 @@ def api_url(envelope, person):
 
 def act(envelope, person, action):
     """Apply a signer's action; notify the webhook and invite whoever is next."""
+    if sandbox.is_withdrawn(envelope):
+        raise Gone("This signature request was withdrawn.", "envelope or request canceled",
+                   code="signature.withdrawn")
     notification = sandbox.signer_action(envelope.id, person["token"], action)
     if notification is None:
         state = sandbox.signer_state(envelope, person)
@@ -53,6 +56,11 @@ def act(envelope, person, action):
     return {"envelope_id": str(envelope.id), "signer": person["email"], "status": action}
 
 
+WITHDRAWN = """<!doctype html><html><head><meta charset="utf-8"><title>Withdrawn: {name}</title></head>
+<body><h1>DocG signature sandbox</h1><p id="state">This signature request for <b>{name}</b> was withdrawn.
+There is nothing to sign.</p></body></html>"""
+
+
 class SandboxSigning:
     """The page; POST stays for scripts that act on the page's own URL."""
 
@@ -63,11 +71,14 @@ class SandboxSigning:
 
     def on_get(self, req, resp, envelope_id, token):
         envelope, person = sandbox.find_signer(envelope_id, token)
-        if person is not None and person["status"] == "sent":
+        withdrawn = envelope is not None and sandbox.is_withdrawn(envelope)
+        if person is not None and person["status"] == "sent" and not withdrawn:
             notification = sandbox.signer_action(envelope.id, token, "viewed")
             if notification is not None:
                 sandbox_notify.send(notification)
         self.page.render(req, resp, envelope.locale if envelope is not None else None)
+        if withdrawn:
+            resp.status = falcon.HTTP_410  # the page still loads and says so, with nothing to sign
 
     def on_post(self, req, resp, envelope_id, token):
         envelope, person = signer_of(req, envelope_id, token)
