@@ -287,3 +287,21 @@ ERRORS["approval.withdrawn"] = {
     "This approval request was withdrawn at {when}.": "Este pedido de aprovação foi retirado em {when}.",
     "This approval request was withdrawn; nothing is waiting for your decision.":
         "Este pedido de aprovação foi retirado; nada aguarda a sua decisão."}
+ERRORS["invalid_data"] = {"A value in this step is not valid (for example a malformed ID).":
+                          "Um valor desta etapa não é válido (por exemplo, um ID malformado)."}
+ERRORS["run.stuck"] = {"The run stopped making progress and was stopped after repeated attempts to move it on.":
+                       "A execução parou de avançar e foi interrompida depois de várias tentativas de movê-la."}
+ERRORS["email.unknown_outcome"] = {
+    "The e-mail may or may not have been sent: the attempt that sent it stopped before it could record the "
+    "outcome. Confirm whether it was received, then resume the run.":
+        "O e-mail pode ou não ter sido enviado: a tentativa que o enviava parou antes de registrar o resultado. "
+        "Confirme se ele foi recebido e retome a execução."}
+ERRORS["effect.unknown_outcome"] = {"It is not known whether this step's external effect happened.":
+                                    "Não se sabe se o efeito externo desta etapa aconteceu."}
+ACTIONS.update({
+    "invalid_config": ("Corrigir a etapa", "A configuração da etapa não pode funcionar; corrija-a e tente de novo."),
+    "invalid_data": ("Corrigir a etapa", "Um valor da etapa não é válido (por exemplo, um ID malformado)."),
+    "run.stuck": ("Repetir a execução", "A execução parou de avançar; verifique a etapa atual e repita."),
+    "email.unknown_outcome": ("Confirmar se o e-mail foi recebido",
+                              "O e-mail pode ou não ter sido enviado; confirme com o destinatário e retome."),
+})
