@@ -87,6 +87,7 @@ TABLE = [
     ("PDF_TIMEOUT_SECONDS", "60", float, "a LibreOffice conversion running longer is killed (and retried)"),
     ("SIGNED_FETCH_RETRIES", "8", int, "attempts to download a signed PDF and audit trail before the run goes on "
                                        "without them"),
+    ("DEFAULT_LOCALE", "en", str, "locale (en or pt-BR) of organizations created without one"),
     ("TEMPLATE_RENDER_TIMEOUT_S", "10", float, "seconds one tenant template may take to render (template.timeout)"),
     ("TEMPLATE_MAX_OUTPUT_BYTES", "20971520", int, "bytes one rendered template may produce (template.too_large)"),
     ("TEMPLATE_LOCALE", "pt_BR", str, "default locale of the template filters (currency, number, date, words)"),
@@ -155,6 +156,7 @@ class Settings:
     reaper_stuck_seconds: int
     outbox_relay_window: int
     docg_fault: str
+    default_locale: str
     template_render_timeout_s: float = 10.0
     template_max_output_bytes: int = 20971520
     template_locale: str = "pt_BR"

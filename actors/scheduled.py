@@ -109,23 +109,27 @@ def resend_stranded_webhooks(older_than=STRANDED_AFTER_SECONDS):
 
 
 def send_reminders():
-    """Email approvers who have not decided after `reminder_hours` (once each)."""
+    """Email approvers who have not decided after `reminder_hours` (once each), and
+    sandbox signers who have not signed (every `reminder_hours`, a few times)."""
     from integrations.local.approval import approval_message
     from integrations.local.email import smtp_send
-    from storage import approvals, documents
-    from storage.waits import step_at
+    from storage import approvals
 
     sent = 0
     for approval in approvals.reminders_due():
         if not approval.token_ciphertext or not approvals.claim_reminder(approval):
             continue
-        step = step_at(approval.execution_id, approval.node_id)
-        message = approval_message(services.settings, to=approval.approver_email, token=approval.token_ciphertext,
-                                   execution_id=approval.execution_id, label=step.label if step else "documents",
-                                   docs=documents.for_execution(approval.execution_id), reminder=True)
+        message = approval_message(services.settings, approval, approval.token_ciphertext, reminder=True)
         smtp_send(services.settings.smtp_url, message)
         sent += 1
-    return sent
+    return sent + remind_signers()
+
+
+def remind_signers():
+    from integrations.signatures import sandbox_mail
+    from integrations.signatures.sandbox import remind_due
+
+    return remind_due(sandbox_mail.sender(services.settings))
 
 
 def relay_events():

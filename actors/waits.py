@@ -171,6 +171,7 @@ def wait_started(execution, step, wait):
         if wait["provider"] == "sandbox":
             for notification in sent_notifications(wait["envelope_id"]):
                 sandbox_notify.send(notification)
+            sandbox_invite.send(wait["envelope_id"])
     expires_at = datetime.datetime.fromisoformat(wait["expires_at"])
     delay_ms = max(0, int((expires_at - utcnow()).total_seconds() * 1000)) + 500
     expire_wait.send_with_options(args=(str(execution.id), str(step.node_id)), delay=delay_ms)
@@ -258,6 +259,16 @@ def apply_signature_delivery(delivery_id):
 def sandbox_notify(notification):
     """Deliver a sandbox provider webhook to our own endpoint, like a provider."""
     deliver(dict(notification), services.settings.sandbox_webhook_secret, timeout=services.settings.http_timeout)
+
+
+@dramatiq.actor(queue_name="waits", max_retries=10, min_backoff=1000)
+def sandbox_invite(envelope_id):
+    """E-mail the sandbox signers whose turn came their signing link (once each)."""
+    from integrations.signatures import sandbox_mail
+    from integrations.signatures.sandbox import invite_due
+
+    log.info("sandbox envelope %s: %s invitation(s)", envelope_id,
+             invite_due(envelope_id, sandbox_mail.sender(services.settings)))
 
 
 @dramatiq.actor(queue_name="waits", max_retries=10, min_backoff=1000)

@@ -35,9 +35,14 @@ def cmd_org_create(args):
     from storage import tenancy
     from storage.db import connection
 
-    _storage()
+    from storage import i18n
+
+    config = _storage()
+    locale = i18n.normalize(args.locale or config.default_locale)
+    if locale is None:
+        raise SystemExit(f"--locale must be one of {', '.join(i18n.LOCALES)}")
     with connection():
-        organization, token = tenancy.create_organization(args.name, email=args.email)
+        organization, token = tenancy.create_organization(args.name, email=args.email, locale=locale)
     if args.json:
         print(json.dumps({"organization_id": str(organization.id), "token": token}))
     elif args.env:
@@ -197,6 +202,8 @@ def parser():
     create = org.add_parser("create", help="create an organization and print its API token")
     create.add_argument("name")
     create.add_argument("--email")
+    create.add_argument("--locale", help="language of its pages, e-mails and API texts: en or pt-BR "
+                                         "(default DEFAULT_LOCALE)")
     create.add_argument("--json", action="store_true")
     create.add_argument("--env", action="store_true",
                         help="print `export DOCG_URL=... DOCG_ORG=... DOCG_TOKEN=...` for eval in a shell")

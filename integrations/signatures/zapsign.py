@@ -46,6 +46,7 @@ SANDBOX_URL = "https://sandbox.api.zapsign.com.br/api/v1"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 FILE_FIELDS = {"application/pdf": "base64_pdf", DOCX: "base64_docx"}
 REFUSED = ("refused", "rejected", "recusado", "recusou")
+LANGS = {"en": "en", "pt-BR": "pt-br"}
 
 
 def header(headers, name):
@@ -78,22 +79,33 @@ class ZapSignProvider(SignatureProvider):
         if session is not None and correlation_id:
             self.headers["X-Correlation-ID"] = str(correlation_id)
 
-    def create_envelope(self, *, name, document, content_type, signers, expires_at, idempotency_key, message=None):
-        """Create the document with its signers; ZapSign e-mails each of them."""
+    def create_envelope(self, *, name, document, content_type, signers, expires_at, idempotency_key, message=None,
+                        locale=None, sequential=False, reminder_hours=None, sender=""):
+        """Create the document with its signers; ZapSign e-mails each of them.
+
+        `sequential` turns on `signature_order_active` with one `order_group`
+        per signer (1, 2, ...): ZapSign invites a group once the previous one
+        signed. NOTE: `reminder_hours` is not sent: ZapSign's document API
+        documents no reminder setting (reminders are an account option there).
+        """
         field = FILE_FIELDS.get(content_type)
         if field is None:
             raise InvalidConfig("ZapSign signs PDF or DOCX documents only.", f"content_type={content_type!r}",
                                 code="signature.unsupported_document")
         people = []
-        for signer in signers:
+        for position, signer in enumerate(signers):
             person = {"name": signer.get("name") or signer["email"], "email": signer["email"],
                       "auth_mode": self.auth_mode, "send_automatic_email": True, "lock_email": True}
+            if sequential:
+                person["order_group"] = position + 1
             if message:
                 person["custom_message"] = message
             people.append(person)
         payload = {"name": name[:255], field: base64.b64encode(document).decode("ascii"),
-                   "external_id": idempotency_key, "lang": self.lang, "date_limit_to_sign": zapsign_date(expires_at),
-                   "allow_refuse_signature": True, "signers": people}
+                   "external_id": idempotency_key, "lang": LANGS.get(locale, self.lang),
+                   "date_limit_to_sign": zapsign_date(expires_at), "allow_refuse_signature": True, "signers": people}
+        if sequential:
+            payload["signature_order_active"] = True
         created = self._json(self._send("POST", "/docs/", payload, what="document creation"),
                              what="document creation")
         token, answered = created.get("token"), created.get("signers")
