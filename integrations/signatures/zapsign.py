@@ -5,7 +5,8 @@ Endpoints used:
 - POST /api/v1/docs/     create the document with its signers in one call
                          (https://docs.zapsign.com.br/english/documentos/criar-documento):
                          `base64_pdf` or `base64_docx`, `external_id`, `date_limit_to_sign`,
-                         `allow_refuse_signature`, `signers[]`; the answer carries the
+                         `allow_refuse_signature`, `signature_order_active`, `reminder_every_n_days`,
+                         `signers[]` (with `order_group`); the answer carries the
                          document `token` and each signer's `token` and `sign_url`
 - GET  /api/v1/docs/{token}/  detail: `signed_file` is the signed PDF, a link that
                          expires after 60 minutes, so it is fetched at once
@@ -35,6 +36,7 @@ import base64
 import datetime
 import hmac
 import json
+import math
 
 from integrations.errors import BadResponse, InvalidConfig, Unavailable
 from integrations.http import Session, raise_for_status
@@ -85,8 +87,9 @@ class ZapSignProvider(SignatureProvider):
 
         `sequential` turns on `signature_order_active` with one `order_group`
         per signer (1, 2, ...): ZapSign invites a group once the previous one
-        signed. NOTE: `reminder_hours` is not sent: ZapSign's document API
-        documents no reminder setting (reminders are an account option there).
+        signed. `reminder_hours` becomes `reminder_every_n_days`, rounded up
+        to whole days: ZapSign re-sends to pending signers itself, and only
+        takes the setting when the document is created.
         """
         field = FILE_FIELDS.get(content_type)
         if field is None:
@@ -106,6 +109,8 @@ class ZapSignProvider(SignatureProvider):
                    "date_limit_to_sign": zapsign_date(expires_at), "allow_refuse_signature": True, "signers": people}
         if sequential:
             payload["signature_order_active"] = True
+        if reminder_hours:
+            payload["reminder_every_n_days"] = max(1, math.ceil(float(reminder_hours) / 24))
         created = self._json(self._send("POST", "/docs/", payload, what="document creation"),
                              what="document creation")
         token, answered = created.get("token"), created.get("signers")

@@ -405,6 +405,7 @@ class FakeZapSign(FakeProvider):
             "date_limit_to_sign": body.get("date_limit_to_sign"),
             "allow_refuse_signature": bool(body.get("allow_refuse_signature")),
             "signature_order_active": bool(body.get("signature_order_active")),
+            "reminder_every_n_days": int(body.get("reminder_every_n_days") or 0),
             "created_at": "2024-05-02T13:15:00.000000Z", "last_update_at": "2024-05-02T13:15:00.000000Z",
             "signers": signers}
         return reply(self.docs[token])

@@ -267,3 +267,15 @@ def test_without_sequential_no_order_is_sent_and_everyone_is_asked_at_once(zapsi
     body = zapsign.requests[0].body
     assert "signature_order_active" not in body and all("order_group" not in s for s in body["signers"])
     assert zapsign.invited(ref.envelope_id) == ["ana@acme.example", "bruno@acme.example"]
+
+
+@pytest.mark.parametrize(("hours", "days"), [(24, 1), (30, 2), (1, 1), (168, 7)])
+def test_reminder_hours_become_zapsigns_reminder_every_n_days(zapsign, hours, days):
+    ref = send(client(zapsign), reminder_hours=hours)
+    assert zapsign.requests[0].body["reminder_every_n_days"] == days
+    assert zapsign.docs[ref.envelope_id]["reminder_every_n_days"] == days
+
+
+def test_without_reminder_hours_no_reminder_is_asked(zapsign):
+    send(client(zapsign))
+    assert "reminder_every_n_days" not in zapsign.requests[0].body
