@@ -102,6 +102,7 @@ class BackupError(StorageError):
     """pg_dump or pg_restore is missing or failed."""
 
     code = "backup.failed"
+    message_human = "The backup or the restore failed."
 
 
 class SecretNotSet(StorageError):

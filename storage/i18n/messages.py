@@ -289,6 +289,7 @@ ERRORS["approval.withdrawn"] = {
         "Este pedido de aprovação foi retirado; nada aguarda a sua decisão."}
 ERRORS["invalid_data"] = {"A value in this step is not valid (for example a malformed ID).":
                           "Um valor desta etapa não é válido (por exemplo, um ID malformado)."}
+ERRORS["backup.failed"] = {"The backup or the restore failed.": "O backup ou a restauração falhou."}
 ERRORS["run.stuck"] = {"The run stopped making progress and was stopped after repeated attempts to move it on.":
                        "A execução parou de avançar e foi interrompida depois de várias tentativas de movê-la."}
 ERRORS["email.unknown_outcome"] = {

@@ -34,6 +34,9 @@ def traced(services, broker):
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracing.install(provider)
+    # NOTE: the psycopg2 instrumentation wraps connect(); connections pooled by earlier
+    # tests were made before it and would run their queries untraced.
+    services.db.close_all()
     client = falcon.testing.TestClient(create_app(services, broker=broker))
     worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=100)
     worker.start()
