@@ -66,6 +66,9 @@ TABLE = [
     ("LOG_LEVEL", "INFO", str, "level of the JSON log lines every process writes"),
     ("HTTP_TIMEOUT", "15", float, "seconds for every outbound HTTP call"),
     ("DOCG_PROFILE", "dev", str, "dev allows the change-me secrets; any other profile refuses to start with them"),
+    ("BROKER_URL", "", str, "amqp://user:pass@host:5672/vhost runs the pipeline on RabbitMQ; empty uses REDIS_URL"),
+    ("ORG_MAX_INFLIGHT", "16", int, "runs of one organization moving at once; more wait queued (0 means no limit)"),
+    ("TIMER_TICK_SECONDS", "5", int, "how often the clock fires due wait expiries and reminders"),
 ]
 
 
@@ -109,6 +112,9 @@ class Settings:
     microsoft_client_secret: str
     stripe_webhook_secret: str
     docg_profile: str
+    broker_url: str
+    org_max_inflight: int
+    timer_tick_seconds: int
 
     @property
     def sandbox_webhook_secret(self):
