@@ -244,7 +244,11 @@ def broken_web(logs_dir):
         port = free_port()
         dead = {"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/docg",
                 "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}[variable]
-        started.append(start_web(logs_dir, port, env={variable: dead}))
+        env = {variable: dead}
+        if variable == "REDIS_URL" and os.environ.get("BROKER_URL"):
+            # NOTE: on Redis the broker dies with Redis; on RabbitMQ the same outage takes both down.
+            env["BROKER_URL"] = f"amqp://guest:guest@127.0.0.1:{free_port()}/x?connection_attempts=1"
+        started.append(start_web(logs_dir, port, env=env))
         return f"http://127.0.0.1:{port}"
 
     yield start
