@@ -19,7 +19,7 @@ from integrations import preflight
 from integrations.base import NodeContext, load_apps
 from integrations.errors import IntegrationError
 from integrations.variables import resolve
-from storage import executions, preflights, runstate, starts, waits
+from storage import admission, executions, preflights, runstate, starts, waits
 from storage.db import database
 from storage.errors import InvalidTransition
 from storage.events import EventBatch
@@ -92,6 +92,8 @@ def run_hop(data, *, phase):
     """Run the node an envelope points at, at most once (logs what happened)."""
     envelope = Envelope.from_message(data)
     outcome = _hop(envelope)
+    if outcome in ("failed", "waiting", "stopped"):
+        release_slots(envelope.organization_id)
     log.info("%s hop %s node %s of %s: %s", phase, envelope.hop, envelope.node_index, envelope.execution_id, outcome,
              extra={"correlation_id": envelope.correlation_id})
 
@@ -164,6 +166,8 @@ def run_preflight(data):
         execution = record_preflight(execution)
     if execution is not None and execution.status == "queued":
         advance(execution.id, row=execution)
+    elif execution is not None:
+        release_slots(execution.organization_id)
 
 
 def record_preflight(execution):
@@ -217,15 +221,30 @@ def advance(execution_id, *, row=None):
     if execution.status in runstate.TERMINAL or execution.status in WAITING:
         return
     if execution.status == "queued" and execution.preflight_summary is None:
-        send(Envelope.of(execution), "preflight")
+        if admitted(execution):
+            send(Envelope.of(execution), "preflight")
         return
     steps = executions.steps(execution.id, ExecutionStep.phase, ExecutionStep.status)
     if should_stop(execution, steps):
         step_state.finish(execution)
+        release_slots(execution.organization_id)
         return
     step = steps[execution.node_index]
     if step.status in ("pending", "running"):
         send(Envelope.of(execution), step.phase)
+
+
+def admitted(execution):
+    """True if the run may send its first hop (its org has a free slot); see storage/admission.py."""
+    return admission.admit(execution, services().settings.org_max_inflight)
+
+
+def release_slots(organization_id):
+    """Start the organization's deferred runs that now fit; return how many."""
+    ids = admission.release(organization_id, services().settings.org_max_inflight)
+    for execution_id in ids:
+        advance(execution_id)
+    return len(ids)
 
 
 def finish(execution_id):

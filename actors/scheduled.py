@@ -41,7 +41,14 @@ def redrive_stuck(older_than=STUCK_AFTER_SECONDS):
     stuck = clock.stuck_executions(older_than)
     for execution in stuck:
         pipeline.advance(execution.id)
-    return len(stuck)
+    return len(stuck) + admit_deferred()
+
+
+def admit_deferred():
+    """Start deferred runs of every organization with free slots (fair share)."""
+    from storage import admission
+
+    return sum(pipeline.release_slots(org) for org in admission.waiting_organizations())
 
 
 def expire_overdue():

@@ -57,11 +57,17 @@ def fire_due():
             "admitted": scheduled.admit_deferred()}
 
 
-def arm(minute, tick_seconds):
-    """Send this minute's train of slot messages (the first one fires now)."""
+def arm(minute, tick_seconds, now=None):
+    """Send the train of slot messages for the rest of `minute`; return how many."""
+    now = now or pendulum.now("UTC")
+    sent = 0
     for offset in slot_offsets(tick_seconds):
         slot = minute.add(seconds=offset)
-        fire_due_timers.send_with_options(args=(slot.isoformat(),), delay=offset * 1000)
+        delay_ms = int((slot - now).total_seconds() * 1000)
+        if delay_ms > -tick_seconds * 1000:
+            fire_due_timers.send_with_options(args=(slot.isoformat(),), delay=max(0, delay_ms))
+            sent += 1
+    return sent
 
 
 def expiry_delay_ms(expires_at, now):

@@ -26,7 +26,8 @@ def stuck_executions(older_than_seconds, limit=100):
     """Runs that should be moving but made no hop progress for too long."""
     before = utcnow() - datetime.timedelta(seconds=older_than_seconds)
     return list(Execution.select(Execution.id)
-                .where(Execution.status.in_(ACTIVE_WORK) & (Execution.last_progress_at < before))
+                .where(Execution.status.in_(ACTIVE_WORK) & (Execution.last_progress_at < before)
+                       & Execution.admitted_at.is_null(False))  # deferred runs: actors/timers.py
                 .order_by(Execution.last_progress_at).limit(limit))
 
 

@@ -38,6 +38,7 @@ class Execution(BaseModel):
     last_progress_at = timestamp(default=utcnow)
     created_at = created_at()
     updated_at = timestamp(default=utcnow)
+    admitted_at = timestamp(null=True)  # set once the run may move (storage/admission.py)
 
     class Meta:
         table_name = "workflow_executions"
