@@ -94,6 +94,8 @@ def run_hop(data, *, phase):
     outcome = _hop(envelope)
     if outcome in ("failed", "waiting", "stopped"):
         release_slots(envelope.organization_id)
+    elif outcome == "claimed-elsewhere":
+        outcome = recheck_later(data, phase)
     log.info("%s hop %s node %s of %s: %s", phase, envelope.hop, envelope.node_index, envelope.execution_id, outcome,
              extra={"correlation_id": envelope.correlation_id})
 
@@ -232,6 +234,26 @@ def advance(execution_id, *, row=None):
     step = steps[execution.node_index]
     if step.status in ("pending", "running"):
         send(Envelope.of(execution), step.phase)
+
+
+#: how many times, and how long apart at most, a hop whose step claim is held looks again
+CLAIM_RECHECKS, CLAIM_RECHECK_MAX_MS = 6, 8000
+
+
+def recheck_later(data, phase):
+    """Look at a held step again later, in case its holder's host vanished.
+
+    A holder on a dead host keeps its claim until PostgreSQL drops the
+    session (TCP keepalives, see storage/db.py); a live holder finishes and
+    the recheck finds the hop stale. Returns the outcome to log.
+    """
+    message = CurrentMessage.get_current_message()
+    done = message.options.get("claim_rechecks", 0) if message else CLAIM_RECHECKS
+    if done >= CLAIM_RECHECKS:
+        return "claimed-elsewhere"
+    delay = min(CLAIM_RECHECK_MAX_MS, 1000 * 2 ** done)
+    HOPS[phase].send_with_options(args=(data,), delay=delay, claim_rechecks=done + 1)
+    return f"claimed-elsewhere, recheck in {delay} ms"
 
 
 def admitted(execution):
