@@ -67,7 +67,7 @@ TABLE = [
     ("HTTP_TIMEOUT", "15", float, "seconds for every outbound HTTP call"),
     ("DOCG_PROFILE", "dev", str, "dev allows the change-me secrets; any other profile refuses to start with them"),
     ("BROKER_URL", "", str, "amqp://user:pass@host:5672/vhost runs the pipeline on RabbitMQ; empty uses REDIS_URL"),
-    ("ORG_MAX_INFLIGHT", "16", int, "runs of one organization moving at once; more wait queued (0 means no limit)"),
+    ("ORG_MAX_INFLIGHT", "8", int, "runs of one organization moving at once; more wait queued (0 means no limit)"),
     ("TIMER_TICK_SECONDS", "5", int, "how often the clock fires due wait expiries and reminders"),
 ]
 
