@@ -85,11 +85,14 @@ class Usage:
         self.var = var
 
     def _cpu(self, procs):
+        """CPU seconds of live processes, plus what the first one (the parent) reaped from ended children."""
         total = 0.0
-        for proc in procs:
+        for index, proc in enumerate(procs):
             try:
                 times = proc.cpu_times()
                 total += times.user + times.system
+                if index == 0:
+                    total += times.children_user + times.children_system
             except psutil.Error:
                 pass
         return total
