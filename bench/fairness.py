@@ -6,8 +6,9 @@ Three phases on private servers (embedded PostgreSQL and Redis under
 var/bench-fairness) and one `dramatiq actors` process (1 x threads):
 
 - idle: only the quiet org, one run every 0.5 s;
-- before: the noisy org starts N runs at once, with ORG_MAX_INFLIGHT=0 (no
-  admission), and the quiet org meanwhile starts its runs as in idle;
+- before: the noisy org's N runs, created beforehand with their first hops
+  held back, are all sent at once with ORG_MAX_INFLIGHT=0 (no admission);
+  one second later the quiet org starts its runs as in idle;
 - after: the same with ORG_MAX_INFLIGHT=--limit.
 
 Each run is the 3-node workflow of bench/scale_common.py (4 hops with the
@@ -76,18 +77,40 @@ def start_runs(workflow, count, *, every=0.0, tag):
     return ids
 
 
+def create_held(workflow, count):
+    """Create `count` queued runs without sending their first hops (as bench/pipeline.py does)."""
+    from actors import broker, pipeline
+
+    ids = []
+    with broker.services.db.connection_context():
+        for i in range(count):
+            execution, batch = pipeline._create(workflow, trigger_data={"n": i})
+            batch.flush()
+            ids.append(execution.id)
+    return ids
+
+
+def send_all(ids):
+    from actors import broker, pipeline
+
+    with broker.services.db.connection_context():
+        for execution_id in ids:
+            pipeline.advance(execution_id)
+
+
 def phase(name, var, quiet, noisy, args, limit):
-    """Run one phase with a fresh worker; return (quiet latencies, usage, noisy runs/s)."""
+    """Run one phase with a fresh worker; return (quiet latencies, usage, noisy runs)."""
     from actors import broker
 
     broker.services.settings = dataclasses.replace(broker.services.settings, org_max_inflight=limit)
+    noisy_ids = create_held(noisy, args.noisy) if noisy else []
     worker = scale_common.start_worker(var, threads=args.threads, env={"ORG_MAX_INFLIGHT": str(limit)})
     try:
         usage = scale_common.Usage(worker.children()[0] if worker.children() else worker.proc.pid, var)
         before = usage.sample()
-        noisy_ids, burst = [], None
+        burst = None
         if noisy:
-            burst = threading.Thread(target=lambda: noisy_ids.extend(start_runs(noisy, args.noisy, tag="n")))
+            burst = threading.Thread(target=send_all, args=(noisy_ids,))
             burst.start()
             time.sleep(1.0)
         quiet_ids = start_runs(quiet, args.quiet, every=0.5, tag="q")
@@ -127,7 +150,7 @@ def report(args, results, machine, *, limit):
     lines = ["## Fair share: a quiet org during a noisy org's burst (`bench/fairness.py`)", "",
              common.stamp("python -m bench.fairness", sys.argv[1:], machine), "",
              f"One worker process (1 × {args.threads} threads), private embedded PostgreSQL and Redis. The noisy "
-             f"org starts {args.noisy} runs at once; meanwhile the quiet org starts {args.quiet} runs, one every "
+             f"org's {args.noisy} runs (created beforehand, first hops held back) are sent at once; a second later the quiet org starts {args.quiet} runs, one every "
              f"0.5 s. Each run has {HOPS_PER_RUN} hops (preflight + 3 nodes). End-to-end = created → completed.",
              "", "| phase | ORG_MAX_INFLIGHT | quiet p50 (ms) | quiet p99 (ms) | p99 ÷ idle p99 | noisy runs | "
              "1-min load at start |", "|---|---:|---:|---:|---:|---:|---:|"]
