@@ -150,8 +150,9 @@ def report(args, results, machine, *, limit):
     lines = ["## Fair share: a quiet org during a noisy org's burst (`bench/fairness.py`)", "",
              common.stamp("python -m bench.fairness", sys.argv[1:], machine), "",
              f"One worker process (1 × {args.threads} threads), private embedded PostgreSQL and Redis. The noisy "
-             f"org's {args.noisy} runs (created beforehand, first hops held back) are sent at once; a second later the quiet org starts {args.quiet} runs, one every "
-             f"0.5 s. Each run has {HOPS_PER_RUN} hops (preflight + 3 nodes). End-to-end = created → completed.",
+             f"org's {args.noisy} runs (created beforehand, first hops held back) are sent at once; a second "
+             f"later the quiet org starts {args.quiet} runs, one every 0.5 s. Each run has {HOPS_PER_RUN} hops "
+             "(preflight + 3 nodes). End-to-end = created → completed.",
              "", "| phase | ORG_MAX_INFLIGHT | quiet p50 (ms) | quiet p99 (ms) | p99 ÷ idle p99 | noisy runs | "
              "1-min load at start |", "|---|---:|---:|---:|---:|---:|---:|"]
     for name, (latencies, _, noisy_runs, load_avg) in results.items():
