@@ -1,7 +1,8 @@
 """gunicorn settings for the web process (gevent: many long-lived SSE streams)."""
 import settings
 
-_settings = settings.load(start_embedded=False)
+_settings = settings.load()
+settings.refuse_insecure(_settings)  # NOTE: here, in the arbiter: a worker that exits on boot is only respawned
 bind = f"0.0.0.0:{_settings.port}"
 worker_class = "gevent"
 workers = _settings.web_concurrency
@@ -9,6 +10,9 @@ worker_connections = _settings.web_connections
 timeout = 30
 graceful_timeout = 10
 keepalive = 5
+# NOTE: gunicorn 27 opens a control socket at one path per user; parallel web processes
+# (two suites, several test servers) would fight over it, and nothing here uses it.
+control_socket_disable = True
 accesslog = "-"
 access_log_format = '{"remote":"%(h)s","request":"%(r)s","status":%(s)s,"bytes":%(B)s,"ms":%(M)s,"request_id":"%({x-request-id}o)s"}'
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from cli import sample
+from cli import example_template, sample
 from cli.processes import environment
 
 SECRET = "demo-webhook-secret"
@@ -179,6 +179,8 @@ def main(config, *, keep=False):
     mail, drop = start_mail(demo_dir / "mail")
     env["SMTP_URL"] = f"smtp://127.0.0.1:{mail.port}"
     receiver = start_receiver(demo_dir / "webhooks.jsonl")
+    # NOTE: the demo's own receiver is on loopback, which the outbound guard refuses unless it is listed
+    env["OUTBOUND_ALLOW"] = ",".join(filter(None, [env.get("OUTBOUND_ALLOW"), f"127.0.0.1:{receiver.server_port}"]))
     env["dramatiq_worker_timeout"] = env.get("dramatiq_worker_timeout", "100")
     # NOTE: a queue namespace of its own, so a `docg up` on the same servers does not take the demo's hops.
     env["BROKER_NAMESPACE"] = f"{config.broker_namespace}-demo"
@@ -206,14 +208,14 @@ def main(config, *, keep=False):
             organization, token = tenancy.create_organization("Demo Co")
         headers = {"Authorization": f"Bearer {token}", "X-Organization-ID": str(organization.id)}
         demo = Demo(base, headers, drop)
-        template = demo.api("POST", "/templates?name=contract.docx", data=sample.contract_template(),
+        template = demo.api("POST", "/templates?name=contract.docx", data=example_template.template_bytes(),
                             headers={"Content-Type": "application/vnd.openxmlformats-"
                                      "officedocument.wordprocessingml.document"}).json()
         body = sample.demo_workflow(template["id"], webhook_url=f"http://127.0.0.1:{receiver.server_port}/hook",
                                     webhook_secret=SECRET)
         workflow = demo.api("POST", "/workflows", json=body).json()
         started = demo.api("POST", f"/workflows/{workflow['id']}/executions",
-                           json={"trigger_data": sample.trigger_data()}).json()
+                           json={"trigger_data": example_template.demo_trigger()}).json()
         execution_id = started["execution_id"]
         viewer = demo.api("POST", f"/executions/{execution_id}/stream-token").json()["viewer_url"]
         print(f"\nRun {execution_id} of “{workflow['name']}”\nWatch it in a browser: {base}{viewer}\n")

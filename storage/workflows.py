@@ -1,6 +1,7 @@
 """Workflows and their ordered nodes, scoped by organization."""
 import secrets
 
+from storage import node_secrets
 from storage.db import database
 from storage.errors import Conflict, NotFound
 from storage.executions import nodes_of
@@ -21,13 +22,18 @@ def list_for(organization_id, *, limit=100):
 
 
 def _replace_nodes(workflow, nodes):
+    """Store `nodes` in order, secrets sealed; "[set]" keeps the secret of the node with that label (or position)."""
+    old = nodes_of(workflow)
+    by_label, by_position = {n.label: n.config for n in old}, {n.position: n.config for n in old}
+    rows = []
+    for i, n in enumerate(nodes):
+        label = n.get("label") or f"{n['node_type']}-{i + 1}"
+        previous = by_label.get(label, by_position.get(i))
+        rows.append({"workflow": workflow.id, "position": i, "node_type": n["node_type"], "label": label,
+                     "config": node_secrets.seal(n.get("config") or {}, workflow.organization_id, previous)})
     WorkflowNode.delete().where(WorkflowNode.workflow == workflow.id).execute()
-    if nodes:
-        WorkflowNode.insert_many([
-            {"workflow": workflow.id, "position": i, "node_type": n["node_type"],
-             "label": n.get("label") or f"{n['node_type']}-{i + 1}", "config": n.get("config") or {}}
-            for i, n in enumerate(nodes)
-        ]).execute()
+    if rows:
+        WorkflowNode.insert_many(rows).execute()
 
 
 def create(organization_id, data):
@@ -69,7 +75,7 @@ def serialize(workflow, *, with_secret=False):
         "status": workflow.status, "created_at": workflow.created_at.isoformat(),
         "updated_at": workflow.updated_at.isoformat(),
         "nodes": [{"id": str(n.id), "position": n.position, "node_type": n.node_type, "label": n.label,
-                   "config": n.config} for n in nodes_of(workflow)],
+                   "config": node_secrets.mask(n.config)} for n in nodes_of(workflow)],
     }
     if with_secret:
         data["webhook_secret"] = workflow.webhook_secret

@@ -4,7 +4,9 @@ import binascii
 
 import falcon
 
-from storage import templates
+from integrations import template_checks
+from integrations.errors import TemplateProblem
+from storage import template_images, templates
 from web import schemas
 from web.errors import BadRequest, Unprocessable
 from web.validation import read_body, read_json, validate
@@ -25,7 +27,31 @@ def uploaded(req):
             raise BadRequest("Send the file's Content-Type.", "missing content type")
     if not content:
         raise Unprocessable("The template file is empty.", "empty content")
+    checked(content)
     return name, content_type, content
+
+
+def checked(content):
+    """Return the template's Report; a non-OOXML file, a broken tag or unsafe access is a 422."""
+    try:
+        return template_checks.inspect(content)
+    except TemplateProblem as ex:
+        raise Unprocessable(ex.message_human, ex.message_tech, code=ex.code, details=ex.details) from ex
+
+
+def described(template):
+    """The template as GET /templates/{id} shows it: the fields it needs, its images."""
+    body = templates.serialize(template)
+    stored = template_images.list_for(template)
+    body["images"] = [template_images.serialize(image) for image in stored]
+    try:
+        report = template_checks.inspect(bytes(template.content))
+    except TemplateProblem as ex:  # stored before uploads were checked
+        body.update({"fields": [], "loops": [], "problem": {"code": ex.code, "message_human": ex.message_human}})
+        return body
+    body.update(report.as_dict())
+    body["missing_images"] = template_checks.missing_images(report, {image.name for image in stored})
+    return body
 
 
 class Templates:
@@ -43,7 +69,7 @@ class Templates:
 
 class Template:
     def on_get(self, req, resp, template_id):
-        resp.media = templates.serialize(templates.get(template_id, req.context.organization_id))
+        resp.media = described(templates.get(template_id, req.context.organization_id))
 
     def on_put(self, req, resp, template_id):
         template = templates.get(template_id, req.context.organization_id)
