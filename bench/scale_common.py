@@ -33,7 +33,7 @@ def setup(name, *, broker="redis", env=None):
 
     redis.Redis.from_url(redis_url).flushdb()
     os.environ.update({"DATABASE_URL": db_url, "REDIS_URL": redis_url, "VAR_DIR": str(var),
-                       "BROKER_NAMESPACE": f"docg-{name}", "SECRET_KEY": "bench", "ADMIN_TOKEN": "bench",
+                       "BROKER_NAMESPACE": f"docg-{name}", "SECRET_KEY": "bench", "ADMIN_TOKEN": "bench", "DOCG_PROFILE": "dev",
                        "dramatiq_worker_timeout": "100", "OUTBOUND_ALLOW": "127.0.0.0/8",
                        **(env or {})})
     if broker == "rabbitmq":

@@ -101,7 +101,7 @@ def start_services(lab):
             "DATABASE_URL": f"postgresql://postgres@{db_ip}:{PG_PORT}/docg",
             "REDIS_URL": f"redis://{db_ip}:{REDIS_PORT}/0", "SMTP_URL": f"smtp://{db_ip}:{SMTP_PORT}",
             "PUBLIC_BASE_URL": f"http://{lab.addr('web')}:{WEB_PORT}", "STORAGE_ROOT": str(files),
-            "SECRET_KEY": "netns-secret", "ADMIN_TOKEN": "netns-admin", "OUTBOUND_ALLOW": str(lab.network),
+            "SECRET_KEY": "netns-secret", "ADMIN_TOKEN": "netns-admin", "DOCG_PROFILE": "dev", "OUTBOUND_ALLOW": str(lab.network),
             "BROKER_HEARTBEAT_MS": "3000", "DB_POOL_SIZE": "10", "HTTP_TIMEOUT": "5", "LOG_LEVEL": "INFO",
             "ORG_MAX_INFLIGHT": "0", "dramatiq_worker_timeout": "100"}, outside, files
 
