@@ -91,6 +91,9 @@ TABLE = [
     ("TEMPLATE_RENDER_TIMEOUT_S", "10", float, "seconds one tenant template may take to render (template.timeout)"),
     ("TEMPLATE_MAX_OUTPUT_BYTES", "20971520", int, "bytes one rendered template may produce (template.too_large)"),
     ("TEMPLATE_LOCALE", "pt_BR", str, "default locale of the template filters (currency, number, date, words)"),
+    ("BROKER_URL", "", str, "amqp://user:pass@host:5672/vhost runs the pipeline on RabbitMQ; empty uses REDIS_URL"),
+    ("ORG_MAX_INFLIGHT", "4", int, "runs of one organization moving at once; more wait queued (0 means no limit)"),
+    ("TIMER_TICK_SECONDS", "5", int, "how often the clock fires due wait expiries and reminders"),
     ("REDRIVE_MAX", "5", int, "times the reaper re-drives a run that makes no progress before it fails it with run.stuck"),
     ("REAPER_STUCK_SECONDS", "120", int, "seconds without hop progress after which the reaper re-drives a run"),
     ("OUTBOX_RELAY_WINDOW", "3600", int, "seconds back the clock looks for run events PostgreSQL holds but Redis lacks"),
@@ -160,6 +163,9 @@ class Settings:
     template_render_timeout_s: float = 10.0
     template_max_output_bytes: int = 20971520
     template_locale: str = "pt_BR"
+    broker_url: str = ""
+    org_max_inflight: int = 4
+    timer_tick_seconds: int = 5
 
     @property
     def sandbox_webhook_secret(self):

@@ -1,9 +1,12 @@
-"""Build the Redis broker with its middleware and make it Dramatiq's broker.
+"""Build the broker with its middleware and make it Dramatiq's broker.
 
-Imported first by `actors/__init__.py`, before any actor is declared. The
-broker is tuned for crash safety: a worker that stops heartbeating for
-`BROKER_HEARTBEAT_MS` has its unacked messages put back by the next
-maintenance pass, and maintenance runs often enough for that to take seconds.
+Imported first by `actors/__init__.py`, before any actor is declared. Redis
+is the default: a worker that stops heartbeating for `BROKER_HEARTBEAT_MS`
+has its unacked messages put back by the next maintenance pass, and
+maintenance runs often enough for that to take seconds. `BROKER_URL=amqp://`
+selects Dramatiq's RabbitMQ broker instead: RabbitMQ acknowledges per
+message, so a killed worker's messages come back as soon as its connection
+drops. Redis stays the event store and cache either way.
 """
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
@@ -21,18 +24,12 @@ MAINTENANCE_CHANCE = 20000
 
 
 def build_broker(settings, role="web"):
-    """The broker, on its own bounded pool of `REDIS_POOL_SIZE` connections
-    (Dramatiq's default pool is unbounded). A worker group also serves its
-    metrics on `WORKER_METRICS_PORT` (telemetry/metrics.py)."""
-    from storage.bootstrap import pooled_redis_client
+    """The broker named by `BROKER_URL` (Redis when empty), with our middleware.
 
-    broker = RedisBroker(
-        client=pooled_redis_client(settings.redis_url, settings.redis_pool_size, settings.redis_pool_timeout,
-                                   role="broker"),
-        namespace=settings.broker_namespace,
-        heartbeat_timeout=settings.broker_heartbeat_ms,
-        maintenance_chance=MAINTENANCE_CHANCE,
-    )
+    A worker group also serves its metrics on `WORKER_METRICS_PORT`
+    (telemetry/metrics.py).
+    """
+    broker = _rabbitmq(settings) if is_amqp(settings.broker_url) else _redis(settings)
     broker.add_middleware(EnvelopeVersion())
     broker.add_middleware(TraceContext())
     broker.add_middleware(WorkerMetrics(serve=role == "worker" and bool(settings.worker_metrics_port)))
@@ -41,6 +38,54 @@ def build_broker(settings, role="web"):
     broker.add_middleware(CorrelationId())
     broker.add_middleware(PeriodiqMiddleware(skip_delay=30))
     return broker
+
+
+def is_amqp(url):
+    return url.startswith(("amqp://", "amqps://"))
+
+
+def _redis(settings):
+    """The Redis broker, on its own bounded pool of `REDIS_POOL_SIZE`
+    connections (Dramatiq's default pool is unbounded)."""
+    from storage.bootstrap import pooled_redis_client
+
+    return RedisBroker(
+        client=pooled_redis_client(settings.redis_url, settings.redis_pool_size, settings.redis_pool_timeout,
+                                   role="broker"),
+        namespace=settings.broker_namespace,
+        heartbeat_timeout=settings.broker_heartbeat_ms,
+        maintenance_chance=MAINTENANCE_CHANCE,
+    )
+
+
+def _rabbitmq(settings):
+    """The RabbitMQ broker; the AMQP heartbeat follows `BROKER_HEARTBEAT_MS`.
+
+    NOTE: confirm_delivery makes `send()` return only once RabbitMQ holds
+    the message, as a Redis LPUSH does; the hop commits before it sends.
+    """
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    url = settings.broker_url
+    if "heartbeat=" not in url:
+        url += f"{'&' if '?' in url else '?'}heartbeat={max(1, settings.broker_heartbeat_ms // 1000)}"
+    return RabbitmqBroker(url=url, confirm_delivery=True)
+
+
+def ping(broker):
+    """Raise if the broker cannot be reached (for /health)."""
+    if isinstance(broker, RedisBroker):
+        broker.client.ping()
+        return
+    connection = broker.connection
+    connection.process_data_events(0)
+
+
+def queue_depth(broker, queue_name):
+    """Messages waiting in `queue_name` (not counting delayed ones)."""
+    if isinstance(broker, RedisBroker):
+        return broker.client.llen(f"{broker.namespace}:{queue_name}")
+    return broker.get_queue_message_counts(queue_name)[0]
 
 
 def setup():

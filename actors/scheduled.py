@@ -48,7 +48,7 @@ def redrive_stuck(older_than=None, *, page=100):
     """
     settings = services.settings
     older_than = settings.reaper_stuck_seconds if older_than is None else older_than
-    count, after = 0, None
+    count, after = admit_deferred(), None
     while True:
         stuck = clock.stuck_executions(older_than, limit=page, after=after)
         if not stuck:
@@ -69,6 +69,13 @@ def redrive_stuck(older_than=None, *, page=100):
             except Exception as ex:  # noqa: BLE001 - one run's trouble must not starve the others
                 log.warning("re-drive of %s failed: %s: %s", execution_id, type(ex).__name__, ex)
         count += len(stuck)
+
+
+def admit_deferred():
+    """Start deferred runs of every organization with free slots (fair share)."""
+    from storage import admission
+
+    return sum(flow.release_slots(org) for org in admission.waiting_organizations())
 
 
 def expire_overdue():

@@ -11,7 +11,7 @@ import logging
 import dramatiq
 
 import settings as settings_module
-from actors import flow
+from actors import flow, timers
 from actors.broker import services
 from integrations.signatures import providers
 from integrations.signatures.sandbox import deliver, sent_notifications
@@ -172,9 +172,9 @@ def wait_started(execution, step, wait):
             for notification in sent_notifications(wait["envelope_id"]):
                 sandbox_notify.send(notification)
             sandbox_invite.send(wait["envelope_id"])
-    expires_at = datetime.datetime.fromisoformat(wait["expires_at"])
-    delay_ms = max(0, int((expires_at - utcnow()).total_seconds() * 1000)) + 500
-    expire_wait.send_with_options(args=(str(execution.id), str(step.node_id)), delay=delay_ms)
+    delay_ms = timers.expiry_delay_ms(datetime.datetime.fromisoformat(wait["expires_at"]), utcnow())
+    if delay_ms is not None:  # a far deadline is fired by actors/timers.py from PostgreSQL
+        expire_wait.send_with_options(args=(str(execution.id), str(step.node_id)), delay=delay_ms)
     settle(execution.id, step.node_id)
 
 
