@@ -49,6 +49,12 @@ REVIEWED = {
                                 "external effect, under a brief lock, and the previous release only writes "
                                 "statuses the new CHECK allows",
     },
+    "0090_admission": {
+        "index-on-existing-table": "two small partial indexes on workflow_executions; the previous release's "
+                                   "INSERTs wait for the build, so apply it in a quiet window. Its backfill "
+                                   "marks every existing run admitted; runs the previous release creates after "
+                                   "it stay unadmitted and the clock admits them (actors/timers.py)",
+    },
     "0051_audit_target_index": {
         "index-on-existing-table": "audit_events only takes INSERTs, which wait for the build; apply it while "
                                    "the trail is small or in a quiet window (0081 rebuilds it per partition)",
