@@ -18,10 +18,16 @@ from storage.models import Execution, ExecutionStep, SideEffect, WorkflowNode, u
 RESUMABLE = ("needs_review",)
 
 
-def resume(execution, changes, actor):
-    """Apply changes to a run in review, re-run preflight, continue if clean."""
+def reviewable(execution):
+    """Return the run if it waits for review (resume), else raise 409."""
     if execution.status not in RESUMABLE:
         raise InvalidTransition(execution.status, "ready")
+    return execution
+
+
+def resume(execution, changes, actor):
+    """Apply changes to a run in review, re-run preflight, continue if clean."""
+    reviewable(execution)
     updated, unknown_step = preflights.clear_for_resume(execution, trigger_data=changes.get("trigger_data"),
                                                         node_changes=changes.get("nodes"))
     if unknown_step:
@@ -100,8 +106,12 @@ def retry_plan(execution, from_step):
                           "repeated": [describe(s) for s in steps[start:]]}
 
 
-def retry(execution, from_step, actor):
-    """Start a new execution of the same steps; reuse outputs before `from_step`."""
+def retry(execution, from_step, actor, trigger_data=None):
+    """Start a new execution of the same steps; reuse outputs before `from_step`.
+
+    `trigger_data`, when given, replaces the run's trigger data (a retry with
+    corrected data, seed F10); steps before `from_step` keep their outputs.
+    """
     if not execution.is_terminal:
         raise InvalidTransition(execution.status, "retried")
     start, steps, _ = retry_plan(execution, from_step)
@@ -111,12 +121,14 @@ def retry(execution, from_step, actor):
     nodes = [{"node_id": s.node_id, "node_type": s.node_type, "label": s.label, "config": s.config, "phase": s.phase}
              for s in steps]
     new, batch = executions.create(workflows.get(execution.workflow_id, execution.organization_id), nodes=nodes,
-                                   trigger_data=execution.trigger_data, trigger_type="retry", dry_run=execution.dry_run,
+                                   trigger_data=execution.trigger_data if trigger_data is None else trigger_data,
+                                   trigger_type="retry", dry_run=execution.dry_run,
                                    until_phase=execution.until_phase, retry_of=execution.id, actor=actor,
                                    reused=reused)
     audit.record(execution.organization_id, "execution.retried", actor_type=actor[0], actor_id=actor[1],
                  target_id=execution.id, execution_id=execution.id, correlation_id=execution.correlation_id,
-                 metadata={"new_execution_id": str(new.id), "from_step": start})
+                 metadata={"new_execution_id": str(new.id), "from_step": start,
+                           "trigger_data_replaced": trigger_data is not None})
     batch.flush()
     pipeline.advance(new.id)
     return new

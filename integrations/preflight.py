@@ -9,7 +9,7 @@ run in `needs_review`, warnings are shown and the run goes on.
 import dataclasses
 import datetime
 
-from integrations import variables
+from integrations import preflight_warnings, variables
 from integrations.base import load_apps
 from integrations.errors import IntegrationError
 
@@ -124,6 +124,7 @@ def check(nodes, *, trigger, organization_id, settings, reused=(), correlation_i
             issues.extend(scope_issues or action.check(config, ctx, node["node_id"]))
         except IntegrationError as error:
             issues.append(from_error(error, node["node_id"]))
+        issues.extend(preflight_warnings.check(node, config, ctx))
         ctx.earlier_phases.append(node["phase"])
         ctx.earlier_labels.update({node["label"], str(node["node_id"])})
     return issues

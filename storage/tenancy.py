@@ -49,3 +49,15 @@ def token_organization(token):
 
 def revoke(token):
     ApiToken.update(revoked_at=utcnow()).where(ApiToken.token_hash == hash_token(token)).execute()
+
+
+def set_email_domains(organization_id, domains):
+    """Record the organization's own email domains (lower case); preflight warns about others."""
+    cleaned = sorted({d.strip().lower().lstrip("@") for d in domains if d and d.strip()})
+    Organization.update(email_domains=cleaned).where(Organization.id == organization_id).execute()
+    return cleaned
+
+
+def email_domains(organization_id):
+    row = Organization.select(Organization.email_domains).where(Organization.id == organization_id).first()
+    return list(row.email_domains or []) if row else []

@@ -6,8 +6,8 @@ from storage.bootstrap import redis_client
 from web import errors, ops
 from web.auth import AuthMiddleware
 from web.middleware import DatabaseConnection, RequestId
-from web.resources import (approvals, apps, connections, control, documents, executions, health, history, pages,
-                           sandbox, streams, templates, workflows)
+from web.resources import (approvals, apps, connections, contract, control, documents, executions, health, history,
+                           pages, sandbox, streams, templates, workflows)
 from web.webhooks.signature import SignatureWebhook
 from web.webhooks.stripe import StripeWebhook
 from web.webhooks.triggers import TriggerWebhook
@@ -75,6 +75,8 @@ def create_app(services=None, *, broker=None):
     stripe_webhook = StripeWebhook(settings, enqueue=apply_stripe_delivery.send)
     app.add_route(f"{api}/webhooks/stripe", stripe_webhook)
     app.add_route(f"{api}/webhooks/stripe/{{connection_id}}", stripe_webhook, suffix="connection")
+    app.add_route(f"{api}/audit", history.OrganizationAudit())
+    contract.install(app)
     app.add_route("/approvals/{token}", pages.Page("approval.html"))
     app.add_route("/runs/{execution_id}", pages.Page("run.html"))
     app.add_route("/sandbox/sign/{envelope_id}/{token}", sandbox.SandboxSigning())

@@ -109,7 +109,10 @@ class LocalDocx(Action):
         template = load_template(config["template_id"], ctx.organization_id)
         issues = []
         known = set(ctx.trigger) | {"trigger", "step"}
-        unmapped = sorted(set(template_tags(bytes(template.content))) - known)
+        from integrations.preflight_warnings import template_defaults
+
+        # a field with a default is a warning (template.default_used), not a blocking issue
+        unmapped = sorted(set(template_tags(bytes(template.content))) - known - template_defaults(bytes(template.content)))
         if unmapped:
             from integrations.preflight import Issue
 

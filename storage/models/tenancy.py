@@ -1,13 +1,14 @@
 """Organizations, users and hashed API tokens."""
 import peewee
 
-from storage.models.base import BaseModel, created_at, timestamp, uuid_pk
+from storage.models.base import BaseModel, created_at, jsonb, timestamp, uuid_pk
 
 
 class Organization(BaseModel):
     id = uuid_pk()
     name = peewee.TextField()
     created_at = created_at()
+    email_domains = jsonb(default=list)
 
     class Meta:
         table_name = "organizations"

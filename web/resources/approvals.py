@@ -76,4 +76,5 @@ class ApprovalDecision:
         if not waits.decide(approval, body["decision"], body.get("comment")):
             raise used(approvals.by_token(token))
         resp.status = falcon.HTTP_200
-        resp.media = {"decision": body["decision"], "approver": approval.approver_email}
+        resp.media = {"success": True, "execution_status": Execution.get_by_id(approval.execution_id).status,
+                      "decision": body["decision"], "approver": approval.approver_email}
