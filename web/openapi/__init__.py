@@ -23,7 +23,7 @@ ERROR_TEXT = {
     "503": "PostgreSQL or Redis cannot be reached, or too many streams; retry after `Retry-After` seconds",
 }
 SECURITY = {"org": [{"bearer": [], "organization": []}],
-            "stream": [{"bearer": [], "organization": []}, {"streamToken": []}], "public": []}
+            "stream": [{"bearer": [], "organization": []}, {"streamToken": []}], "public": [], "admin": [{"admin": []}]}
 
 
 def _error(status):
@@ -48,7 +48,9 @@ def _operation_id(op):
 def _statuses(op):
     statuses = {"503"}
     params = PARAM.findall(op.path)
-    if op.auth != "public":
+    if op.auth == "admin":
+        statuses |= {"401"}
+    elif op.auth != "public":
         statuses |= {"401", "403"}
     if params:
         statuses |= {"404"}
@@ -113,6 +115,7 @@ def document():
                 "bearer": {"type": "http", "scheme": "bearer", "description": "An API token (`docg org create`)."},
                 "organization": {"type": "apiKey", "in": "header", "name": "X-Organization-ID",
                                  "description": "The organization the token belongs to; sent with the bearer token."},
+                "admin": {"type": "http", "scheme": "bearer", "description": "ADMIN_TOKEN (/metrics, /ops)."},
                 "streamToken": {"type": "apiKey", "in": "query", "name": "token",
                                 "description": "A short-lived signed token for one execution (EventSource)."},
             },

@@ -23,7 +23,7 @@ class Op:
     summary: str
     tag: str
     ok: dict
-    auth: str = "org"  # org | stream | public
+    auth: str = "org"  # org | stream | public | admin
     body: dict | None = None
     body_required: bool = False
     raw_body: bool = False
@@ -105,7 +105,7 @@ OPERATIONS = [
        auth="public"),
     Op("GET", "/metrics", "Prometheus metrics", "ops",
        {"200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": STRING}}}},
-       auth="public"),
+       auth="admin"),
     Op("GET", f"{API}/openapi.json", "This document", "contract",
        {"200": json({"type": "object"}, "OpenAPI 3.1")}, auth="public"),
     Op("GET", "/api/docs", "Human-readable API reference (Swagger UI, served locally)", "contract",
@@ -198,7 +198,8 @@ OPERATIONS = [
     Op("GET", f"{API}/connections", "List connections (secrets never returned)", "connections",
        {"200": json("ConnectionList", "Connections")}),
     Op("POST", f"{API}/connections", "Connect a provider with an API key or token", "connections",
-       {"201": json("Connection", "Stored, encrypted")}, body=connections.CREATE, body_required=True),
+       {"201": json("Connection", "Stored, encrypted")}, body=connections.CREATE, body_required=True,
+       errors=("404",)),
     Op("GET", f"{API}/connections/{{connection_id}}", "Read a connection", "connections",
        {"200": json("Connection", "The connection")}),
     Op("DELETE", f"{API}/connections/{{connection_id}}", "Delete a connection", "connections",
@@ -234,20 +235,20 @@ OPERATIONS = [
     Op("POST", f"{API}/webhooks/triggers/{{workflow_id}}", "Start a run from an outside system", "webhooks",
        {"202": json("Accepted", "Queued"), "200": json({"type": "object", "required": ["duplicate"]},
                                                        "This event id already started a run")},
-       auth="public", body={"type": "object"}, headers=SIGNED + (IDEMPOTENCY,)),
+       auth="public", body={"type": "object"}, headers=SIGNED + (IDEMPOTENCY,), errors=("401",)),
     Op("POST", f"{API}/webhooks/signature/{{provider}}", "Signature provider notifications", "webhooks",
        {"200": json({"type": "object", "required": ["accepted", "duplicates"]}, "Stored")}, auth="public",
-       body={"type": "object"}, headers=PROVIDER_SIGNED),
+       body={"type": "object"}, headers=PROVIDER_SIGNED, errors=("401",)),
     Op("POST", f"{API}/webhooks/signature/{{provider}}/{{connection_id}}",
        "Signature notifications verified with a connection's secret", "webhooks",
        {"200": json({"type": "object", "required": ["accepted", "duplicates"]}, "Stored")}, auth="public",
-       body={"type": "object"}, headers=PROVIDER_SIGNED),
+       body={"type": "object"}, headers=PROVIDER_SIGNED, errors=("401",)),
     Op("POST", f"{API}/webhooks/stripe", "Stripe events (Stripe-Signature scheme)", "webhooks",
        {"200": json({"type": "object", "required": ["accepted", "duplicates"]}, "Stored")}, auth="public",
-       body={"type": "object"}, headers=(header("Stripe-Signature", STRING, "t=…,v1=…"),)),
+       body={"type": "object"}, headers=(header("Stripe-Signature", STRING, "t=…,v1=…"),), errors=("401",)),
     Op("POST", f"{API}/webhooks/stripe/{{connection_id}}", "Stripe events for a customer's own account",
        "webhooks", {"200": json({"type": "object", "required": ["accepted", "duplicates"]}, "Stored")},
-       auth="public", body={"type": "object"}, headers=(header("Stripe-Signature", STRING, "t=…,v1=…"),)),
+       auth="public", body={"type": "object"}, headers=(header("Stripe-Signature", STRING, "t=…,v1=…"),), errors=("401",)),
     # --- pages a person opens ---
     Op("GET", "/approvals/{token}", "The approval page", "pages", {"200": html("The page")}, auth="public"),
     Op("GET", "/runs/{execution_id}", "The run viewer (opened with a stream token)", "pages",
