@@ -5,36 +5,54 @@ suite. Every operation gets generated requests (seeded, bounded) with a
 real organization's credentials; each answer must not be a 5xx and must
 conform to the document: status, content type, headers and body schema.
 The stateful test follows the document's links: create a workflow, start
-a run, read the run.
+a run, read the run and its steps.
 NOTE: the two SSE streams are left out of generation: a real stream stays
 open until its run ends (tests/web/test_sse.py covers them against gunicorn).
 NOTE: one pytest test per operation is built here with `operation.as_strategy()`
 rather than schemathesis's `from_fixture` loader, which reads a pytest
 attribute (`Function._nodeid`) that pytest 9 no longer has.
 """
+import collections
 import re
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
+from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_headers_conformance,
                                                response_schema_conformance, status_code_conformance)
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
+NEGATIVE_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance]
 STREAMS = r"^/api/v1/sse/(executions/\{execution_id\}|organizations)/stream$"
-BOUNDED = settings(max_examples=12, deadline=None, derandomize=True, database=None,
+BOUNDED = settings(max_examples=30, deadline=None, derandomize=True, database=None,
                    suppress_health_check=list(HealthCheck))
 
 
 
 
-def documented_operations():
+def documented_operations(negatable=False):
+    """(METHOD, path) of every documented operation but the streams; with `negatable`,
+    only those with something to make invalid (a body or typed query parameters)."""
     from web.openapi import document
 
+    def has_invalid_input(operation):
+        typed = [p for p in operation["parameters"] if p["schema"] != {"type": "string"}]
+        return "requestBody" in operation or typed
+
     return [pytest.param(method.upper(), path, id=f"{method.upper()} {path}")
-            for path, item in document()["paths"].items() for method in item if not re.match(STREAMS, path)]
+            for path, item in document()["paths"].items() for method, operation in item.items()
+            if not re.match(STREAMS, path) and (not negatable or has_invalid_input(operation))]
+
+
+@pytest.fixture(scope="module")
+def document():
+    from web.openapi import document
+
+    return document()
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +72,57 @@ def test_every_operation_answers_within_its_contract(api_schema, org, method, pa
     answers_within_contract()
 
 
-def test_links_create_a_workflow_start_a_run_and_read_it(api_schema, org):
-    machine = api_schema.as_state_machine()
-    machine.run(settings=settings(max_examples=8, stateful_step_count=6, deadline=None, derandomize=True,
-                                  database=None, suppress_health_check=list(HealthCheck)))
+@pytest.mark.parametrize("method, path", documented_operations(negatable=True))
+def test_invalid_requests_get_a_documented_4xx_never_a_5xx(api_schema, org, method, path):
+    operation = api_schema[path][method]
+
+    @BOUNDED
+    @given(case=operation.as_strategy(GenerationMode.NEGATIVE))
+    def refused_cleanly(case):
+        case.call_and_validate(headers=org.headers, checks=NEGATIVE_CHECKS)
+
+    refused_cleanly()
+
+
+def test_links_create_a_workflow_start_a_run_and_read_it(api_schema, org, document):
+    """Follow the document's own `links` from POST /workflows, with generated data at every step."""
+    operations = {op["operationId"]: (method.upper(), path) for path, item in document["paths"].items()
+                  for method, op in item.items()}
+    reached = collections.Counter()
+
+    def call(case):
+        response = case.call(headers=org.headers)
+        case.validate_response(response, checks=CHECKS, headers=org.headers)
+        reached[(case.operation.label, response.status_code)] += 1
+        return response
+
+    def follow(data, method, path, response, depth):
+        answer = document["paths"][path][method.lower()]["responses"].get(str(response.status_code), {})
+        for link in answer.get("links", {}).values() if depth else ():
+            target_method, target_path = operations[link["operationId"]]
+            params = {name: resolve(expression, response.json()) for name, expression in link["parameters"].items()}
+            case = data.draw(api_schema[target_path][target_method].as_strategy(path_parameters=params))
+            follow(data, target_method, target_path, call(case), depth - 1)
+
+    @BOUNDED
+    @given(data=st.data())
+    def chain(data):
+        create = data.draw(api_schema["/api/v1/workflows"]["POST"].as_strategy())
+        follow(data, "POST", "/api/v1/workflows", call(create), depth=2)
+
+    # When generated workflows are created and the links followed to start and read their runs
+    chain()
+
+    # Then runs were started and read through the links, every answer within the contract
+    assert reached[("POST /api/v1/workflows/{workflow_id}/executions", 202)] > 0, reached
+    assert reached[("GET /api/v1/executions/{execution_id}", 200)] > 0, reached
+    assert reached[("GET /api/v1/executions/{execution_id}/steps", 200)] > 0, reached
+
+
+def resolve(expression, body):
+    """A link's `$response.body#/pointer` against the response body."""
+    assert expression.startswith("$response.body#/"), expression
+    value = body
+    for part in expression.removeprefix("$response.body#/").split("/"):
+        value = value[part]
+    return value

@@ -23,6 +23,15 @@ def _limit(req):
     return min(req.get_param_as_int("limit", min_value=1, default=50), MAX_LIMIT)
 
 
+def _text(req, name, limit=200):
+    """A free-text filter: PostgreSQL text cannot hold NUL, and no stored value is longer than `limit`."""
+    value = req.get_param(name)
+    if value is not None and ("\x00" in value or len(value) > limit):
+        raise Unprocessable(f"{name} must be text of at most {limit} characters, without NUL.",
+                            f"{name} of {len(value)} characters", code="invalid_text")
+    return value
+
+
 def _moment(req, name):
     value = req.get_param(name)
     if value is None:
@@ -88,7 +97,7 @@ class OrganizationAudit:
     def on_get(self, req, resp):
         query = AuditEvent.select().where(AuditEvent.organization_id == req.context.organization_id)
         for name in AUDIT_FILTERS:
-            if req.get_param(name) is not None:
+            if _text(req, name) is not None:
                 query = query.where(getattr(AuditEvent, name) == req.get_param(name))
         actor_type = _choice(req, "actor_type", ("user", "system", "webhook"))
         if actor_type:
