@@ -64,7 +64,7 @@ TABLE = [
     ("STRIPE_WEBHOOK_SECRET", "", str, "whsec_... secret that signs Stripe webhooks"),
     ("LOG_LEVEL", "INFO", str, "level of the JSON log lines every process writes"),
     ("HTTP_TIMEOUT", "15", float, "seconds for every outbound HTTP call"),
-    ("PREFLIGHT_LARGE_TEMPLATE_BYTES", "10485760", int, "template size above which preflight warns (template.large_file)"),
+    ("PREFLIGHT_LARGE_TEMPLATE_BYTES", "10485760", int, "template size above which preflight warns"),
 ]
 
 

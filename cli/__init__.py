@@ -37,6 +37,23 @@ def cmd_org_create(args):
         print(f"organization_id: {organization.id}\ntoken:           {token}")
 
 
+def cmd_org_domains(args):
+    from storage import tenancy
+    from storage.db import connection
+
+    import peewee
+
+    from storage.errors import NotFound
+
+    _storage()
+    try:
+        with connection():
+            domains = tenancy.set_email_domains(args.organization_id, args.domains)
+    except (NotFound, peewee.DataError) as ex:
+        raise SystemExit(f"docg: no organization {args.organization_id}") from ex
+    print(f"email domains: {', '.join(domains) or '(none: no recipient warnings)'}")
+
+
 def cmd_up(args):
     from cli import processes
 
@@ -120,6 +137,10 @@ def parser():
     create.add_argument("--email")
     create.add_argument("--json", action="store_true")
     create.set_defaults(func=cmd_org_create)
+    domains = org.add_parser("domains", help="set the organization's email domains (preflight warns about others)")
+    domains.add_argument("organization_id")
+    domains.add_argument("domains", nargs="*")
+    domains.set_defaults(func=cmd_org_domains)
     up = sub.add_parser("up", help="run web + worker + clock on the embedded default")
     up.add_argument("--port", type=int)
     up.set_defaults(func=cmd_up)

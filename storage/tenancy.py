@@ -4,6 +4,7 @@ import secrets
 import uuid
 
 from storage.db import database
+from storage.errors import NotFound
 from storage.models import ApiToken, Organization, User, utcnow
 
 TOKEN_PREFIX = "docg_"
@@ -54,7 +55,8 @@ def revoke(token):
 def set_email_domains(organization_id, domains):
     """Record the organization's own email domains (lower case); preflight warns about others."""
     cleaned = sorted({d.strip().lower().lstrip("@") for d in domains if d and d.strip()})
-    Organization.update(email_domains=cleaned).where(Organization.id == organization_id).execute()
+    if not Organization.update(email_domains=cleaned).where(Organization.id == organization_id).execute():
+        raise NotFound("Organization not found.", f"organization {organization_id}")
     return cleaned
 
 

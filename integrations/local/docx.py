@@ -112,7 +112,8 @@ class LocalDocx(Action):
         from integrations.preflight_warnings import template_defaults
 
         # a field with a default is a warning (template.default_used), not a blocking issue
-        unmapped = sorted(set(template_tags(bytes(template.content))) - known - template_defaults(bytes(template.content)))
+        content = bytes(template.content)
+        unmapped = sorted(set(template_tags(content)) - known - template_defaults(content))
         if unmapped:
             from integrations.preflight import Issue
 

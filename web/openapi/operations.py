@@ -248,7 +248,8 @@ OPERATIONS = [
        body={"type": "object"}, headers=(header("Stripe-Signature", STRING, "t=…,v1=…"),), errors=("401",)),
     Op("POST", f"{API}/webhooks/stripe/{{connection_id}}", "Stripe events for a customer's own account",
        "webhooks", {"200": json({"type": "object", "required": ["accepted", "duplicates"]}, "Stored")},
-       auth="public", body={"type": "object"}, headers=(header("Stripe-Signature", STRING, "t=…,v1=…"),), errors=("401",)),
+       auth="public", body={"type": "object"}, headers=(header("Stripe-Signature", STRING, "t=…,v1=…"),),
+       errors=("401",)),
     # --- pages a person opens ---
     Op("GET", "/approvals/{token}", "The approval page", "pages", {"200": html("The page")}, auth="public"),
     Op("GET", "/runs/{execution_id}", "The run viewer (opened with a stream token)", "pages",

@@ -38,5 +38,5 @@ class SseHealth:
     def on_get(self, req, resp):
         healthy = _check(self.redis.ping) == "ok"
         resp.status = falcon.HTTP_200 if healthy else falcon.HTTP_503
-        resp.media = {"status": "healthy" if healthy else "unhealthy", "redis": "connected" if healthy else "disconnected",
-                      "mode": "streams"}
+        resp.media = {"status": "healthy" if healthy else "unhealthy",
+                      "redis": "connected" if healthy else "disconnected", "mode": "streams"}

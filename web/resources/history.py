@@ -53,7 +53,8 @@ def serialize_log(row):
 
 def serialize_audit(row):
     return {"id": row.id, "organization_id": str(row.organization_id), "timestamp": row.created_at.isoformat(),
-            "execution_id": str(row.execution_id) if row.execution_id else None, "action": row.action, "actor_type": row.actor_type, "actor_id": row.actor_id,
+            "execution_id": str(row.execution_id) if row.execution_id else None, "action": row.action,
+            "actor_type": row.actor_type, "actor_id": row.actor_id,
             "target_type": row.target_type, "target_id": row.target_id, "metadata": row.metadata,
             "correlation_id": str(row.correlation_id) if row.correlation_id else None,
             "created_at": row.created_at.isoformat(), "hash": row.hash}
