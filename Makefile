@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup browser test demo up bench clean
+.PHONY: setup browser test demo up bench clean org run mail down
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -26,6 +26,19 @@ demo: setup
 
 up: setup
 	$(VENV)/bin/docg up
+
+# The docg commands without activating the venv: make org NAME=Acme, make run WORKFLOW=<id> DATA='{...}'.
+org: setup
+	$(VENV)/bin/docg org create $(or $(NAME),Acme) --env
+
+run: setup
+	$(VENV)/bin/docg run $(WORKFLOW) --data '$(or $(DATA),{})'
+
+mail: setup
+	$(VENV)/bin/docg mail
+
+down:
+	-$(VENV)/bin/docg down
 
 bench: setup
 	$(PY) -m bench.pipeline

@@ -9,6 +9,9 @@ worker_connections = _settings.web_connections
 timeout = 30
 graceful_timeout = 10
 keepalive = 5
+# NOTE: gunicorn 27 opens a control socket at one path per user; parallel web processes
+# (two suites, several test servers) would fight over it, and nothing here uses it.
+control_socket_disable = True
 accesslog = "-"
 access_log_format = '{"remote":"%(h)s","request":"%(r)s","status":%(s)s,"bytes":%(B)s,"ms":%(M)s,"request_id":"%({x-request-id}o)s"}'
 

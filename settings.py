@@ -31,10 +31,11 @@ TABLE = [
     ("SECRET_KEY", "dev-insecure-secret-change-me", str, "signs stream tokens and OAuth state"),
     ("ENCRYPTION_KEY", "", str, "kid:base64key[,kid:key...] for credentials; first one writes"),
     ("ADMIN_TOKEN", "", str, "bearer token for /ops (dashboard, metrics); empty disables /ops"),
-    ("PUBLIC_BASE_URL", "http://localhost:8000", str, "base of links sent to people"),
+    ("PUBLIC_BASE_URL", "", str, "base of links sent to people; empty means http://localhost:$PORT"),
     ("REDIS_STREAM_MAXLEN", "1000", int, "approximate MAXLEN of each run's event stream"),
     ("REDIS_STREAM_TTL", "86400", int, "seconds a run's stream lives after the run ends"),
-    ("SMTP_URL", "smtp://localhost:1025", str, "smtp://[user:pass@]host:port[?starttls=1] for the email node"),
+    ("SMTP_URL", "smtp://localhost:1025", str, "smtp://[user:pass@]host:port[?starttls=1] for the email node; unset, "
+                                                "`docg up` starts a mail catcher (see /ops/mail)"),
     ("SMTP_FROM", "docg@localhost", str, "From address of emails sent by runs"),
     ("STORAGE_ROOT", "", str, "root for relative storage folders; empty means VAR_DIR/files"),
     ("VAR_DIR", str(ROOT / "var"), str, "where embedded servers and local files live"),
@@ -64,6 +65,7 @@ TABLE = [
     ("STRIPE_WEBHOOK_SECRET", "", str, "whsec_... secret that signs Stripe webhooks"),
     ("LOG_LEVEL", "INFO", str, "level of the JSON log lines every process writes"),
     ("HTTP_TIMEOUT", "15", float, "seconds for every outbound HTTP call"),
+    ("DOCG_PROFILE", "dev", str, "dev allows the change-me secrets; any other profile refuses to start with them"),
     ("PREFLIGHT_LARGE_TEMPLATE_BYTES", "10485760", int, "template size above which preflight warns"),
 ]
 
@@ -107,6 +109,7 @@ class Settings:
     microsoft_client_id: str
     microsoft_client_secret: str
     stripe_webhook_secret: str
+    docg_profile: str
     preflight_large_template_bytes: int
 
     @property
@@ -132,6 +135,8 @@ def load(environ=None, *, start_embedded=True):
     values = {}
     for name, default, parse, _ in TABLE:
         values[name.lower()] = parse(environ.get(name) or default)
+    values["public_base_url"] = values["public_base_url"] or f"http://localhost:{values['port']}"
+    refuse_insecure_secrets(values)
     var_dir = Path(values["var_dir"])
     if start_embedded and not values["database_url"]:
         from storage import embedded
@@ -144,6 +149,26 @@ def load(environ=None, *, start_embedded=True):
         var_dir.mkdir(parents=True, exist_ok=True)
         values["redis_url"] = embedded.ensure_redis(var_dir)
     return Settings(**values)
+
+
+class InsecureSettings(ValueError):
+    """A production profile was started with a placeholder secret."""
+
+
+#: secrets that must not keep a placeholder value outside the dev profile
+GUARDED_SECRETS = ("SECRET_KEY", "ADMIN_TOKEN")
+
+
+def refuse_insecure_secrets(values):
+    """Raise InsecureSettings when a guarded secret says change-me outside DOCG_PROFILE=dev."""
+    if values["docg_profile"] == "dev":
+        return
+    weak = [name for name in GUARDED_SECRETS if "change-me" in values[name.lower()]]
+    if weak:
+        raise InsecureSettings(f"{', '.join(weak)} still contain 'change-me' and DOCG_PROFILE is "
+                               f"{values['docg_profile']!r}: set real secrets (docg keys generate, or "
+                               f"python -c 'import secrets; print(secrets.token_urlsafe(32))'), or set "
+                               f"DOCG_PROFILE=dev for a local try-out")
 
 
 def export_embedded(settings):

@@ -1,4 +1,4 @@
-"""The `docg` command: migrate, org, up, demo, run, tail."""
+"""The `docg` command: migrate, org, up, demo, run, tail, mail, down."""
 import argparse
 import json
 import sys
@@ -33,6 +33,10 @@ def cmd_org_create(args):
         organization, token = tenancy.create_organization(args.name, email=args.email)
     if args.json:
         print(json.dumps({"organization_id": str(organization.id), "token": token}))
+    elif args.env:
+        from cli.client import default_url
+
+        print(f"export DOCG_URL={default_url()} DOCG_ORG={organization.id} DOCG_TOKEN={token}")
     else:
         print(f"organization_id: {organization.id}\ntoken:           {token}")
 
@@ -121,10 +125,29 @@ def cmd_apps_doc(args):
 
 
 def cmd_down(args):
+    from pathlib import Path
+
     from storage import embedded
 
-    embedded.stop(__import__("pathlib").Path(settings_module.load(start_embedded=False).var_dir))
+    var_dir = Path(settings_module.load(start_embedded=False).var_dir)
+    # NOTE: the test suite's embedded servers live under ROOT/var/test whatever VAR_DIR says.
+    for folder in dict.fromkeys([var_dir, var_dir / "test", settings_module.ROOT / "var" / "test"]):
+        embedded.stop(folder)
     print("embedded servers stopped")
+
+
+def cmd_mail(args):
+    from cli import mail
+
+    return mail.show(settings_module.load(start_embedded=False), args)
+
+
+def cmd_health(args):
+    from cli import health
+
+    healthy, seen = health.check(args.role, port=settings_module.load(start_embedded=False).port)
+    print(f"{args.role}: {'healthy' if healthy else 'UNHEALTHY'} ({seen})")
+    return 0 if healthy else 1
 
 
 def parser():
@@ -136,6 +159,8 @@ def parser():
     create.add_argument("name")
     create.add_argument("--email")
     create.add_argument("--json", action="store_true")
+    create.add_argument("--env", action="store_true",
+                        help="print `export DOCG_URL=... DOCG_ORG=... DOCG_TOKEN=...` for eval in a shell")
     create.set_defaults(func=cmd_org_create)
     domains = org.add_parser("domains", help="set the organization's email domains (preflight warns about others)")
     domains.add_argument("organization_id")
@@ -169,13 +194,28 @@ def parser():
     doc = apps.add_parser("doc", help="print (or --write) docs/apps.md from the registry")
     doc.add_argument("--write", metavar="PATH")
     doc.set_defaults(func=cmd_apps_doc)
-    sub.add_parser("down", help="stop the embedded PostgreSQL and Redis").set_defaults(func=cmd_down)
+    sub.add_parser("down", help="stop the embedded PostgreSQL and Redis (and the test suite's, under var/test)"
+                   ).set_defaults(func=cmd_down)
+    mail = sub.add_parser("mail", help="list the emails the mail catcher of `docg up` kept (VAR_DIR/mail)")
+    mail.add_argument("name", nargs="?", help="print this message (a name from the list)")
+    mail.add_argument("--json", action="store_true", help="the list as JSON")
+    mail.add_argument("--approval-links", action="store_true", help="print only the approval links, oldest first")
+    mail.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                      help="wait up to SECONDS for a message (an approval link with --approval-links)")
+    mail.set_defaults(func=cmd_mail)
+    health = sub.add_parser("health", help="exit 0 when this container's role is healthy (docker-compose)")
+    health.add_argument("role", choices=["web", "worker", "clock"])
+    health.set_defaults(func=cmd_health)
     return root
 
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    return args.func(args) or 0
+    try:
+        return args.func(args) or 0
+    except settings_module.InsecureSettings as ex:
+        print(f"docg: refusing to start: {ex}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -7,8 +7,14 @@ import requests
 from cli.demo import follow
 
 
+def default_url(environ=None):
+    """DOCG_URL, or the local web process on PORT (8000 by default)."""
+    environ = os.environ if environ is None else environ
+    return (environ.get("DOCG_URL") or f"http://localhost:{environ.get('PORT') or 8000}").rstrip("/")
+
+
 def _api():
-    base = os.environ.get("DOCG_URL", "http://localhost:8000").rstrip("/")
+    base = default_url()
     try:
         headers = {"Authorization": f"Bearer {os.environ['DOCG_TOKEN']}", "X-Organization-ID": os.environ["DOCG_ORG"]}
     except KeyError as missing:

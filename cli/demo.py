@@ -21,28 +21,11 @@ from cli.processes import environment
 SECRET = "demo-webhook-secret"
 
 
-class MailDrop:
-    """aiosmtpd handler writing every received message to a folder."""
-
-    def __init__(self, folder):
-        self.folder = folder
-        self.saved = []
-
-    async def handle_DATA(self, server, session, envelope):
-        path = self.folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{len(self.saved) + 1}.eml"
-        path.write_bytes(envelope.original_content)
-        self.saved.append(path)
-        return "250 OK"
-
-
 def start_mail(folder):
-    from aiosmtpd.controller import Controller
+    from integrations.local import maildrop
 
-    folder.mkdir(parents=True, exist_ok=True)
-    drop = MailDrop(folder)
-    controller = Controller(drop, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    return controller, drop
+    controller, _ = maildrop.catch(folder, port=0)
+    return controller, controller.drop
 
 
 def start_receiver(log_path):
@@ -69,6 +52,21 @@ def _free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def demo_port():
+    """PORT when set; else 8000 when free; else any free port."""
+    import os
+    import socket
+
+    if os.environ.get("PORT"):
+        return int(os.environ["PORT"])
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", 8000))
+            return 8000
+        except OSError:
+            return _free_port()
 
 
 def _wait(predicate, timeout, what):
@@ -100,8 +98,12 @@ def start_processes(env, port, logs):
     return [worker, web]
 
 
-def follow(base, headers, execution_id):
-    """Print each event of the run as it arrives; return the final run state."""
+def follow(base, headers, execution_id, on_event=None):
+    """Print each event of the run as it arrives; return the final run state.
+
+    `on_event(event_type, event)` runs after each event is printed, in the
+    same thread, so what it prints appears in order with the events.
+    """
     url = f"{base}/api/v1/sse/executions/{execution_id}/stream"
     with requests.get(url, headers=headers, stream=True, timeout=300) as stream:
         event_type = None
@@ -115,6 +117,8 @@ def follow(base, headers, execution_id):
                 bar = "#" * (event["progress"] // 5)
                 print(f"  [{bar:<20}] {event['progress']:>3}%  {event_type:<26} {event['status']:<10} "
                       f"{detail or step.get('label', '')}", flush=True)
+                if on_event is not None:
+                    on_event(event_type, event)
     return requests.get(f"{base}/api/v1/executions/{execution_id}", headers=headers, timeout=10).json()
 
 
@@ -129,29 +133,24 @@ class Demo:
                                 timeout=10, **kwargs)
 
     def run(self, execution_id):
-        import email
-        import email.policy
-        import threading
+        """Follow the stream; approve when the run pauses, sign when signatures are requested."""
+        done = set()
 
-        watcher = threading.Thread(target=follow, args=(self.base, self.headers, execution_id), daemon=True)
-        watcher.start()
-        approved = signed = False
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            state = self.api("GET", f"/executions/{execution_id}").json()
-            if state["status"] in ("completed", "failed", "canceled"):
-                break
-            if state["status"] == "paused" and not approved:
-                approved = self._approve(email, execution_id)
-            if state["status"] == "signing" and not signed:
-                signed = self._sign(execution_id)
-            time.sleep(0.2)
-        watcher.join(15)
+        def act(event_type, event):
+            if event_type == "approval.requested" and "approved" not in done:
+                done.add("approved") if self._approve(execution_id) else None
+            elif event_type == "signature.requested" and "signed" not in done:
+                done.add("signed") if self._sign(execution_id) else None
+
+        follow(self.base, self.headers, execution_id, on_event=act)
         return self.api("GET", f"/executions/{execution_id}").json()
 
-    def _approve(self, email, execution_id):
+    def _approve(self, execution_id):
+        import email
         import email.policy
 
+        _wait(lambda: any(sample.APPROVER in p.read_text(errors="replace") for p in self.drop.saved), 30,
+              "the approval email")
         for path in self.drop.saved:
             message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
             link = message.get("X-DocG-Approval-Link")
@@ -181,16 +180,24 @@ def main(config, *, keep=False):
     env["SMTP_URL"] = f"smtp://127.0.0.1:{mail.port}"
     receiver = start_receiver(demo_dir / "webhooks.jsonl")
     env["dramatiq_worker_timeout"] = env.get("dramatiq_worker_timeout", "100")
+    # NOTE: a queue namespace of its own, so a `docg up` on the same servers does not take the demo's hops.
+    env["BROKER_NAMESPACE"] = f"{config.broker_namespace}-demo"
     from cli import cmd_migrate
 
     cmd_migrate(None)
-    port = _free_port()
+    port = demo_port()
     base = f"http://127.0.0.1:{port}"
     env["PUBLIC_BASE_URL"] = base
     print(f"DocG demo — PostgreSQL {config.database_url}\n            Redis {config.redis_url}")
     processes = start_processes(env, port, demo_dir / "logs")
     try:
         _wait(lambda: _up(base), 60, "the web process")
+        print(f"Servers (they stop when the demo ends unless you run `docg demo --keep`):\n"
+              f"  web        {base}  (API {base}/api/v1, health {base}/health)\n"
+              f"  dashboard  {base}/ops/dramatiq  (admin token {env['ADMIN_TOKEN']})\n"
+              f"  SMTP       {env['SMTP_URL']}  → {demo_dir / 'mail'}\n"
+              f"  webhook    http://127.0.0.1:{receiver.server_port}/hook  → {demo_dir / 'webhooks.jsonl'}\n"
+              f"  logs       {demo_dir / 'logs'}", flush=True)
         from storage import bootstrap, tenancy
         from storage.db import connection
 
@@ -222,8 +229,14 @@ def main(config, *, keep=False):
         print(f"Run state: {base}/api/v1/executions/{execution_id}  (headers: Authorization: Bearer {token}, "
               f"X-Organization-ID: {organization.id})")
         if keep:
-            print("\nweb and worker keep running; Ctrl-C to stop.")
-            processes[0].wait()
+            print(f"\n--keep: web ({base}), worker, SMTP and webhook receiver keep running; Ctrl-C stops them.",
+                  flush=True)
+            try:
+                processes[0].wait()
+            except KeyboardInterrupt:
+                pass
+        else:
+            print("\nThe demo's servers stop now; `docg demo --keep` leaves them running.")
         return 0
     finally:
         for process in processes:

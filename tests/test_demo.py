@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from storage import embedded
-from tests.support import ROOT
+from tests.support import ROOT, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -17,7 +17,8 @@ def test_docg_demo_runs_a_contract_to_approval_signature_and_delivery():
     var = Path(tempfile.mkdtemp(prefix="docg-demo-", dir="/tmp"))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "STORAGE_ROOT",
                                                              "PUBLIC_BASE_URL", "SMTP_URL", "BROKER_NAMESPACE")}
-    env["VAR_DIR"] = str(var)
+    port = free_port()
+    env.update({"VAR_DIR": str(var), "PORT": str(port)})
     try:
         done = subprocess.run([sys.executable, "-m", "cli", "demo"], cwd=ROOT, env=env, capture_output=True,
                               text=True, timeout=240)
@@ -27,6 +28,16 @@ def test_docg_demo_runs_a_contract_to_approval_signature_and_delivery():
     out = done.stdout
     assert "Status: completed  progress 100%  signature signed" in out
     assert "approved through" in out and "signed in the sandbox" in out
+    # It honours PORT and says where its servers are, and that --keep leaves them running
+    assert f"web        http://127.0.0.1:{port}" in out and f"http://127.0.0.1:{port}/ops/dramatiq" in out
+    assert "docg demo --keep" in out
+    # The "→ approved / signed" lines come in order with the events they answer
+    lines = out.splitlines()
+    at = {key: next(i for i, line in enumerate(lines) if key in line)
+          for key in ("approval.requested", "approved through", "approval.decided", "signature.requested",
+                      "signed in the sandbox", "signature.completed")}
+    assert at["approval.requested"] < at["approved through"] < at["approval.decided"]
+    assert at["signature.requested"] < at["signed in the sandbox"] < at["signature.completed"], out
     document = Path(out.split("Document:")[1].split("\n")[0].strip())
     assert document.exists() and document.read_bytes()[:2] == b"PK"
     mails = sorted((var / "demo" / "mail").glob("*.eml"))

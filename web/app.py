@@ -7,7 +7,7 @@ from web import errors, ops
 from web.auth import AuthMiddleware
 from web.middleware import DatabaseConnection, RequestId
 from web.resources import (approvals, apps, connections, contract, control, documents, executions, health, history,
-                           pages, sandbox, streams, templates, workflows)
+                           mail, notfound, pages, sandbox, streams, templates, workflows)
 from web.webhooks.signature import SignatureWebhook
 from web.webhooks.stripe import StripeWebhook
 from web.webhooks.triggers import TriggerWebhook
@@ -80,6 +80,10 @@ def create_app(services=None, *, broker=None):
     app.add_route("/approvals/{token}", pages.Page("approval.html"))
     app.add_route("/runs/{execution_id}", pages.Page("run.html"))
     app.add_route("/sandbox/sign/{envelope_id}/{token}", sandbox.SandboxSigning())
+    app.add_route("/ops/mail", mail.MailList(settings.var_dir))
+    app.add_route("/ops/mail/{name}", mail.MailMessage(settings.var_dir))
+    # NOTE: Falcon tries routes before sinks, so this only sees paths no route serves.
+    app.add_sink(notfound.RouteHint(app._router.find), prefix="/")
 
     wsgi = ops.mount(app, broker=broker, admin_token=settings.admin_token)
     wsgi.falcon_app, wsgi.hub, wsgi.admission, wsgi.settings = app, hub, admission, settings

@@ -11,9 +11,10 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 
 from storage import tenancy
-from web.errors import Forbidden, Unauthorized
+from web.errors import BadRequest, Forbidden, Unauthorized
 
 STREAM_TOKEN_TTL = 3600
 STREAM_TOKEN_MAX_TTL = 12 * 3600
@@ -49,6 +50,16 @@ def verify_stream_token(secret, token, execution_id):
     return claims.get("o")
 
 
+def check_organization_id(value):
+    """Refuse an X-Organization-ID that cannot be an id (400), before any lookup."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise BadRequest("X-Organization-ID is malformed: it must be the organization_id `docg org create` printed "
+                         "(a UUID such as 3f2b8c1e-5d4a-4b6f-9e21-7c0d1a2b3c4d).",
+                         f"X-Organization-ID {value[:80]!r} is not a UUID", code="malformed_organization_id") from None
+
+
 class AuthMiddleware:
     def __init__(self, secret_key):
         self.secret_key = secret_key
@@ -71,6 +82,7 @@ class AuthMiddleware:
         organization = req.get_header("X-Organization-ID")
         if not organization:
             raise Unauthorized("Send your organization id in X-Organization-ID.", "missing X-Organization-ID")
+        check_organization_id(organization)
         row = tenancy.authenticate(token.strip(), organization)
         if row is None:
             if tenancy.token_organization(token.strip()) is not None:

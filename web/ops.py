@@ -1,4 +1,4 @@
-"""Operator pages behind the admin token: Dramatiq dashboard and metrics.
+"""Operator pages behind the admin token: Dramatiq dashboard, caught mail, metrics.
 
 The dashboard (dramatiq_dashboard) is a WSGI app mounted under
 `/ops/dramatiq` through its own middleware; `AdminGate` in front of it and
@@ -18,7 +18,7 @@ from peewee import fn
 from storage.models import Execution
 
 DASHBOARD_PREFIX = "/ops/dramatiq"
-PROTECTED = (DASHBOARD_PREFIX, "/metrics")
+PROTECTED = ("/ops/", DASHBOARD_PREFIX, "/metrics")
 
 
 def _token_from(environ):
@@ -52,6 +52,13 @@ class AdminGate:
                                                     ("WWW-Authenticate", 'Basic realm="docg-ops"'),
                                                     ("Content-Length", str(len(body)))])
                 return [body]
+        if path == DASHBOARD_PREFIX:
+            # NOTE: the dashboard answers only under the prefix with a slash; the banner prints it without.
+            query = environ.get("QUERY_STRING")
+            location = f"{DASHBOARD_PREFIX}/{'?' + query if query else ''}"
+            start_response("308 Permanent Redirect", [("Location", location), ("Content-Type", "text/plain"),
+                                                      ("Content-Length", "0")])
+            return [b""]
         return self.app(environ, start_response)
 
 

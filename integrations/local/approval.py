@@ -4,7 +4,7 @@ from email.message import EmailMessage
 
 from integrations.base import Action, Result
 from integrations.errors import InvalidConfig
-from integrations.local.email import as_list, invalid_emails, smtp_send
+from integrations.local.email import as_list, invalid_emails, smtp_send, smtp_unanswered
 from storage import approvals, documents
 from storage.models import Execution
 
@@ -77,7 +77,7 @@ class ReviewDocuments(Action):
 
     def check(self, config, ctx, node_id):
         wait_config(config)
-        return []
+        return smtp_unanswered(ctx.settings, node_id)
 
     def _ask(self, ctx, execution, email, config, expires_at, docs):
         approval, token = approvals.issue(

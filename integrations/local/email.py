@@ -59,6 +59,29 @@ def recipients(config):
     return to, cc
 
 
+def smtp_unanswered(settings, node_id, *, timeout=2.0):
+    """Return a preflight warning when the SMTP server does not answer, else [].
+
+    NOTE: a warning, not a blocking issue: the send retries with backoff and
+    the server may come up meanwhile; but a user who left `SMTP_URL` at its
+    default with nothing listening learns it before the run stalls.
+    """
+    from integrations.preflight import Issue
+
+    url = urlparse(settings.smtp_url)
+    port = url.port or (465 if url.scheme == "smtps" else 25)
+    try:
+        client = (smtplib.SMTP_SSL(url.hostname, port, timeout=timeout, context=ssl.create_default_context())
+                  if url.scheme == "smtps" else smtplib.SMTP(url.hostname, port, timeout=timeout))
+        client.quit()
+        return []
+    except (OSError, smtplib.SMTPException) as ex:
+        return [Issue("delivery.smtp_unreachable", "delivery",
+                      f"The email server {url.hostname}:{port} does not answer; emails will be retried and may "
+                      "fail. Set SMTP_URL, or leave it unset under `docg up` to catch emails locally.",
+                      f"SMTP {url.hostname}:{port}: {ex!r}", node_id, "warning")]
+
+
 class SmtpEmail(Action):
     """Send one email per run node, with documents attached."""
 
@@ -73,7 +96,7 @@ class SmtpEmail(Action):
         if urlparse(ctx.settings.smtp_url).scheme not in ("smtp", "smtps") or not urlparse(ctx.settings.smtp_url).hostname:
             raise InvalidConfig("No email server is configured.", f"SMTP_URL={ctx.settings.smtp_url!r}",
                                 code="delivery.no_smtp")
-        return []
+        return smtp_unanswered(ctx.settings, node_id)
 
     def run(self, ctx):
         to, cc = recipients(ctx.config)

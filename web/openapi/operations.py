@@ -250,6 +250,14 @@ OPERATIONS = [
        "webhooks", {"200": json({"type": "object", "required": ["accepted", "duplicates"]}, "Stored")},
        auth="public", body={"type": "object"}, headers=(header("Stripe-Signature", STRING, "t=…,v1=…"),),
        errors=("401",)),
+    # --- operators (behind ADMIN_TOKEN) ---
+    Op("GET", "/ops/mail", "The emails the mail catcher of `docg up` kept", "ops",
+       {"200": {"description": "HTML, or JSON with `Accept: application/json`", "content": {
+           "text/html": {"schema": STRING},
+           "application/json": {"schema": {"type": "object", "required": ["folder", "messages"]}}}}},
+       auth="admin"),
+    Op("GET", "/ops/mail/{name}", "Download one caught email (.eml)", "ops",
+       {"200": {"description": "The message", "content": {"message/rfc822": {"schema": STRING}}}}, auth="admin"),
     # --- pages a person opens ---
     Op("GET", "/approvals/{token}", "The approval page", "pages", {"200": html("The page")}, auth="public"),
     Op("GET", "/runs/{execution_id}", "The run viewer (opened with a stream token)", "pages",

@@ -34,7 +34,9 @@ def check_nodes(nodes, known_ids=None):
     registry = load_apps()
     unknown = sorted({n["node_type"] for n in nodes if registry.action(n["node_type"]) is None})
     if unknown:
-        raise Unprocessable(f"Unknown step type: {', '.join(unknown)}.", f"unknown node_type {unknown}",
+        valid = ", ".join(sorted(registry.actions))
+        raise Unprocessable(f"Unknown step type: {', '.join(unknown)}. Valid node_type values: {valid} "
+                            "(GET /api/v1/apps describes each).", f"unknown node_type {unknown}",
                             details=[{"field": "nodes", "problem": f"unknown node_type {t}"} for t in unknown])
     labels = [n.get("label") for n in nodes if n.get("label")]
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
