@@ -27,7 +27,8 @@ def create_app(services=None, *, broker=None):
     admission = Admission(settings.sse_stream_limit)
     sse = (hub, services.redis, settings.sse_heartbeat_seconds, admission)
 
-    app = falcon.App(middleware=[RequestId(), DatabaseConnection(), AuthMiddleware(settings.secret_key)])
+    app = falcon.App(middleware=[RequestId(), DatabaseConnection(), AuthMiddleware(settings.secret_key)],
+                     sink_before_static_route=False)  # /api/docs assets before the catch-all 404 sink
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
 
