@@ -13,6 +13,7 @@ rather than schemathesis's `from_fixture` loader, which reads a pytest
 attribute (`Function._nodeid`) that pytest 9 no longer has.
 """
 import collections
+import datetime
 import re
 
 import pytest
@@ -28,7 +29,8 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 NEGATIVE_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance]
 STREAMS = r"^/api/v1/sse/(executions/\{execution_id\}|organizations)/stream$"
-BOUNDED = settings(max_examples=30, deadline=None, derandomize=True, database=None,
+#: NOTE: the deadline is generous: two CPUs are shared by parallel suites, and a miss would be a flaky failure.
+BOUNDED = settings(max_examples=30, deadline=datetime.timedelta(seconds=10), derandomize=True, database=None,
                    suppress_health_check=list(HealthCheck))
 
 
