@@ -86,13 +86,24 @@ IDEMPOTENCY = header("Idempotency-Key", {"type": "string", "minLength": 1, "maxL
 STRING = {"type": "string"}
 WF = "/workflows/{workflow_id}"
 EX = "/executions/{execution_id}"
-WORKFLOW_LINKS = {"GetWorkflow": {"operationId": "getWorkflow", "parameters": {"workflow_id": "$response.body#/id"}},
-                  "StartExecution": {"operationId": "startExecution",
-                                     "parameters": {"workflow_id": "$response.body#/id"}}}
-EXECUTION_LINKS = {"GetExecution": {"operationId": "getExecution",
-                                    "parameters": {"execution_id": "$response.body#/execution_id"}},
-                   "GetExecutionSteps": {"operationId": "getExecutionSteps",
-                                         "parameters": {"execution_id": "$response.body#/execution_id"}}}
+
+
+def links(parameter, pointer, *operation_ids):
+    """Links from an answer to the operations that take its id (schemathesis follows them)."""
+    return {op_id[0].upper() + op_id[1:]: {"operationId": op_id, "parameters": {parameter: pointer}}
+            for op_id in operation_ids}
+
+
+WORKFLOW_LINKS = links("workflow_id", "$response.body#/id", "getWorkflow", "startExecution",
+                       "postWorkflowsWorkflowIdPreflight", "getWorkflowsWorkflowIdRuns",
+                       "postWorkflowsWorkflowIdActivate", "putWorkflowsWorkflowId", "deleteWorkflowsWorkflowId")
+EXECUTION_LINKS = links("execution_id", "$response.body#/execution_id", "getExecution", "getExecutionSteps",
+                        "getExecutionsExecutionIdLogs", "getExecutionsExecutionIdAudit",
+                        "getExecutionsExecutionIdPreflight", "getExecutionsExecutionIdDocuments",
+                        "getExecutionsExecutionIdRetryPreview", "postExecutionsExecutionIdStreamToken",
+                        "postExecutionsExecutionIdCancel", "postExecutionsExecutionIdRetry")
+TEMPLATE_LINKS = links("template_id", "$response.body#/id", "getTemplatesTemplateId", "putTemplatesTemplateId",
+                       "deleteTemplatesTemplateId")
 SIGNED = (header("X-DocG-Signature", STRING, "`t=<unix>,v1=<hex HMAC-SHA256 of \"t.body\">` (or the older "
                                              "`sha256=<hex HMAC of the body>`) with the workflow's webhook secret."),)
 PROVIDER_SIGNED = (header("X-Signature", STRING, "The provider's HMAC of the raw body (ClickSign: "
@@ -189,6 +200,7 @@ OPERATIONS = [
     Op("GET", f"{API}/templates", "List templates", "templates", {"200": json("TemplateList", "Templates")}),
     Op("POST", f"{API}/templates", "Upload a template (raw body with `?name=`, or JSON with base64)", "templates",
        {"201": json("Template", "Stored")}, body=schemas.TEMPLATE_JSON, body_required=True, raw_body=True,
+       links=TEMPLATE_LINKS,
        query=(query("name", {"type": "string", "minLength": 1}, "File name, for a raw upload"),)),
     Op("GET", f"{API}/templates/{{template_id}}", "Read a template's metadata", "templates",
        {"200": json("Template", "The template")}),
