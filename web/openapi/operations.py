@@ -7,6 +7,7 @@ router both ways.
 """
 import dataclasses
 
+from storage import starts
 from storage.events import EVENT_TYPES
 from web import schemas
 from web.openapi import examples
@@ -81,8 +82,8 @@ CURSOR = query("cursor", {"type": "string"}, "The `next_cursor` of the previous 
 LAST_EVENT = (header("Last-Event-ID", {"type": "string", "pattern": r"^\d+-\d+$"}, "Replay after this stream id."),)
 LAST_EVENT_Q = query("last_event_id", {"type": "string", "pattern": r"^\d+-\d+$"},
                      "Replay after this stream id (for clients that cannot send headers).")
-IDEMPOTENCY = header("Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 200},
-                     "A retried request with the same key returns the first answer.")
+IDEMPOTENCY = header("Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": starts.MAX_KEY_LENGTH},
+                     "A retried request with the same key returns the first answer (409 if the body differs).")
 STRING = {"type": "string"}
 WF = "/workflows/{workflow_id}"
 EX = "/executions/{execution_id}"
@@ -139,7 +140,7 @@ OPERATIONS = [
     Op("POST", f"{API}{WF}/executions", "Start a run (queued at once, nothing runs in the request)", "executions",
        {"202": json("Accepted", "Queued"), "200": json("Accepted", "Replayed: this Idempotency-Key started it",
                                                          headers={"Idempotent-Replayed": {"schema": STRING}})},
-       body=schemas.EXECUTION_CREATE, headers=(IDEMPOTENCY,), links=EXECUTION_LINKS,
+       body=schemas.EXECUTION_CREATE, headers=(IDEMPOTENCY,), links=EXECUTION_LINKS, errors=("409",),
        body_example={"trigger_data": {"deal_id": "123", "client_name": "Acme"}}),
     Op("GET", f"{API}{WF}/runs", "A workflow's latest runs", "executions", {"200": json("RunList", "Newest first")},
        query=(LIMIT,)),
@@ -247,7 +248,7 @@ OPERATIONS = [
     Op("POST", f"{API}/webhooks/triggers/{{workflow_id}}", "Start a run from an outside system", "webhooks",
        {"202": json("Accepted", "Queued"), "200": json({"type": "object", "required": ["duplicate"]},
                                                        "This event id already started a run")},
-       auth="public", body={"type": "object"}, headers=SIGNED + (IDEMPOTENCY,), errors=("401",)),
+       auth="public", body={"type": "object"}, headers=SIGNED + (IDEMPOTENCY,), errors=("401", "409")),
     Op("POST", f"{API}/webhooks/signature/{{provider}}", "Signature provider notifications", "webhooks",
        {"200": json({"type": "object", "required": ["accepted", "duplicates"]}, "Stored")}, auth="public",
        body={"type": "object"}, headers=PROVIDER_SIGNED, errors=("401",)),
