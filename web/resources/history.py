@@ -2,7 +2,7 @@
 import datetime
 import uuid
 
-from storage import executions, pages
+from storage import audit, executions, pages
 from storage.models import AuditEvent, ExecutionLog
 from storage.logs import DOMAINS, LEVELS
 from web.errors import Unprocessable
@@ -96,17 +96,8 @@ class OrganizationAudit:
     """GET /audit: every audit row of the caller's organization, oldest first, filtered."""
 
     def on_get(self, req, resp):
-        query = AuditEvent.select().where(AuditEvent.organization_id == req.context.organization_id)
-        for name in AUDIT_FILTERS:
-            if _text(req, name) is not None:
-                query = query.where(getattr(AuditEvent, name) == req.get_param(name))
-        actor_type = _choice(req, "actor_type", ("user", "system", "webhook"))
-        if actor_type:
-            query = query.where(AuditEvent.actor_type == actor_type)
-        since, until = _moment(req, "since"), _moment(req, "until")
-        if since:
-            query = query.where(AuditEvent.created_at >= since)
-        if until:
-            query = query.where(AuditEvent.created_at < until)
+        query = audit.of_organization(req.context.organization_id, **{name: _text(req, name) for name in AUDIT_FILTERS},
+                                      actor_type=_choice(req, "actor_type", ("user", "system", "webhook")),
+                                      since=_moment(req, "since"), until=_moment(req, "until"))
         rows, has_more, cursor = pages.page(query, AuditEvent.id, limit=_limit(req), cursor=req.get_param("cursor"))
         resp.media = {"events": [serialize_audit(r) for r in rows], "has_more": has_more, "next_cursor": cursor}
