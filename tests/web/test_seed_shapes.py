@@ -5,6 +5,7 @@ import io
 import docx
 import falcon
 import falcon.testing
+import jsonschema
 import pytest
 import redis as redis_lib
 
@@ -14,6 +15,13 @@ from tests import factories
 from tests.actors.test_approvals import approval_workflow, emails
 from tests.support import free_port
 from web.resources import health
+
+def conforms(body, component):
+    """Validate `body` against a component of the served OpenAPI document."""
+    from web.openapi import document
+
+    jsonschema.Draft202012Validator({**document(), "$ref": f"#/components/schemas/{component}"}).validate(body)
+
 
 ISSUE_KEYS = {"code", "domain", "message_human", "message_tech", "node_id", "severity"}
 
@@ -198,6 +206,8 @@ class TestOnRuns:
 
         # The recorded preflight has the seed F2 shape next to today's fields
         preflight = get(client, org, f"/executions/{execution_id}/preflight").json
+        conforms(preflight, "Preflight")
+        conforms(factories.run_state(client, org, execution_id), "RunState")
         assert preflight["can_execute"] is False and preflight["status"] == "needs_review"
         assert [i["code"] for i in preflight["blocking"]] == ["missing_required_field"]
         assert [w["code"] for w in preflight["warnings"]] == ["delivery.insecure_url"]
@@ -273,3 +283,25 @@ class TestOnRuns:
         assert resp.status_code == 200, resp.text
         assert resp.json["success"] is True and resp.json["decision"] == "approved" and resp.json["approver"] == ana
         assert resp.json["execution_status"] in ("ready", "running", "sending", "sent", "completed")
+
+        # And the finished run's state, steps, logs and audit conform to the documented schemas
+        conforms(factories.wait_for_status(client, org, execution_id), "RunState")
+        conforms(get(client, org, f"/executions/{execution_id}/steps").json, "StepList")
+        conforms(get(client, org, f"/executions/{execution_id}/logs").json, "LogPage")
+        conforms(get(client, org, f"/executions/{execution_id}/audit").json, "AuditPage")
+        conforms(get(client, org, f"/executions/{execution_id}/documents").json, "DocumentList")
+        conforms(get(client, org, f"/executions/{execution_id}/preflight").json, "Preflight")
+
+    def test_a_run_waiting_for_signatures_conforms_to_the_run_state_schema(self, client, org, worker, web_server):
+        from tests.actors.test_signatures import signature_workflow, signers_of
+
+        # Given a run that waits for a signer (signature_state "signing")
+        wf = signature_workflow(client, org, signers_of(org, "ana"), "x@acme.example")
+        execution_id = factories.start(client, org, wf["id"], sample.trigger_data())
+        state = factories.wait_for_status(client, org, execution_id, "signing")
+
+        # Then its state and steps are what the document says, and so is the canceled run
+        assert state["signature_state"] == "signing"
+        conforms(state, "RunState")
+        conforms(get(client, org, f"/executions/{execution_id}/steps").json, "StepList")
+        conforms(post(client, org, f"/executions/{execution_id}/cancel", {"reason": "test"}).json, "RunState")
