@@ -81,6 +81,7 @@ def test_workflow_preflight_answers_the_seed_shape_with_warnings_that_do_not_blo
     assert "buyer@customer.example" in outside or "ana@elsewhere.example" in outside
     assert {w["code"] for w in body["groups"]["template"]} >= {"template.default_used"}
     assert body["ok"] is True and body["warning_count"] == len(body["warnings"]) and "issues" in body
+    conforms(body, "Preflight")
 
 
 def test_a_template_over_the_size_limit_is_a_warning(client, org, db, services):
@@ -120,6 +121,7 @@ def test_get_workflow_can_be_put_back_unchanged_and_node_ids_keep_their_identity
                                           {"node_type": "outgoing-webhook", "label": "notify",
                                            "config": {"url": "https://crm.example/hook"}}])
     read = get(client, org, f"/workflows/{wf['id']}").json
+    conforms(read, "Workflow")
 
     # When it is sent back unchanged, it is accepted and nothing changes
     same = client.simulate_put(f"/api/v1/workflows/{wf['id']}", json=read, headers=org.headers)
@@ -161,7 +163,11 @@ def test_org_audit_reads_workflow_connection_and_template_changes_with_filters(c
     factories.workflow(client, other_org, [{"node_type": "webhook", "label": "theirs"}])
 
     # When the organization's audit is read, then every change is there, in order, and only this org's
-    events = get(client, org, "/audit").json["events"]
+    page = get(client, org, "/audit").json
+    conforms(page, "AuditPage")
+    conforms(connection, "Connection")
+    conforms(replaced.json, "Template")
+    events = page["events"]
     assert [e["action"] for e in events] == ["workflow.created", "workflow.updated", "connection.created",
                                              "connection.deleted", "template.version_updated"]
     assert {e["organization_id"] for e in events} == {org.id} and all(e["timestamp"] for e in events)
