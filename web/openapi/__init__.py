@@ -51,7 +51,7 @@ def _statuses(op):
     if op.auth == "admin":
         statuses |= {"401"}
     elif op.auth != "public":
-        statuses |= {"401", "403"}
+        statuses |= {"400", "401", "403"}  # 400: a malformed X-Organization-ID
     if params:
         statuses |= {"404"}
     if op.body is not None or op.query or params:
