@@ -105,10 +105,19 @@ def document():
         "servers": [{"url": "/"}],
         "tags": [{"name": t} for t in dict.fromkeys(op.tag for op in OPERATIONS)],
         "paths": paths,
-        "webhooks": {"runEvent": {"post": {
-            "summary": "An outgoing-webhook node POSTs the run's data; live events use the Event schema",
-            "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Event"}}}},
-            "responses": {"200": {"description": "Received"}}}}},
+        "webhooks": {"outgoingWebhook": {"post": {
+            "summary": "What an outgoing-webhook node POSTs to its URL",
+            "description": "The node's `payload` config when set, else the run's data below. "
+                           "`X-DocG-Signature: sha256=<hex HMAC-SHA256 of the body>` when the node has a `secret`.",
+            "parameters": [
+                {"name": "X-DocG-Signature", "in": "header", "required": False, "schema": {"type": "string"}},
+                {"name": "X-DocG-Execution", "in": "header", "required": True, "schema": {"type": "string"}},
+                {"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string"},
+                 "description": "The same for every retry of one delivery"}],
+            "requestBody": {"content": {"application/json": {"schema": {
+                "type": "object", "properties": {"execution_id": {"type": "string"}, "workflow_id": {"type": "string"},
+                                                 "trigger": {"type": "object"}, "steps": {"type": "object"}}}}}},
+            "responses": {"2XX": {"description": "Delivered"}}}}},
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {
