@@ -89,8 +89,8 @@ def test_request_bodies_are_the_schemas_the_api_enforces(document):
     assert create["schema"] == json.loads(json.dumps(schemas.WORKFLOW_CREATE))
     retry = document["paths"]["/api/v1/executions/{execution_id}/retry"]["post"]["requestBody"]
     assert retry["content"]["application/json"]["schema"]["properties"].keys() == control.RETRY["properties"].keys()
-    assert retry["content"]["application/json"]["example"] == {"trigger_data": {"deal_id": "123", "client_name": "Acme"},
-                                                               "from_step": 3}
+    seed = {"trigger_data": {"deal_id": "123", "client_name": "Acme"}, "from_step": 3}
+    assert retry["content"]["application/json"]["example"] == seed
 
 
 def fields(document):
