@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup browser test demo up bench clean org run mail down
+.PHONY: setup browser office test demo up bench clean org run mail down
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -18,7 +18,12 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  { apt-get update -q && apt-get install -y -q chromium chromium-driver; }
 
-test: setup browser
+# PDF output (local-docx `pdf: true`) converts with Debian's LibreOffice, headless.
+office:
+	@command -v soffice >/dev/null || \
+	  { apt-get update -q && apt-get install -y -q libreoffice-writer-nogui libreoffice-impress-nogui; }
+
+test: setup browser office
 	$(VENV)/bin/pytest
 
 demo: setup

@@ -65,7 +65,14 @@ TABLE = [
     ("STRIPE_WEBHOOK_SECRET", "", str, "whsec_... secret that signs Stripe webhooks"),
     ("LOG_LEVEL", "INFO", str, "level of the JSON log lines every process writes"),
     ("HTTP_TIMEOUT", "15", float, "seconds for every outbound HTTP call"),
+    ("PDF_CONVERSIONS_PER_PROCESS", "2", int, "LibreOffice conversions one worker process runs at once; more wait"),
+    ("PDF_TIMEOUT_SECONDS", "60", float, "a LibreOffice conversion running longer is killed (and retried)"),
+    ("SIGNED_FETCH_RETRIES", "8", int, "attempts to download a signed PDF and audit trail before the run goes on "
+                                       "without them"),
     ("DOCG_PROFILE", "dev", str, "dev allows the change-me secrets; any other profile refuses to start with them"),
+    ("TEMPLATE_RENDER_TIMEOUT_S", "10", float, "seconds one tenant template may take to render (template.timeout)"),
+    ("TEMPLATE_MAX_OUTPUT_BYTES", "20971520", int, "bytes one rendered template may produce (template.too_large)"),
+    ("TEMPLATE_LOCALE", "pt_BR", str, "default locale of the template filters (currency, number, date, words)"),
     ("PREFLIGHT_LARGE_TEMPLATE_BYTES", "10485760", int, "template size above which preflight warns"),
 ]
 
@@ -109,8 +116,14 @@ class Settings:
     microsoft_client_id: str
     microsoft_client_secret: str
     stripe_webhook_secret: str
+    pdf_conversions_per_process: int
+    pdf_timeout_seconds: float
+    signed_fetch_retries: int
     docg_profile: str
-    preflight_large_template_bytes: int
+    template_render_timeout_s: float = 10.0
+    template_max_output_bytes: int = 20971520
+    template_locale: str = "pt_BR"
+    preflight_large_template_bytes: int = 10485760
 
     @property
     def sandbox_webhook_secret(self):

@@ -18,8 +18,7 @@ from storage import steps as step_state
 from integrations import preflight
 from integrations.base import NodeContext, load_apps
 from integrations.errors import IntegrationError
-from integrations.variables import resolve
-from storage import executions, preflights, runstate, starts, waits
+from storage import executions, preflights, reviews, runstate, starts, waits
 from storage.db import database
 from storage.errors import InvalidTransition
 from storage.events import EventBatch
@@ -128,6 +127,8 @@ def _run_claimed(execution, step, envelope, retries):
     try:
         result = _run_node(execution, step, envelope)
     except IntegrationError as ex:
+        if ex.review and _hold_for_review(execution, step, ex):
+            return "needs-review"
         if ex.retryable and retries < services().settings.hop_max_retries:
             step_state.note_retry(execution, step, ex, retries)
             raise
@@ -152,6 +153,14 @@ def _run_claimed(execution, step, envelope, retries):
         return "lost-race"
     advance(execution.id, row=execution)
     return "done"
+
+
+def _hold_for_review(execution, step, error):
+    """A template problem: hold the run in needs_review (never retried); False where review cannot apply."""
+    try:
+        return reviews.hold(execution, step, error)
+    except InvalidTransition:
+        return False
 
 
 def run_preflight(data):
@@ -187,7 +196,7 @@ def _run_node(execution, step, envelope):
         node_id=str(step.node_id), node_type=step.node_type, label=step.label, position=step.position,
         config={}, run=envelope.context, settings=services().settings, dry_run=execution.dry_run,
         services=services())
-    ctx.config = resolve(step.config or {}, envelope.context)
+    ctx.config = action.resolve_config(step.config or {}, envelope.context)
     step_state.record_input(step, ctx.config)
     return action.run(ctx)
 

@@ -78,9 +78,19 @@ def _settle_signature(execution, step):
     request = signatures.of_node(execution.id, step.node_id)
     result = signatures.outcome(request) if request else None
     if result == "signed":
+        if request.documents_state in (None, "fetching"):
+            from actors.signed import fetch_signed_documents
+
+            if signatures.claim_fetch(request.id):
+                fetch_signed_documents.send(str(request.id))
+            return "fetching-signed-documents"
+        stored = request.signed_documents or {}
         output = {"envelope_id": request.envelope_id, "provider": request.provider,
-                  "signed_at": utcnow().isoformat(), "signers": request.signers_status}
-        events = [("signature.completed", {"envelope_id": request.envelope_id, "signed_at": output["signed_at"]})]
+                  "signed_at": utcnow().isoformat(), "signers": request.signers_status, **stored}
+        if stored.get("signed_document_id"):
+            output["document_id"] = stored["signed_document_id"]
+        events = [("signature.completed", {"envelope_id": request.envelope_id, "signed_at": output["signed_at"],
+                                           **stored})]
         if waits.resume(execution.id, step.node_id, output, reason="all signers signed", events=events):
             pipeline.advance(execution.id)
             return "resumed"

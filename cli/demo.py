@@ -15,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from cli import sample
+from cli import example_template, sample
 from cli.processes import environment
 
 SECRET = "demo-webhook-secret"
@@ -206,14 +206,14 @@ def main(config, *, keep=False):
             organization, token = tenancy.create_organization("Demo Co")
         headers = {"Authorization": f"Bearer {token}", "X-Organization-ID": str(organization.id)}
         demo = Demo(base, headers, drop)
-        template = demo.api("POST", "/templates?name=contract.docx", data=sample.contract_template(),
+        template = demo.api("POST", "/templates?name=contract.docx", data=example_template.template_bytes(),
                             headers={"Content-Type": "application/vnd.openxmlformats-"
                                      "officedocument.wordprocessingml.document"}).json()
         body = sample.demo_workflow(template["id"], webhook_url=f"http://127.0.0.1:{receiver.server_port}/hook",
                                     webhook_secret=SECRET)
         workflow = demo.api("POST", "/workflows", json=body).json()
         started = demo.api("POST", f"/workflows/{workflow['id']}/executions",
-                           json={"trigger_data": sample.trigger_data()}).json()
+                           json={"trigger_data": example_template.demo_trigger()}).json()
         execution_id = started["execution_id"]
         viewer = demo.api("POST", f"/executions/{execution_id}/stream-token").json()["viewer_url"]
         print(f"\nRun {execution_id} of “{workflow['name']}”\nWatch it in a browser: {base}{viewer}\n")

@@ -71,6 +71,8 @@ class Action:
     endpoints: tuple = ()
     #: OAuth scopes the action needs; preflight blocks when the connection was granted fewer
     scopes: tuple = ()
+    #: config keys that name DocG rows by id (key -> "template"/"connection"), checked when a workflow is saved
+    references: dict = {"connection_id": "connection"}
 
     def run(self, ctx: NodeContext) -> Result:
         raise NotImplementedError
@@ -78,6 +80,12 @@ class Action:
     def check(self, config: dict, ctx, node_id) -> list:
         """Return preflight Issues for this node's config (raise IntegrationError for one)."""
         return []
+
+    def resolve_config(self, config: dict, run: dict) -> dict:
+        """Return the config with its `{{variables}}` filled from the run (an override escapes per format)."""
+        from integrations import variables
+
+        return variables.resolve(config, run)
 
 
 @dataclasses.dataclass

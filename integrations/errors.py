@@ -1,7 +1,10 @@
 """Errors raised by integrations, each with a code, human text and detail.
 
 `retryable` tells the pipeline whether a later attempt may succeed (the hop
-is retried with backoff) or the step fails for good. Codes match the seeds'
+is retried with backoff) or the step fails for good; `review` sends the run
+to `needs_review` instead of failing it, for problems a person fixes and
+then resumes the run (every `template.*` code: fix the template, upload a
+new version, POST /executions/{id}/resume). Codes match the seeds'
 recommended-actions table (F13) so preflight and the run state can suggest
 what a person should do.
 """
@@ -15,11 +18,19 @@ class IntegrationError(DescribedError):
     code = "integration.error"
     message_human = "The step could not be completed."
     retryable = False
+    review = False
 
-    def __init__(self, message_human=None, message_tech=None, *, code=None, retryable=None):
+    def __init__(self, message_human=None, message_tech=None, *, code=None, retryable=None, review=None):
         super().__init__(message_human, message_tech, code=code)
         if retryable is not None:
             self.retryable = retryable
+        if review is not None:
+            self.review = review
+        elif self.code.startswith(REVIEW_PREFIX):
+            self.review = True
+
+
+REVIEW_PREFIX = "template."
 
 
 class InvalidConfig(IntegrationError):
@@ -42,9 +53,59 @@ class UnresolvedVariables(InvalidConfig):
                          "unresolved: " + ", ".join(self.names))
 
 
-class TemplateNotFound(IntegrationError):
+class TemplateError(InvalidConfig):
+    """A problem of the template itself: never retried, the run waits in needs_review."""
+
+    code = "template.invalid"
+    message_human = "The template could not be used."
+    review = True
+    #: for the API: {"tag", "message", "where"} when known
+    details = None
+
+    def naming(self, template_name):
+        """Return this error with the template's name in its human text (once)."""
+        if template_name and f"“{template_name}”" not in self.message_human:
+            self.message_human = f"Template “{template_name}”: {self.message_human}"
+        return self
+
+
+class TemplateNotFound(TemplateError):
     code = "template.not_found"
     message_human = "The template does not exist or was deleted."
+
+
+#: the name the template sandbox (integrations/templating.py) uses for the root
+TemplateProblem = TemplateError
+
+
+class TemplateInvalid(TemplateError):
+    code = "template.invalid"
+    message_human = "The template is not valid: it is not a document or its tags do not parse."
+
+
+class TemplateUnmappedTags(TemplateError):
+    code = "template.unmapped_tags"
+    message_human = "The template uses a tag that has no value."
+
+
+class TemplateUnsafe(TemplateError):
+    code = "template.unsafe"
+    message_human = "The template tries to reach something outside its data, which is not allowed."
+
+
+class TemplateTimeout(TemplateError):
+    code = "template.timeout"
+    message_human = "The template took too long to render; check its loops."
+
+
+class TemplateTooLarge(TemplateError):
+    code = "template.too_large"
+    message_human = "The template produces a document larger than allowed; check its loops."
+
+
+class TemplateRenderError(TemplateError):
+    code = "template.render_error"
+    message_human = "A tag of the template could not be evaluated."
 
 
 class AuthExpired(IntegrationError):

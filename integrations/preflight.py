@@ -122,9 +122,12 @@ def check(nodes, *, trigger, organization_id, settings, reused=(), correlation_i
         try:
             scope_issues = _scope_issues(action, config, ctx, node["node_id"])
             issues.extend(scope_issues or action.check(config, ctx, node["node_id"]))
+            issues.extend(preflight_warnings.check(node, config, ctx))
         except IntegrationError as error:
             issues.append(from_error(error, node["node_id"]))
-        issues.extend(preflight_warnings.check(node, config, ctx))
+        except Exception as error:  # noqa: BLE001 - a check that breaks blocks the run in review, never queued for ever
+            issues.append(Issue("internal_error", "data", f"The step “{node['label']}” could not be checked.",
+                                f"{type(error).__name__}: {error}", node["node_id"]))
         ctx.earlier_phases.append(node["phase"])
         ctx.earlier_labels.update({node["label"], str(node["node_id"])})
     return issues

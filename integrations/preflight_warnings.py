@@ -45,6 +45,23 @@ def template_defaults(content):
     return frozenset(DEFAULTED.findall(re.sub(r"<[^>]+>", "", xml)))
 
 
+def _root(path):
+    head, _, rest = path.partition(".")
+    return rest.split(".", 1)[0].split("[", 1)[0] if head == "trigger" and rest else head.split("[", 1)[0]
+
+
+def defaulted_roots(report, content):
+    """Top-level names every use of which in the template has a default (so missing data is no block).
+
+    `report` is template_checks.inspect(content).
+    """
+    defaults = template_defaults(content)
+    uses = {}
+    for path in report.fields:
+        uses.setdefault(_root(path), []).append(path)
+    return {root for root, paths in uses.items() if all(p in defaults for p in paths)}
+
+
 def _has_value(name, trigger):
     head, _, rest = name.partition(".")
     if head == "step":

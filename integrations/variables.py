@@ -50,24 +50,29 @@ def unresolved(value, run):
     return sorted({name for name in find(value) if lookup(run, name) is _MISSING})
 
 
-def resolve(value, run):
-    """Return `value` with every variable replaced; raise UnresolvedVariables."""
+def resolve(value, run, *, escape=None):
+    """Return `value` with every variable replaced; raise UnresolvedVariables.
+
+    `escape` (e.g. html.escape for an HTML e-mail body) is applied to each
+    value put into text; the text written around variables is left alone.
+    """
     missing = unresolved(value, run)
     if missing:
         raise UnresolvedVariables([f"{{{{{name}}}}}" for name in missing])
-    return _resolve(value, run)
+    return _resolve(value, run, escape)
 
 
-def _resolve(value, run):
+def _resolve(value, run, escape=None):
     if isinstance(value, str):
         whole = VARIABLE.fullmatch(value.strip())
-        if whole:
+        if whole and escape is None:
             return lookup(run, whole.group(1))
-        return VARIABLE.sub(lambda m: _text(lookup(run, m.group(1))), value)
+        text = _text if escape is None else (lambda found: escape(_text(found)))
+        return VARIABLE.sub(lambda m: text(lookup(run, m.group(1))), value)
     if isinstance(value, dict):
-        return {key: _resolve(item, run) for key, item in value.items()}
+        return {key: _resolve(item, run, escape) for key, item in value.items()}
     if isinstance(value, list):
-        return [_resolve(item, run) for item in value]
+        return [_resolve(item, run, escape) for item in value]
     return value
 
 

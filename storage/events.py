@@ -23,6 +23,7 @@ EVENT_TYPES = frozenset({
     "execution.completed", "execution.failed", "approval.requested", "approval.decided",
     "signature.requested", "signature.sent", "signature.viewed", "signature.signed",
     "signature.declined", "signature.completed", "signature.expired",
+    "signature.documents_stored",
 })
 
 _log = None

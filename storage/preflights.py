@@ -1,5 +1,5 @@
 """Record a preflight result on the run and route it (seed F2, F13)."""
-from storage import logs, recommendations, runstate
+from storage import logs, recommendations, reviews, runstate
 from storage.db import database
 from storage.events import EventBatch
 from storage.models import Execution, ExecutionStep, utcnow
@@ -72,4 +72,5 @@ def clear_for_resume(execution, *, trigger_data=None, node_changes=None):
                                               & (Execution.version == execution.version)).execute())
         if not rows:
             return None, None
+        reviews.reopen_step(execution.id, execution.node_index)
     return Execution.get_by_id(execution.id), None

@@ -33,6 +33,19 @@ ACTION_MAPPINGS = {
     "rate_limit": ("retry", "Try again", "The provider limited requests."),
     "timeout": ("retry", "Try again", "The service took too long to answer."),
     "internal_error": ("retry", "Try again", "An unexpected error stopped the step."),
+    "template.invalid": ("fix_template", "Fix template", "Upload a corrected template (PUT /templates/{id}), "
+                                                         "then resume the run."),
+    "template.render_error": ("fix_template", "Fix template", "A tag of the template fails with this data; fix "
+                                                              "the template or the data, then resume the run."),
+    "template.unsafe": ("fix_template", "Fix template", "Remove what the template may not do, then resume the run."),
+    "template.too_large": ("fix_template", "Fix template", "Make the template produce a smaller document, then "
+                                                           "resume the run."),
+    "template.timeout": ("fix_template", "Fix template", "Simplify the template's loops, then resume the run."),
+    "render.pdf_unavailable": ("contact_admin", "Install LibreOffice", "PDF output needs LibreOffice on the "
+                                                                       "workers (make office)."),
+    "render.pdf_failed": ("retry", "Try again", "The PDF conversion failed."),
+    "signature.documents_unavailable": ("retry", "Download again", "The signed document could not be fetched "
+                                                                   "from the provider."),
 }
 
 

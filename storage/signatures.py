@@ -139,3 +139,21 @@ def open_requests(execution_id):
         SignatureRequest.update(status="canceled", updated_at=utcnow()).where(
             SignatureRequest.id.in_([r.id for r in requests])).execute()
     return requests
+
+
+def claim_fetch(request_id, *, stale_after=datetime.timedelta(minutes=10)):
+    """Take the job of fetching the signed files (True once; again if a fetch went silent for too long)."""
+    return bool(SignatureRequest.update(documents_state="fetching", updated_at=utcnow())
+                .where((SignatureRequest.id == request_id)
+                       & (SignatureRequest.documents_state.is_null()
+                          | ((SignatureRequest.documents_state == "fetching")
+                             & (SignatureRequest.updated_at < utcnow() - stale_after))))
+                .execute())
+
+
+def set_documents_state(request_id, state, stored):
+    """Record (once) that the signed files were stored or given up; False if already recorded."""
+    return bool(SignatureRequest.update(documents_state=state, signed_documents=stored, updated_at=utcnow())
+                .where((SignatureRequest.id == request_id)
+                       & (SignatureRequest.documents_state.is_null() | (SignatureRequest.documents_state == "fetching")))
+                .execute())

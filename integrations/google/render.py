@@ -10,11 +10,13 @@ attach it like a local-docx document. Tags see what local-docx tags see
 copied (code template.unmapped_tags), as local-docx does.
 """
 import json
+import re
 import uuid
 
+from integrations import template_checks, templating
 from integrations.base import Action, Result
 from integrations.connections import handle_for
-from integrations.errors import InvalidConfig
+from integrations.errors import InvalidConfig, TemplateUnsafe
 from integrations.google.documents import Docs, Slides, tags_in
 from integrations.google.drive import DOCUMENT, FOLDER, PRESENTATION, Drive, tagged
 from integrations.local.docx import PDF, safe_name, template_context
@@ -24,6 +26,7 @@ from storage import documents
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 MISSING = object()
+PATH = re.compile(r"[\w-]+(?:\.[\w-]+)*")
 
 
 def tag_value(context, name):
@@ -51,15 +54,29 @@ def as_text(value):
     return str(value)
 
 
-def replacements_for(text, context):
-    """Return {tag as written: replacement text}; refuse tags with no value."""
+def replacements_for(text, context, *, settings=None):
+    """Return {tag as written: replacement text}; refuse tags with no value.
+
+    A tag that is a dotted path (`{{ contact.name }}`) is looked up in the
+    data; any other tag (`{{ total|currency }}`) is an expression rendered
+    as text in the shared sandbox (templating.py), like local-docx tags.
+    """
     tags = tags_in(text)
-    values = {written: tag_value(context, name) for written, name in tags.items()}
-    missing = sorted({tags[written] for written, value in values.items() if value is MISSING})
+    paths = {written: name for written, name in tags.items() if PATH.fullmatch(name)}
+    values = {written: tag_value(context, name) for written, name in paths.items()}
+    missing = sorted({paths[written] for written, value in values.items() if value is MISSING})
     if missing:
         raise InvalidConfig(f"The template uses tags with no value: {', '.join(missing)}.",
                             f"unmapped Google template tags {missing}", code="template.unmapped_tags")
-    return {written: as_text(value) for written, value in values.items()}
+    replacements = {written: as_text(value) for written, value in values.items()}
+    expressions = {written: name for written, name in tags.items() if written not in paths}
+    if expressions:
+        env = templating.environment()
+        replacements.update(templating.guarded(
+            lambda: {written: env.from_string("{{ " + name + " }}").render(context)
+                     for written, name in expressions.items()},
+            limits=templating.Limits.of(settings), fmt="text", template_name="The Google template"))
+    return replacements
 
 
 def unknown_tags(text, ctx):
@@ -67,13 +84,30 @@ def unknown_tags(text, ctx):
     context = template_context({"trigger": ctx.trigger, "steps": {label: {} for label in ctx.earlier_labels}})
     unknown = set()
     for name in tags_in(text).values():
-        head, _, rest = name.partition(".")
-        if head == "step":
-            if rest.split(".", 1)[0] not in ctx.earlier_labels:
-                unknown.add(name)
-        elif tag_value(context, name) is MISSING:
-            unknown.add(name)
+        for path in _paths_of(name):
+            head, _, rest = path.partition(".")
+            if head == "step":
+                if rest.split(".", 1)[0] not in ctx.earlier_labels:
+                    unknown.add(path)
+            elif head == "trigger" or PATH.fullmatch(name):
+                if tag_value(context, path) is MISSING:
+                    unknown.add(path)
+            elif head not in context:
+                unknown.add(path)
     return sorted(unknown)
+
+
+def _paths_of(name):
+    """The data paths a tag reads: itself when a dotted path, else what its expression uses."""
+    if PATH.fullmatch(name):
+        return [name]
+    tree = template_checks.parse("Google template", "{{ " + name + " }}")
+    problem = template_checks.unsafe(tree)
+    if problem:
+        raise TemplateUnsafe(f"The Google template uses {problem}; templates may only read their data.",
+                             f"static check: {problem}")
+    fields, loops = template_checks.collect(tree)
+    return fields + [loop["name"] for loop in loops]
 
 
 def resolved(value):
@@ -98,7 +132,7 @@ class GoogleRender(Action):
         drive = Drive.for_connection(handle, ctx.correlation_id)
         merge = self.merge.for_connection(handle, ctx.correlation_id)
         template = self.template(drive, config["template_id"])
-        replacements = replacements_for(merge.text(template.id), template_context(ctx.run))
+        replacements = replacements_for(merge.text(template.id), template_context(ctx.run), settings=ctx.settings)
         name = str(config.get("output_name") or template.name)
         folder_id = config.get("folder_id") or None
 

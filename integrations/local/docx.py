@@ -1,22 +1,19 @@
 """Render a .docx template with `{{tags}}` from the run context (docxtpl)."""
-import functools
 import io
 import re
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
-import jinja2
 from docxtpl import DocxTemplate
 
+from integrations import template_checks, templating
 from integrations.base import Action, Result
-from integrations.errors import IntegrationError, InvalidConfig, TemplateNotFound
+from integrations.errors import InvalidConfig, TemplateError, TemplateInvalid, TemplateNotFound
+from integrations.local import pdf
 from storage import documents
 from storage.models import Template
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-PDF = "application/pdf"
+PDF = pdf.PDF
+FORMATS = {"docx": (DOCX, ".docx"), "pdf": (PDF, ".pdf")}
 
 
 def safe_name(name, suffix):
@@ -40,44 +37,58 @@ def load_template(template_id, organization_id):
     return template
 
 
-def render_docx(content, context):
-    """Return the rendered .docx bytes; unmapped tags are an error, not blanks."""
-    doc = DocxTemplate(io.BytesIO(content))
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
-    try:
-        doc.render(context, jinja_env=env)
-    except jinja2.UndefinedError as ex:
-        raise InvalidConfig("The template uses a tag that has no value.", str(ex),
-                            code="template.unmapped_tags") from ex
-    except jinja2.TemplateError as ex:
-        raise InvalidConfig("The template has a syntax error.", str(ex), code="template.invalid") from ex
-    out = io.BytesIO()
-    doc.save(out)
-    return out.getvalue()
+class SandboxedDocx(DocxTemplate):
+    """docxtpl's template, rendering its core properties as plain text, not XML."""
+
+    def render_properties(self, context, jinja_env=None):
+        budget = templating.current()
+        previous, budget.fmt = budget.fmt, "text"
+        try:
+            super().render_properties(context, jinja_env)
+        finally:
+            budget.fmt = previous
 
 
-@functools.lru_cache(maxsize=32)
-def template_tags(content):
-    """Return the undeclared variables the template uses (a frozenset).
+def render_docx(content, context, *, settings=None, locale=None, template_name="The template"):
+    """Return the rendered .docx bytes, rendered in the shared sandbox.
 
-    NOTE: kept per content for the process: every run's preflight checks the
-    same few templates, and parsing a .docx costs more than the rest of the
-    preflight. A new template version is new content, so a new entry.
+    Values are escaped for WordprocessingML, newlines become line breaks;
+    unmapped tags are an error (`template.unmapped_tags`), not blanks.
     """
-    return frozenset(DocxTemplate(io.BytesIO(content)).get_undeclared_template_variables(jinja2.Environment()))
+    if template_checks.inspect(bytes(content)).kind != template_checks.DOCX:
+        raise TemplateInvalid("The template is not a Word (.docx) file.", "package is not a .docx")
+    doc = SandboxedDocx(io.BytesIO(content))
+    try:
+        doc.init_docx()
+    except Exception as ex:  # noqa: BLE001 - python-docx raises zip/xml/key errors for a broken file
+        raise TemplateInvalid("The template is not a valid Word (.docx) file.", f"{type(ex).__name__}: {ex}") from ex
+
+    def render():
+        doc.render(context, jinja_env=templating.environment())
+        out = io.BytesIO()
+        doc.save(out)
+        return out.getvalue()
+
+    return templating.guarded(render, limits=templating.Limits.of(settings), fmt="xml", doc=doc, locale=locale,
+                              template_name=template_name)
 
 
-def to_pdf(docx_bytes):
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
-    if soffice is None:
-        raise IntegrationError("PDF conversion is not available on this server.",
-                               "soffice (LibreOffice) not found on PATH", code="render.pdf_unavailable")
-    with tempfile.TemporaryDirectory() as tmp:
-        source = Path(tmp) / "document.docx"
-        source.write_bytes(docx_bytes)
-        subprocess.run([soffice, "--headless", "--convert-to", "pdf", "--outdir", tmp, str(source)],
-                       check=True, capture_output=True, timeout=120)
-        return (Path(tmp) / "document.pdf").read_bytes()
+def template_tags(content):
+    """Return the top-level data names the template needs (a frozenset)."""
+    return frozenset(template_checks.inspect(bytes(content)).roots())
+
+
+def output_formats(config):
+    """The formats a render keeps: `formats` (docx, pdf) or, without it, pdf when `pdf` is true."""
+    formats = config.get("formats")
+    if formats is None:
+        return ["pdf"] if config.get("pdf") else ["docx"]
+    if isinstance(formats, str):
+        formats = [formats]
+    if not isinstance(formats, list) or not formats or any(f not in FORMATS for f in formats):
+        raise InvalidConfig("formats must list docx and/or pdf.", f"formats={formats!r:.100}",
+                            code="render.invalid_formats")
+    return [f for f in FORMATS if f in formats]
 
 
 class LocalDocx(Action):
@@ -86,41 +97,55 @@ class LocalDocx(Action):
     key = "local-docx"
     name = "Render DOCX"
     phase = "render"
-    fields = {"template_id": {"type": "string"}, "output_name": {"type": "string"}, "pdf": {"type": "boolean"}}
+    fields = {"template_id": {"type": "string"}, "output_name": {"type": "string"}, "pdf": {"type": "boolean"},
+              "formats": {"type": "array", "items": {"enum": list(FORMATS)}},
+              "locale": {"type": "string", "description": "locale of the filters, e.g. pt_BR or en_US"}}
+    references = {"template_id": "template", "connection_id": "connection"}
 
     def run(self, ctx):
         if not ctx.config.get("template_id"):
-            raise InvalidConfig("Choose a template for this step.", "template_id missing")
+            raise InvalidConfig("Choose a template for this step.", "template_id missing", code="template.not_found")
+        formats = output_formats(ctx.config)
         template = load_template(ctx.config["template_id"], ctx.organization_id)
-        content = render_docx(bytes(template.content), template_context(ctx.run))
-        content_type, suffix = DOCX, ".docx"
-        if ctx.config.get("pdf"):
-            content, content_type, suffix = to_pdf(content), PDF, ".pdf"
-        name = safe_name(ctx.config.get("output_name") or ctx.label, suffix)
-        document_id = documents.save_generated(
-            organization_id=ctx.organization_id, execution_id=ctx.execution_id, node_id=ctx.node_id,
-            name=name, content_type=content_type, content=content, is_preview=ctx.dry_run)
-        return Result(output={"document_id": document_id, "name": name, "content_type": content_type,
-                              "size": len(content), "template_version": template.version})
+        try:
+            rendered = render_docx(bytes(template.content), template_context(ctx.run), settings=ctx.settings,
+                                   locale=ctx.config.get("locale"), template_name=f"The template “{template.name}”")
+        except TemplateError as ex:
+            raise ex.naming(template.name)
+        made = []
+        for fmt in formats:
+            content_type, suffix = FORMATS[fmt]
+            content = rendered if fmt == "docx" else pdf.to_pdf(
+                rendered, timeout=ctx.settings.pdf_timeout_seconds, concurrency=ctx.settings.pdf_conversions_per_process)
+            name = safe_name(ctx.config.get("output_name") or ctx.label, suffix)
+            document_id = documents.save_generated(
+                organization_id=ctx.organization_id, execution_id=ctx.execution_id, node_id=ctx.node_id,
+                name=name, content_type=content_type, content=content, is_preview=ctx.dry_run)
+            made.append({"document_id": document_id, "name": name, "content_type": content_type,
+                         "size": len(content)})
+        main = made[-1]
+        return Result(output={**main, "documents": made, "template_version": template.version})
 
     def check(self, config, ctx, node_id):
         if not config.get("template_id"):
             raise InvalidConfig("Choose a template for this step.", "template_id missing", code="template.not_found")
         template = load_template(config["template_id"], ctx.organization_id)
         issues = []
-        known = set(ctx.trigger) | {"trigger", "step"}
-        from integrations.preflight_warnings import template_defaults
+        from integrations.preflight_warnings import defaulted_roots
 
+        try:
+            report = template_checks.inspect(bytes(template.content))
+        except TemplateError as ex:
+            raise ex.naming(template.name)
         # a field with a default is a warning (template.default_used), not a blocking issue
-        content = bytes(template.content)
-        unmapped = sorted(set(template_tags(content)) - known - template_defaults(content))
+        unmapped = sorted(set(template_checks.missing(report, ctx.trigger)) - defaulted_roots(report,
+                                                                                             bytes(template.content)))
         if unmapped:
             from integrations.preflight import Issue
 
             issues.append(Issue("template.unmapped_tags", "template",
-                                f"The template uses tags with no value: {', '.join(unmapped)}.",
+                                f"The template “{template.name}” uses tags with no value: {', '.join(unmapped)}.",
                                 f"undeclared template variables {unmapped}", node_id))
-        if config.get("pdf") and not (shutil.which("soffice") or shutil.which("libreoffice")):
-            raise IntegrationError("PDF conversion is not available on this server.", "soffice not on PATH",
-                                   code="render.pdf_unavailable")
+        if "pdf" in output_formats(config) and pdf.soffice() is None:
+            raise pdf.PdfUnavailable(message_tech="soffice (LibreOffice) not found on PATH; run `make office`")
         return issues

@@ -23,7 +23,6 @@ the filled .docx/.pptx even when `pdf` is set.
 Docs: see integrations/microsoft/graph.py.
 """
 import dataclasses
-import zipfile
 
 from integrations.base import Action, Result
 from integrations.errors import BadResponse, InvalidConfig, TemplateNotFound
@@ -70,7 +69,7 @@ class OfficeRender(Action):
                                   "description": "When the name exists in the folder: rename, replace or fail."},
         }
 
-    def fill(self, content, context):
+    def fill(self, content, context, *, settings=None, locale=None):
         raise NotImplementedError
 
     def check(self, config, ctx, node_id):
@@ -113,7 +112,8 @@ class OfficeRender(Action):
         drive_id = config.get("drive_id") or None
         graph = Graph(ctx.http())
         template = self._template(graph, config["template_item_id"], drive_id)
-        filled = self.fill(graph.download(template.id, drive_id, kind="template"), template_context(ctx.run))
+        filled = self.fill(graph.download(template.id, drive_id, kind="template"), template_context(ctx.run),
+                           settings=ctx.settings, locale=config.get("locale"))
         name = safe_name(config.get("output_name") or ctx.label, self.suffix)
         if ctx.dry_run:
             return Result(output=self._store(ctx, name, self.content_type, filled, None))
@@ -154,12 +154,8 @@ class MicrosoftWord(OfficeRender):
     description = "Fill a .docx template stored in OneDrive, save it there, optionally as PDF."
     suffix, content_type, kind = ".docx", DOCX, "Word"
 
-    def fill(self, content, context):
-        try:
-            return render_docx(content, context)
-        except (zipfile.BadZipFile, KeyError) as ex:
-            raise InvalidConfig("The template is not a valid Word (.docx) file.", f"{type(ex).__name__}: {ex}",
-                                code="template.invalid") from ex
+    def fill(self, content, context, *, settings=None, locale=None):
+        return render_docx(content, context, settings=settings, locale=locale)
 
 
 class MicrosoftPowerPoint(OfficeRender):
@@ -171,5 +167,5 @@ class MicrosoftPowerPoint(OfficeRender):
     description = "Fill a .pptx template stored in OneDrive, save it there, optionally as PDF."
     suffix, content_type, kind = ".pptx", PPTX, "PowerPoint"
 
-    def fill(self, content, context):
-        return fill_pptx(content, context)
+    def fill(self, content, context, *, settings=None, locale=None):
+        return fill_pptx(content, context, settings=settings, locale=locale)

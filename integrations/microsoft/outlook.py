@@ -24,7 +24,9 @@ https://learn.microsoft.com/graph/api/resources/fileattachment,
 https://learn.microsoft.com/graph/outlook-things-to-know-about-send-mail.
 """
 import base64
+import html
 
+from integrations import variables
 from integrations.base import Action, Result
 from integrations.errors import IntegrationError, InvalidConfig
 from integrations.local.email import recipients
@@ -94,6 +96,13 @@ class Outlook(Action):
               "save_to_sent_items": {"type": "boolean", "default": True}}
     outputs = ("sent", "to", "cc", "attachments", "internet_message_id")
     endpoints = ("POST https://graph.microsoft.com/v1.0/me/sendMail",)
+
+    def resolve_config(self, config, run):
+        """Values put into an HTML body are HTML-escaped; a Text body and the subject stay as they are."""
+        resolved = super().resolve_config(config, run)
+        if isinstance(resolved.get("body"), str) and str(resolved.get("body_type") or "").lower() == "html":
+            resolved["body"] = variables.resolve(config["body"], run, escape=html.escape)
+        return resolved
 
     def check(self, config, ctx, node_id):
         recipients(config)

@@ -28,49 +28,61 @@ paragraph, run) and https://python-pptx.readthedocs.io/en/latest/api/shapes.html
 import io
 import re
 
-import jinja2
 from pptx import Presentation
 
-from integrations.errors import InvalidConfig
+from integrations import templating
+from integrations.errors import InvalidConfig, TemplateInvalid
 
 TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
 
 
-def fill_pptx(content, context):
-    """Return the .pptx bytes with every `{{tag}}` replaced by its value."""
+def fill_pptx(content, context, *, settings=None, locale=None):
+    """Return the .pptx bytes with every `{{tag}}` replaced by its value.
+
+    Each tag is an expression of the shared sandbox (templating.py), rendered
+    as plain text: python-pptx escapes it for PresentationML itself.
+    """
     try:
         presentation = Presentation(io.BytesIO(content))
     except Exception as ex:  # noqa: BLE001 - python-pptx raises zip/xml/key errors for a bad file
         raise InvalidConfig("The template is not a valid PowerPoint (.pptx) file.", f"{type(ex).__name__}: {ex}",
                             code="template.invalid") from ex
-    render = _renderer(context)
-    for slide in presentation.slides:
-        frames = list(_text_frames(slide.shapes))
-        if slide.has_notes_slide:
-            frames.extend(_text_frames(slide.notes_slide.shapes))
-        for frame in frames:
-            for paragraph in frame.paragraphs:
+
+    def fill():
+        render = _renderer(context)
+        for slide in presentation.slides:
+            for paragraph in slide_paragraphs(slide):
                 fill_paragraph(paragraph, render)
-    out = io.BytesIO()
-    presentation.save(out)
-    return out.getvalue()
+        out = io.BytesIO()
+        presentation.save(out)
+        return out.getvalue()
+
+    return templating.guarded(fill, limits=templating.Limits.of(settings), fmt="text", locale=locale,
+                              template_name="The presentation")
+
+
+def slide_paragraphs(slide):
+    """Yield every paragraph of a slide's text frames, tables, groups and notes."""
+    frames = list(_text_frames(slide.shapes))
+    if slide.has_notes_slide:
+        frames.extend(_text_frames(slide.notes_slide.shapes))
+    for frame in frames:
+        yield from frame.paragraphs
 
 
 def _renderer(context):
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+    env = templating.environment()
     compiled = {}
 
     def render(expression):
+        if expression not in compiled:
+            if "{%" in expression or "%}" in expression:
+                raise TemplateInvalid("A PowerPoint tag cannot hold a {% block %}.", f"{{{{{expression[:80]}}}}}")
+            compiled[expression] = env.from_string("{{" + expression + "}}")
         try:
-            if expression not in compiled:
-                compiled[expression] = env.from_string("{{" + expression + "}}")
             return compiled[expression].render(context)
-        except jinja2.UndefinedError as ex:
-            raise InvalidConfig("The template uses a tag that has no value.", f"{{{{{expression}}}}}: {ex}",
-                                code="template.unmapped_tags") from ex
-        except jinja2.TemplateError as ex:
-            raise InvalidConfig("The template has a tag PowerPoint text cannot hold or a syntax error.",
-                                f"{{{{{expression}}}}}: {ex}", code="template.invalid") from ex
+        except Exception as ex:  # noqa: BLE001 - classified with the tag that failed
+            raise templating.classify(ex, "The presentation", where="{{" + expression.strip()[:120] + "}}") from ex
 
     return render
 

@@ -44,6 +44,15 @@ class SignatureEvent:
     raw: dict = dataclasses.field(default_factory=dict)
 
 
+@dataclasses.dataclass
+class SignedFiles:
+    """What comes back once everyone signed: the signed PDF and the provider's audit trail."""
+
+    signed: Optional[bytes]
+    audit_trail: Optional[bytes] = None
+    audit_trail_type: str = "application/pdf"
+
+
 class SignatureProvider(abc.ABC):
     key = ""
 
@@ -56,6 +65,15 @@ class SignatureProvider(abc.ABC):
     def find_envelope(self, idempotency_key: str) -> Optional[EnvelopeRef]:
         """Return the envelope created earlier with this key, if the provider can tell."""
         return None
+
+    def fetch_signed(self, envelope_id: str) -> SignedFiles:
+        """Download the signed PDF and the audit trail of a completed envelope.
+
+        Raises a retryable IntegrationError while the provider is still
+        preparing them or a download link expired (the next attempt asks
+        for fresh links).
+        """
+        raise NotImplementedError
 
     @abc.abstractmethod
     def cancel_envelope(self, envelope_id: str) -> None:

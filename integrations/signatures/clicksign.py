@@ -14,6 +14,9 @@ reference at https://developers.clicksign.com/reference/api-criar-envelope):
 - GET    /api/v3/envelopes/{id}/documents, then
   PATCH  /api/v3/envelopes/{id}/documents/{doc}       cancel (status canceled)
 - DELETE /api/v3/envelopes/{id}                       drop a draft a failed creation left
+- GET    /api/v3/envelopes/{id}/documents/{doc}       `links.files.signed`: the signed PDF (a link
+                                                      valid 5 minutes, there seconds after closing)
+- GET    /api/v3/envelopes/{id}/documents/{doc}/events  the document's events (audit trail, JSON)
 
 Every call sends the account's access token as `Authorization` (no "Bearer"
 prefix, per the reference's security scheme) and `application/vnd.api+json`.
@@ -36,9 +39,10 @@ import hashlib
 import hmac
 import json
 
-from integrations.errors import BadResponse, IntegrationError
+from integrations.errors import BadResponse, IntegrationError, Unavailable
 from integrations.http import Session, raise_for_status
-from integrations.signatures.base import EnvelopeRef, SignatureEvent, SignatureProvider, SignerRef
+from integrations.signatures.base import EnvelopeRef, SignatureEvent, SignatureProvider, SignedFiles, SignerRef
+from integrations.signatures.downloads import download
 
 PRODUCTION_URL = "https://app.clicksign.com/api/v3"
 SANDBOX_URL = "https://sandbox.clicksign.com/api/v3"
@@ -165,6 +169,24 @@ class ClickSignProvider(SignatureProvider):
         for document in documents:
             if isinstance(document, dict) and (document.get("attributes") or {}).get("status") == "running":
                 self._cancel_document(envelope_id, document["id"])
+
+    def fetch_signed(self, envelope_id):
+        """Download the closed document's signed PDF and its events (the audit trail)."""
+        listing = self._json(self._send("GET", f"/envelopes/{envelope_id}/documents", None,
+                                        what="document listing"), what="document listing").get("data")
+        document = next((d for d in listing or [] if isinstance(d, dict) and d.get("id")), None)
+        if document is None:
+            raise BadResponse("ClickSign lists no document in the envelope.", f"envelope {envelope_id}")
+        path = f"/envelopes/{envelope_id}/documents/{document['id']}"
+        detail = self._data(self._send("GET", path, None, what="document download links"),
+                            what="document download links")
+        files = ((detail.get("links") or {}).get("files") or {})
+        if (detail.get("attributes") or {}).get("status") not in ("closed", None) or not files.get("signed"):
+            raise Unavailable("ClickSign is still preparing the signed document; DocG will try again.",
+                              f"document {document['id']} status {(detail.get('attributes') or {}).get('status')}")
+        signed = download(self.http, files["signed"], what="ClickSign signed document", timeout=self.timeout)
+        events = self._send("GET", f"{path}/events", None, what="document events")
+        return SignedFiles(signed=signed, audit_trail=events.content, audit_trail_type="application/json")
 
     def _cancel_document(self, envelope_id, document_id):
         cancel = {"data": {"id": document_id, "type": "documents", "attributes": {"status": "canceled"}}}

@@ -73,11 +73,10 @@ class RequestSignatures(Action):
     def run(self, ctx):
         name = self.provider or ctx.config.get("provider", "sandbox")
         signers = signers_of(ctx.config)
-        docs = documents.for_execution(ctx.execution_id)
-        if not docs:
+        document = documents.to_sign(ctx.execution_id)
+        if document is None:
             raise InvalidConfig("There is no document to sign; add a render step before this one.",
                                 "no generated documents", code="signature.no_document")
-        document = docs[-1]
         expires_at = signatures.expires_in(ctx.config.get("expires_in_days", 7))
         client = providers.build(name, settings=ctx.settings, correlation_id=ctx.correlation_id,
                                  credentials=credentials_for(ctx.config, ctx.organization_id))

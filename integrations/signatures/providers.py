@@ -25,7 +25,8 @@ def build(name, *, settings, correlation_id=None, credentials=None):
     cls = provider_class(name)
     if name == "sandbox":
         base = (settings.signature_sandbox_url or settings.public_base_url).rstrip("/")
-        return cls(public_url=base, webhook_url=f"{settings.public_base_url.rstrip('/')}/api/v1/webhooks/signature/sandbox")
+        return cls(public_url=base, webhook_url=f"{settings.public_base_url.rstrip('/')}/api/v1/webhooks/signature/sandbox",
+                   pdf_timeout=settings.pdf_timeout_seconds, pdf_concurrency=settings.pdf_conversions_per_process)
     if not credentials:
         raise InvalidConfig(f"Connect a {name} account first.", f"{name} needs connection_id",
                             code="signature.no_connection")

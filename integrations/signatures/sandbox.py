@@ -15,7 +15,10 @@ import uuid
 from peewee import IntegrityError
 
 from integrations.http import Session, raise_for_status
-from integrations.signatures.base import EnvelopeRef, SignatureEvent, SignatureProvider, SignerRef
+from integrations.errors import BadResponse
+from integrations.local import pdf
+from integrations.signatures.base import EnvelopeRef, SignatureEvent, SignatureProvider, SignedFiles, SignerRef
+from integrations.signatures.signed_pdf import signed_pdf
 from storage.db import database
 from storage.models import SandboxEnvelope, utcnow
 
@@ -29,9 +32,10 @@ def sign_body(secret, body):
 class SandboxProvider(SignatureProvider):
     key = "sandbox"
 
-    def __init__(self, *, public_url, webhook_url):
+    def __init__(self, *, public_url, webhook_url, pdf_timeout=60.0, pdf_concurrency=2):
         self.public_url = public_url.rstrip("/")
         self.webhook_url = webhook_url
+        self.pdf_timeout, self.pdf_concurrency = pdf_timeout, pdf_concurrency
 
     def create_envelope(self, *, name, document, content_type, signers, expires_at, idempotency_key, message=None):
         found = self.find_envelope(idempotency_key)
@@ -51,6 +55,25 @@ class SandboxProvider(SignatureProvider):
     def find_envelope(self, idempotency_key):
         envelope = SandboxEnvelope.get_or_none(SandboxEnvelope.idempotency_key == idempotency_key)
         return self._ref(envelope) if envelope else None
+
+    def fetch_signed(self, envelope_id):
+        """Build the signed PDF (original + signature page) and a JSON audit trail of the signers."""
+        envelope = SandboxEnvelope.get_or_none(SandboxEnvelope.id == envelope_id)
+        if envelope is None:
+            raise BadResponse("The sandbox envelope no longer exists.", f"envelope {envelope_id}")
+        people = [{"name": p["name"], "email": p["email"], "status": p["status"], "at": p.get("at")}
+                  for p in envelope.signers]
+        signed = signed_pdf(original=bytes(envelope.document), content_type=envelope.content_type,
+                            title=envelope.name, signers=people, envelope_id=str(envelope.id),
+                            to_pdf=self._to_pdf if pdf.soffice() is not None else None)
+        trail = {"envelope_id": str(envelope.id), "document": envelope.name,
+                 "original_sha256": hashlib.sha256(bytes(envelope.document)).hexdigest(),
+                 "created_at": envelope.created_at.isoformat(), "signers": people}
+        return SignedFiles(signed=signed, audit_trail=json.dumps(trail, indent=2).encode(),
+                           audit_trail_type="application/json")
+
+    def _to_pdf(self, content):
+        return pdf.to_pdf(content, timeout=self.pdf_timeout, concurrency=self.pdf_concurrency)
 
     def cancel_envelope(self, envelope_id):
         SandboxEnvelope.update(status="canceled").where(SandboxEnvelope.id == envelope_id).execute()
@@ -87,6 +110,7 @@ def signer_action(envelope_id, token, action):
         if person is None or person["status"] in ("signed", "declined") or person["status"] == action:
             return None
         person["status"] = action
+        person["at"] = utcnow().isoformat()
         SandboxEnvelope.update(signers=people).where(SandboxEnvelope.id == envelope.id).execute()
     return {"event_id": str(uuid.uuid4()), "envelope_id": str(envelope.id), "event": action,
             "signer": {"email": person["email"], "name": person["name"]},

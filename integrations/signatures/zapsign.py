@@ -7,6 +7,10 @@ Endpoints used:
                          `base64_pdf` or `base64_docx`, `external_id`, `date_limit_to_sign`,
                          `allow_refuse_signature`, `signers[]`; the answer carries the
                          document `token` and each signer's `token` and `sign_url`
+- GET  /api/v1/docs/{token}/  detail: `signed_file` is the signed PDF, a link that
+                         expires after 60 minutes, so it is fetched at once
+- GET  /api/v1/docs/signer-log/{token}?download_pdf=true  the audit trail as a PDF
+                         (https://docs.zapsign.com.br/english/documentos/document-audit-trail)
 - POST /api/v1/refuse/   cancel an in-progress document (`doc_token`, `rejected_reason`;
                          https://docs.zapsign.com.br/english/documentos/reject-document);
                          it needs `allow_refuse_signature` set at creation
@@ -32,9 +36,10 @@ import datetime
 import hmac
 import json
 
-from integrations.errors import BadResponse, InvalidConfig
+from integrations.errors import BadResponse, InvalidConfig, Unavailable
 from integrations.http import Session, raise_for_status
-from integrations.signatures.base import EnvelopeRef, SignatureEvent, SignatureProvider, SignerRef
+from integrations.signatures.base import EnvelopeRef, SignatureEvent, SignatureProvider, SignedFiles, SignerRef
+from integrations.signatures.downloads import download
 
 PRODUCTION_URL = "https://api.zapsign.com.br/api/v1"
 SANDBOX_URL = "https://sandbox.api.zapsign.com.br/api/v1"
@@ -115,6 +120,18 @@ class ZapSignProvider(SignatureProvider):
         """Refuse the document at ZapSign so nobody can sign it any more."""
         self._send("POST", "/refuse/", {"doc_token": envelope_id, "rejected_reason": self.cancel_reason},
                    what="document cancellation")
+
+    def fetch_signed(self, envelope_id):
+        """Download the signed PDF (fresh 60-minute link from the detail) and the audit trail PDF."""
+        detail = self._json(self._send("GET", f"/docs/{envelope_id}/", None, what="document detail"),
+                            what="document detail")
+        if detail.get("status") != "signed" or not detail.get("signed_file"):
+            raise Unavailable("ZapSign is still preparing the signed document; DocG will try again.",
+                              f"doc {envelope_id} status {detail.get('status')!r}")
+        signed = download(self.http, detail["signed_file"], what="ZapSign signed document", timeout=self.timeout)
+        trail = self._send("GET", f"/docs/signer-log/{envelope_id}?download_pdf=true", None, what="audit trail")
+        content_type = trail.headers.get("Content-Type", "").split(";")[0].strip() or "application/pdf"
+        return SignedFiles(signed=signed, audit_trail=trail.content, audit_trail_type=content_type)
 
     def _send(self, method, path, payload, *, what):
         body = None if payload is None else json.dumps(payload).encode()

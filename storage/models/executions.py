@@ -138,6 +138,9 @@ class GeneratedDocument(BaseModel):
     url = peewee.TextField(null=True)
     external_id = peewee.TextField(null=True)
     is_preview = peewee.BooleanField(default=False)
+    kind = peewee.TextField(default="generated")
+    source_document_id = peewee.UUIDField(null=True)
+    superseded = peewee.BooleanField(default=False)
     created_at = created_at()
 
     class Meta:

@@ -45,6 +45,9 @@ class SignatureRequest(BaseModel):
     signers_status = jsonb(default=dict)
     expires_at = timestamp(null=True)
     completed_at = timestamp(null=True)
+    #: None, then "stored" or "unavailable" once the signed PDF and audit trail were fetched (or given up)
+    documents_state = peewee.TextField(null=True)
+    signed_documents = jsonb(null=True)
     created_at = created_at()
     updated_at = timestamp(default=utcnow)
 

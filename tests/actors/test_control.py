@@ -47,14 +47,16 @@ def test_review_then_resume_with_changes(client, org, worker, mailbox):
 
 def test_preflight_a_workflow_without_running_it(client, org, db):
     template_id = factories.template(client, org)
+    deleted_id = factories.template(client, org, name="gone.docx")
     wf = factories.workflow(client, org, [
         {"node_type": "webhook", "label": "deal"},
         factories.render_node(template_id),
-        {"node_type": "local-docx", "label": "ghost", "config": {"template_id": "00000000-0000-0000-0000-000000000000"}},
+        {"node_type": "local-docx", "label": "ghost", "config": {"template_id": deleted_id}},
         {"node_type": "storage", "label": "archive", "config": {"folder": "../../etc"}},
         {"node_type": "outgoing-webhook", "label": "hook", "config": {"url": "ftp://x", "payload": {"a": "{{step.nope.x}}"}}},
         {"node_type": "request-signatures", "label": "sign", "config": {"provider": "sandbox", "signers": []}},
     ])
+    assert client.simulate_delete(f"/api/v1/templates/{deleted_id}", headers=org.headers).status_code == 204
     resp = post(client, org, f"/workflows/{wf['id']}/preflight", {"trigger_data": {"client_name": "Acme"}})
     assert resp.status_code == 200 and resp.json["ok"] is False
     by_code = {i["code"]: i for i in resp.json["issues"]}

@@ -28,6 +28,7 @@ class Seen:
     path: str
     headers: Headers
     body: object
+    args: dict = dataclasses.field(default_factory=dict)
 
 
 def reply(payload, status=200, content_type="application/json"):
@@ -38,10 +39,34 @@ def reply(payload, status=200, content_type="application/json"):
 class FakeProvider:
     prefix = ""
 
+    files_prefix = ""
+
     def __init__(self, httpserver, token):
         self.server, self.token = httpserver, token
         self.requests = []
+        self.files = {}
+        self.downloads, self.fail_downloads = 0, 0
         httpserver.expect_request(re.compile("^" + re.escape(self.prefix) + "/")).respond_with_handler(self._handle)
+        httpserver.expect_request(re.compile("^" + re.escape(self.files_prefix) + "/")).respond_with_handler(
+            self._download)
+
+    def file_url(self, name, content):
+        """Serve `content` at a pre-signed-looking link (the provider's file storage)."""
+        self.files[name] = content
+        return self.server.url_for(f"{self.files_prefix}/{name}") + f"?X-Amz-Expires=300&n={len(self.requests)}"
+
+    def _download(self, request):
+        """The storage behind the links: needs no credentials; the first `fail_downloads` answer expired."""
+        self.downloads += 1
+        if request.headers.get("Authorization"):
+            return Response("<Error><Code>InvalidArgument</Code></Error>", status=400, content_type="application/xml")
+        if self.downloads <= self.fail_downloads:
+            return Response("<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+                            status=403, content_type="application/xml")
+        name = request.path[len(self.files_prefix) + 1:]
+        if name not in self.files:
+            return Response("<Error><Code>NoSuchKey</Code></Error>", status=404, content_type="application/xml")
+        return Response(self.files[name], status=200, content_type="application/pdf")
 
     @property
     def base_url(self):
@@ -56,7 +81,8 @@ class FakeProvider:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = raw
-        seen = Seen(request.method, request.path[len(self.prefix):], Headers(request.headers), body)
+        seen = Seen(request.method, request.path[len(self.prefix):], Headers(request.headers), body,
+                    dict(request.args))
         self.requests.append(seen)
         return self.route(seen)
 
@@ -65,6 +91,7 @@ class FakeClickSign(FakeProvider):
     """ClickSign's Envelope API: envelopes, documents, signers, requirements."""
 
     prefix = "/api/v3"
+    files_prefix = "/cs-files"
 
     def __init__(self, httpserver, token="cs-access-token"):
         super().__init__(httpserver, token)
@@ -103,7 +130,8 @@ class FakeClickSign(FakeProvider):
             return self.error(404, f"O registro identificado por {parts[1]} não pôde ser encontrado", code="not_found")
         handler = {(2, "PATCH"): self.update_envelope, (2, "DELETE"): self.delete_envelope,
                    (3, "POST"): self.create_child, (3, "GET"): self.list_children,
-                   (4, "PATCH"): self.update_document}.get((len(parts), seen.method))
+                   (4, "PATCH"): self.update_document, (4, "GET"): self.get_document,
+                   (5, "GET"): self.document_events}.get((len(parts), seen.method))
         return handler(seen, envelope, parts) if handler else self.error(405, "Método não permitido")
 
     def data(self, seen, kind):
@@ -217,9 +245,52 @@ class FakeClickSign(FakeProvider):
         return reply({"data": self.resource("documents", parts[3], {"status": wanted},
                                             f"/envelopes/{envelope['id']}/documents/{parts[3]}")}, 200, JSONAPI)
 
+    def document_id(self, envelope_id):
+        return next(iter(self.envelopes[envelope_id]["documents"]))
+
+    def signed_pdf(self, envelope_id):
+        return f"%PDF-1.7\n% ClickSign signed copy of {self.document_id(envelope_id)}\n%%EOF\n".encode()
+
+    def close(self, envelope_id):
+        """Close the envelope as auto_close does after the last signature."""
+        envelope = self.envelopes[envelope_id]
+        envelope["attributes"]["status"] = "closed"
+        for document in envelope["documents"].values():
+            document["status"] = "closed"
+        envelope.setdefault("events", []).append({"name": "close", "data": {}, "created": NOW})
+
+    def get_document(self, seen, envelope, parts):
+        document = envelope["documents"].get(parts[3]) if parts[2] == "documents" else None
+        if document is None:
+            return self.error(404, f"O registro identificado por {parts[3]} não pôde ser encontrado", code="not_found")
+        links = {"self": f"https://sandbox.clicksign.com/api/v3/envelopes/{envelope['id']}/documents/{parts[3]}",
+                 "files": {"original": self.file_url(f"{parts[3]}.pdf", b"%PDF-1.7 original")}}
+        if document["status"] == "closed":
+            links["files"]["signed"] = self.file_url(f"{parts[3]}-signed.pdf", self.signed_pdf(envelope["id"]))
+            links["files"]["ziped"] = self.file_url(f"{parts[3]}.zip", b"PK")
+        shown = {k: v for k, v in document.items() if k not in ("content", "mime")}
+        return reply({"data": {"id": parts[3], "type": "documents", "attributes": shown, "links": links}}, 200,
+                     JSONAPI)
+
+    def document_events(self, seen, envelope, parts):
+        if parts[2] != "documents" or parts[4] != "events" or parts[3] not in envelope["documents"]:
+            return self.error(404, "Rota não encontrada", code="not_found")
+        events = [{"name": "upload", "data": {}, "created": NOW}, *envelope.get("events", [])]
+        data = [{"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{parts[3]}:{i}")), "type": "events",
+                 "attributes": {"name": e["name"], "data": e["data"], "created": e["created"]}}
+                for i, e in enumerate(events)]
+        return reply({"data": data}, 200, JSONAPI)
+
     def webhook(self, envelope_id, name, secret, *, signer_email=None, occurred_at=NOW):
         """Return (headers, raw body) of the webhook ClickSign posts for a document event."""
         envelope = self.envelopes[envelope_id]
+        envelope.setdefault("events", []).append({"name": name, "data": {"signer": signer_email},
+                                                  "created": occurred_at})
+        if name == "sign":
+            envelope.setdefault("signed_by", set()).add(signer_email)
+            everyone = {s["email"] for s in envelope["signers"].values()}
+            if envelope["attributes"].get("auto_close") and everyone <= envelope["signed_by"]:
+                self.close(envelope_id)
         document_id, document = next(iter(envelope["documents"].items()))
         signers = [{"key": key, "email": s["email"], "name": s["name"], "auths": ["email"], "sign_as": "sign",
                     "created_at": NOW} for key, s in envelope["signers"].items()]
@@ -246,10 +317,12 @@ class FakeZapSign(FakeProvider):
     """ZapSign's API v1: documents with their signers, and refusal."""
 
     prefix = "/api/v1"
+    files_prefix = "/zs-files"
 
     def __init__(self, httpserver, token="zs-api-token"):
         super().__init__(httpserver, token)
         self.docs = {}
+        self.details_gone = False
 
     def route(self, seen):
         if seen.headers.get("Authorization") != f"Bearer {self.token}":
@@ -261,9 +334,30 @@ class FakeZapSign(FakeProvider):
         if (seen.method, seen.path) == ("POST", "/refuse/"):
             return self.refuse(seen.body)
         match = re.fullmatch(r"/docs/([\w-]+)/", seen.path)
+        if seen.method == "GET" and match and match.group(1) in self.docs and not self.details_gone:
+            return reply(self.detail(match.group(1)))
+        match = re.fullmatch(r"/docs/signer-log/([\w-]+)", seen.path)
         if seen.method == "GET" and match and match.group(1) in self.docs:
-            return reply(self.docs[match.group(1)])
+            if seen.args.get("download_pdf") == "true":
+                return Response(self.audit_trail_pdf(match.group(1)), status=200, content_type="application/pdf")
+            return reply([{"time": "2024-05-03 12:00:00+00:00", "user": s["email"], "event": "Assinatura",
+                           "description": f"Documento assinado por {s['email']}"}
+                          for s in self.docs[match.group(1)]["signers"] if s["status"] == "signed"])
         return reply({"detail": "Não encontrado."}, 404)
+
+    def signed_pdf(self, token):
+        return f"%PDF-1.7\n% ZapSign signed copy of {token}\n%%EOF\n".encode()
+
+    def audit_trail_pdf(self, token):
+        return f"%PDF-1.7\n% ZapSign signer log of {token}\n%%EOF\n".encode()
+
+    def detail(self, token):
+        """The document as GET /docs/{token}/ shows it: file links are fresh (60 minutes) on every call."""
+        doc = dict(self.docs[token])
+        doc["original_file"] = self.file_url(f"{token}.pdf", b"%PDF-1.7 original")
+        if doc["status"] == "signed":
+            doc["signed_file"] = self.file_url(f"{token}-signed.pdf", self.signed_pdf(token))
+        return doc
 
     def create_doc(self, body):
         if not isinstance(body, dict) or not body.get("name") or not body.get("signers"):
@@ -322,7 +416,7 @@ class FakeZapSign(FakeProvider):
         elif action == "doc_signed":
             signer.update(status="signed", signed_at=at)
             if all(s["status"] == "signed" for s in doc["signers"]):
-                doc.update(status="signed", signed_file=f"https://zapsign.s3.amazonaws.com/pdf/{token}-signed.pdf")
+                doc.update(status="signed", signed_file=self.file_url(f"{token}-signed.pdf", self.signed_pdf(token)))
             extra["signer_who_signed"] = dict(signer)
         elif action == "doc_refused":
             signer["status"] = "refused"

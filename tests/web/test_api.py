@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from cli import sample
 from tests import factories
 
 NODES = [{"node_type": "webhook", "label": "deal", "config": {"required_fields": ["name"]}}]
@@ -118,9 +119,13 @@ def test_invalid_start_options_are_422(client, org, body):
 
 
 def test_templates_upload_raw_or_base64(client, org):
-    raw = client.simulate_post("/api/v1/templates?name=raw.docx", body=b"PK\x03\x04 fake",
+    content = sample.contract_template()
+    raw = client.simulate_post("/api/v1/templates?name=raw.docx", body=content,
                                headers={**org.headers, "Content-Type": "application/octet-stream"})
-    assert raw.status_code == 201 and raw.json["size"] == 9
+    assert raw.status_code == 201 and raw.json["size"] == len(content)
+    fake = client.simulate_post("/api/v1/templates?name=fake.docx", body=b"PK\x03\x04 fake",
+                                headers={**org.headers, "Content-Type": "application/octet-stream"})
+    assert fake.status_code == 422 and fake.json["error"]["code"] == "template.invalid"
     bad = client.simulate_post("/api/v1/templates", json={"name": "x", "content": "***"}, headers=org.headers)
     assert bad.status_code == 422
     listed = client.simulate_get("/api/v1/templates", headers=org.headers).json["templates"]

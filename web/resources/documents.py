@@ -1,4 +1,4 @@
-"""A run's generated documents (dry-run previews included) and their download."""
+"""A run's documents (generated, signed, audit trails, previews) and their download."""
 from storage import documents, executions
 from web.errors import NotFoundError
 
@@ -6,7 +6,9 @@ from web.errors import NotFoundError
 def serialize(document):
     return {"id": str(document.id), "node_id": str(document.node_id), "name": document.name,
             "content_type": document.content_type, "size": document.size, "sha256": document.sha256,
-            "is_preview": document.is_preview, "storage": document.storage, "path": document.path,
+            "is_preview": document.is_preview, "kind": document.kind,
+            "source_document_id": str(document.source_document_id) if document.source_document_id else None,
+            "superseded": document.superseded, "storage": document.storage, "path": document.path,
             "url": document.url, "created_at": document.created_at.isoformat(),
             "download_url": f"/api/v1/executions/{document.execution_id}/documents/{document.id}"}
 
@@ -16,7 +18,7 @@ class ExecutionDocuments:
 
     def on_get(self, req, resp, execution_id):
         execution = executions.get(execution_id, req.context.organization_id)
-        resp.media = {"documents": [serialize(d) for d in documents.for_execution(execution.id)]}
+        resp.media = {"documents": [serialize(d) for d in documents.all_of(execution.id)]}
 
 
 class ExecutionDocument:
@@ -24,7 +26,7 @@ class ExecutionDocument:
 
     def on_get(self, req, resp, execution_id, document_id):
         execution = executions.get(execution_id, req.context.organization_id)
-        document = next((d for d in documents.for_execution(execution.id) if str(d.id) == document_id), None)
+        document = next((d for d in documents.all_of(execution.id) if str(d.id) == document_id), None)
         if document is None:
             raise NotFoundError("Document not found.", f"document {document_id}")
         resp.content_type = document.content_type

@@ -4,6 +4,8 @@ import binascii
 
 import falcon
 
+from integrations import template_checks
+from integrations.errors import TemplateProblem
 from storage import templates
 from web import schemas
 from web.errors import BadRequest, Unprocessable
@@ -25,7 +27,26 @@ def uploaded(req):
             raise BadRequest("Send the file's Content-Type.", "missing content type")
     if not content:
         raise Unprocessable("The template file is empty.", "empty content")
+    checked(content)
     return name, content_type, content
+
+
+def checked(content):
+    """Return the template's Report; a non-OOXML file, a broken tag or unsafe access is a 422."""
+    try:
+        return template_checks.inspect(content)
+    except TemplateProblem as ex:
+        raise Unprocessable(ex.message_human, ex.message_tech, code=ex.code, details=ex.details) from ex
+
+
+def described(template):
+    """The template as GET /templates/{id} shows it: with the fields it needs."""
+    body = templates.serialize(template)
+    try:
+        body.update(template_checks.inspect(bytes(template.content)).as_dict())
+    except TemplateProblem as ex:  # stored before uploads were checked
+        body.update({"fields": [], "loops": [], "problem": {"code": ex.code, "message_human": ex.message_human}})
+    return body
 
 
 class Templates:
@@ -43,7 +64,7 @@ class Templates:
 
 class Template:
     def on_get(self, req, resp, template_id):
-        resp.media = templates.serialize(templates.get(template_id, req.context.organization_id))
+        resp.media = described(templates.get(template_id, req.context.organization_id))
 
     def on_put(self, req, resp, template_id):
         template = templates.get(template_id, req.context.organization_id)

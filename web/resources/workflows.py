@@ -2,6 +2,7 @@
 import falcon
 
 from actors import pipeline
+from integrations import references
 from integrations.base import load_apps
 from storage import executions, workflows
 from web import schemas
@@ -28,8 +29,8 @@ def check_identity(nodes, known_ids):
                             "; ".join(f"{p['field']}: {p['problem']}" for p in problems), details=problems)
 
 
-def check_nodes(nodes, known_ids=None):
-    """Refuse unknown node types and duplicate labels (outputs are keyed by label)."""
+def check_nodes(nodes, organization_id, known_ids=None):
+    """Refuse unknown node types, duplicate labels (outputs are keyed by label) and dangling ids."""
     check_identity(nodes, known_ids)
     registry = load_apps()
     unknown = sorted({n["node_type"] for n in nodes if registry.action(n["node_type"]) is None})
@@ -42,6 +43,13 @@ def check_nodes(nodes, known_ids=None):
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
     if duplicates:
         raise Unprocessable(f"Step names must be unique: {', '.join(duplicates)}.", f"duplicate labels {duplicates}")
+    dangling = references.problems(nodes, organization_id, registry)
+    if dangling:
+        first = dangling[0]
+        hint = f" ({first['hint']})" if first["hint"] else ""
+        raise Unprocessable(f"Step “{first['node']}”: {first['field']} {first['problem']}{hint}.",
+                            "; ".join(f"{d['node']}.{d['field']}: {d['problem']}" for d in dangling),
+                            details=dangling)
 
 
 class Workflows:
@@ -50,7 +58,7 @@ class Workflows:
 
     def on_post(self, req, resp):
         data = read_json(req, schemas.WORKFLOW_CREATE)
-        check_nodes(data.get("nodes", []))
+        check_nodes(data.get("nodes", []), req.context.organization_id)
         workflow = workflows.create(req.context.organization_id, data, req.context.actor)
         resp.status = falcon.HTTP_201
         resp.media = workflows.serialize(workflow, with_secret=True)
@@ -63,7 +71,7 @@ class Workflow:
     def on_put(self, req, resp, workflow_id):
         workflow = workflows.get(workflow_id, req.context.organization_id)
         data = read_json(req, schemas.WORKFLOW_UPDATE)
-        check_nodes(data.get("nodes", []), workflows.node_ids(workflow))
+        check_nodes(data.get("nodes", []), req.context.organization_id, workflows.node_ids(workflow))
         resp.media = workflows.serialize(workflows.update(workflow, data, req.context.actor), with_secret=True)
 
     def on_delete(self, req, resp, workflow_id):

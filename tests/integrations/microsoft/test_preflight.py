@@ -81,7 +81,10 @@ def test_a_revoked_or_foreign_connection_blocks_with_reconnect(client, org, grap
 
     assert issues == [("oauth_expired", "permissions"), ("oauth_expired", "permissions")]
     assert graph.requests == []
-    assert preflight(client, other_org, [word(revoked, template.id)]) == [("connection_error", "permissions")]
+    # another organization cannot even save a workflow naming that connection
+    foreign = client.simulate_post("/api/v1/workflows", json={"name": "x", "nodes": [word(revoked, template.id)]},
+                                   headers=other_org.headers)
+    assert foreign.status_code == 422 and foreign.json["error"]["details"][0]["field"] == "config.connection_id"
 
 
 def test_outlook_checks_recipients_and_the_account(client, org, graph, connection_id):
