@@ -108,6 +108,16 @@ class TemplateRenderError(TemplateError):
     message_human = "A tag of the template could not be evaluated."
 
 
+class TemplateImageMissing(TemplateError):
+    code = "template.image_missing"
+    message_human = "The template uses an image that is not stored with it."
+
+
+class TemplateImageInvalid(TemplateError):
+    code = "template.image_invalid"
+    message_human = "The image must be a PNG, JPEG or GIF of at most 5 MB."
+
+
 class AuthExpired(IntegrationError):
     code = "oauth_expired"
     message_human = "The connection expired; reconnect the account."

@@ -7,6 +7,10 @@ sandbox and returns what the template needs: `fields` (dotted paths such as
 `client_name`, `contact.email`) and `loops` (`{"name": "items",
 "item_fields": ["description", "price"]}`), so a frontend can build a
 mapping form and preflight can check the trigger data against the same list.
+`images` are the names given to `template_image('name')` as literals (each
+must be a valid image name); `dynamic_images` is true when a name is computed
+from the data, so a render needs every stored image and preflight cannot
+check them.
 
 Refused with a `template.*` error: bytes that are not a .docx/.pptx package
 (`template.invalid`), a tag that does not parse (`template.invalid`, with
@@ -34,7 +38,7 @@ MAX_PART_BYTES = 10 * 1024 * 1024
 TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 XML_TAG = re.compile(r"<[^>]+>")
 PPTX_TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
-SPECIAL_NAMES = {"loop", "range", "self", "caller", "varargs", "kwargs"}
+SPECIAL_NAMES = {"loop", "range", "self", "caller", "varargs", "kwargs", "template_image"}
 
 
 @dataclasses.dataclass
@@ -42,9 +46,15 @@ class Report:
     kind: str
     fields: list
     loops: list
+    images: list = dataclasses.field(default_factory=list)
+    dynamic_images: bool = False
 
     def as_dict(self):
-        return {"kind": self.kind, "fields": self.fields, "loops": self.loops}
+        return {"kind": self.kind, "fields": self.fields, "loops": self.loops, "image_names": self.images}
+
+    def images_needed(self):
+        """The stored images a render needs: a set of names, or None for all of them."""
+        return None if self.dynamic_images else set(self.images)
 
     def roots(self):
         """Top-level names the data must hold (`trigger.x` counts as `x`; `step.*` is not data)."""
@@ -167,6 +177,27 @@ def unsafe(tree):
     return None
 
 
+def image_names(part, tree):
+    """Return (literal names given to template_image(), whether any name is computed)."""
+    from storage.template_images import NAME
+
+    found, dynamic = [], False
+    for call in tree.find_all(nodes.Call):
+        if not (isinstance(call.node, nodes.Name) and call.node.name == "template_image"):
+            continue
+        first = call.args[0] if call.args else next((k.value for k in call.kwargs if k.key == "name"), None)
+        if not isinstance(first, nodes.Const):
+            dynamic = True
+            continue
+        if not isinstance(first.value, str) or not NAME.fullmatch(first.value):
+            raise TemplateInvalid(f"The image name {str(first.value)[:70]!r} in the {part} is not valid: use 1 to 64 "
+                                  "lowercase letters, digits, '-' or '_'.",
+                                  f"template_image({str(first.value)[:70]!r}) in {part}")
+        if first.value not in found:
+            found.append(first.value)
+    return found, dynamic
+
+
 def _path(node, scope):
     """Dotted path of Name/Getattr/Getitem chains, with loop variables as `name[]`."""
     parts = []
@@ -240,7 +271,7 @@ def inspect(content):
     """Validate a template's bytes; return its Report (kept per content for the process)."""
     kind = package_kind(content)
     sources = docx_sources(content) if kind == DOCX else pptx_sources(content)
-    fields, loops = [], []
+    fields, loops, images, dynamic = [], [], [], False
     for part, source in _readable(sources, kind):
         tree = parse(part, source)
         problem = unsafe(tree)
@@ -250,7 +281,10 @@ def inspect(content):
         more_fields, more_loops = collect(tree)
         fields.extend(f for f in more_fields if f not in fields)
         loops.extend(loop for loop in more_loops if loop not in loops)
-    return Report(kind, fields, loops)
+        more_images, more_dynamic = image_names(part, tree)
+        images.extend(name for name in more_images if name not in images)
+        dynamic = dynamic or more_dynamic
+    return Report(kind, fields, loops, images, dynamic)
 
 
 def _readable(sources, kind):
@@ -261,6 +295,11 @@ def _readable(sources, kind):
         raise
     except Exception as ex:  # noqa: BLE001 - broken relationships, parts or XML inside the package
         raise TemplateInvalid(f"The .{kind} file cannot be read.", f"{type(ex).__name__}: {str(ex)[:200]}") from ex
+
+
+def missing_images(report, stored):
+    """Names given to template_image() as literals that are not among the `stored` names."""
+    return [name for name in report.images if name not in stored]
 
 
 def missing(report, trigger):

@@ -8,7 +8,10 @@ seis centavos`). The locale is the node's `locale`, else `TEMPLATE_LOCALE`,
 and every filter takes `locale=` to override it.
 
 `image` turns a base64 or `data:image/...;base64,` value into a picture in
-a .docx (docxtpl InlineImage). Images are never fetched from a URL.
+a .docx (docxtpl InlineImage); `template_image('logo', width_mm=40)` (a
+global, not a filter) places the image named `logo` stored with the
+template. Its bytes are handed to the render's budget by the renderer, so
+the template itself never reads storage. Images are never fetched from a URL.
 """
 import base64
 import binascii
@@ -20,7 +23,7 @@ import babel
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 
-from integrations.errors import TemplateRenderError
+from integrations.errors import TemplateImageInvalid, TemplateImageMissing, TemplateRenderError
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_WORDS_NUMBER = decimal.Decimal(10) ** 15
@@ -168,23 +171,77 @@ def decode_image(value):
         data = base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError) as ex:
         raise TemplateRenderError("The image field is not base64 data (a URL is never fetched).", str(ex)) from ex
-    kind = next((k for magic, k in IMAGE_MAGIC if data.startswith(magic)), None)
+    kind = image_kind(data)
     if kind is None:
         raise TemplateRenderError("The image must be a PNG, JPEG or GIF.", f"starts with {data[:8]!r}")
     return data, kind
 
 
+def image_kind(data):
+    """Return "png", "jpeg" or "gif" from the bytes' signature, or None for anything else."""
+    return next((kind for magic, kind in IMAGE_MAGIC if bytes(data[:8]).startswith(magic)), None)
+
+
+def checked_image(data):
+    """Return the content type of an image to store with a template; refuse anything else.
+
+    The same rule as the `image` filter (PNG, JPEG or GIF by their magic
+    bytes, at most 5 MB), and python-docx must be able to read its header,
+    so a stored image cannot fail a render later.
+    """
+    from docx.image.image import Image
+
+    if not data:
+        raise TemplateImageInvalid("The image is empty.", "empty body")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise TemplateImageInvalid("The image is larger than 5 MB.", f"{len(data)} bytes")
+    kind = image_kind(data)
+    if kind is None:
+        raise TemplateImageInvalid("The image must be a PNG, JPEG or GIF.", f"starts with {bytes(data[:8])!r}")
+    try:
+        Image.from_blob(bytes(data))
+    except Exception as ex:  # noqa: BLE001 - python-docx raises several errors for a broken image
+        raise TemplateImageInvalid(f"The {kind.upper()} image is damaged and cannot be read.",
+                                   f"{type(ex).__name__}: {str(ex)[:200]}") from ex
+    return f"image/{kind}"
+
+
 def image(value, width_mm=None, height_mm=None):
     """`{{ logo|image(width_mm=40) }}`: the picture in the .docx, sized in millimetres."""
-    from docx.shared import Mm
-    from docxtpl import InlineImage
+    budget = _docx_budget("the image filter")
+    data, _ = decode_image(value)
+    return _picture(budget, data, width_mm, height_mm)
 
+
+def template_image(name, width_mm=None, height_mm=None):
+    """`{{ template_image('logo', width_mm=40) }}`: the image stored with the template under `name`."""
+    budget = _docx_budget("template_image()")
+    if budget.images is None:
+        raise TemplateImageMissing("template_image() places images stored with a DocG template; this template is "
+                                   "not stored in DocG, so give the picture as a base64 field with |image.",
+                                   "template_image() in a render without stored images")
+    data = budget.images.get(name) if isinstance(name, str) else None
+    if data is None:
+        shown = str(name)[:64]
+        raise TemplateImageMissing(f"The template uses the image “{shown}”, which is not stored with it; "
+                                   f"upload it with PUT /api/v1/templates/{{id}}/images/{shown}.",
+                                   f"template_image({shown!r}): no stored image of that name")
+    return _picture(budget, data, width_mm, height_mm)
+
+
+def _docx_budget(what):
     from integrations.templating import current
 
     budget = current()
     if budget is None or budget.doc is None:
-        raise TemplateRenderError("Images can only be placed in .docx templates.", "image filter outside docx")
-    data, _ = decode_image(value)
+        raise TemplateRenderError("Images can only be placed in .docx templates.", f"{what} outside docx")
+    return budget
+
+
+def _picture(budget, data, width_mm, height_mm):
+    from docx.shared import Mm
+    from docxtpl import InlineImage
+
     budget.spend("output", len(data))
     sizes = {}
     for key, size in (("width", width_mm), ("height", height_mm)):

@@ -54,6 +54,8 @@ class Budget:
     deadline: float
     thread_id: int
     doc: object = None
+    #: {name: bytes} of the images stored with the template, for template_image()
+    images: dict = None
     source: str = ""
     output: int = 0
     values: int = 0

@@ -9,8 +9,10 @@ DOCX, Word and PowerPoint fills, any future Jinja path):
   data, macros and the bounded `range` may be called;
 - mapping keys win over attributes, so `items`, `keys`, `values`, `get`,
   `update`, `count` in the data are the data, not dict methods;
-- the only global is a bounded `range`; filters are Jinja's harmless ones
-  plus the locale filters of `template_filters` (no `safe`, no `center`);
+- the only globals are a bounded `range` and `template_image(name)`, which
+  reads the images the renderer put in the budget; filters are Jinja's
+  harmless ones plus the locale filters of `template_filters` (no `safe`,
+  no `center`);
 - every expression's value goes through `finalize`, which escapes it for the
   output format of the render (`xml`: WordprocessingML / PresentationML
   text; `text`: left as it is);
@@ -112,10 +114,11 @@ class Sandbox(ImmutableSandboxedEnvironment):
     def __init__(self):
         super().__init__(undefined=jinja2.StrictUndefined, autoescape=False, finalize=_finalize,
                          loader=jinja2.DictLoader({}), auto_reload=False, keep_trailing_newline=True)
-        from integrations.template_filters import FILTERS
+        from integrations.template_filters import FILTERS, template_image
 
         self.globals.clear()
         self.globals["range"] = _Range
+        self.globals["template_image"] = _guard_filter("template_image", template_image)
         self.filters = {name: _guard_filter(name, self.filters[name]) for name in SAFE_FILTERS}
         self.filters.update({name: _guard_filter(name, f) for name, f in FILTERS.items()})
 
@@ -127,7 +130,7 @@ class Sandbox(ImmutableSandboxedEnvironment):
         return isinstance(obj, SAFE_TYPES) and super().is_safe_attribute(obj, attr, value)
 
     def is_safe_callable(self, obj):
-        if isinstance(obj, (Macro, LoopContext)) or obj is _Range:
+        if isinstance(obj, (Macro, LoopContext)) or obj is _Range or obj is self.globals.get("template_image"):
             return super().is_safe_callable(obj)
         owner = getattr(getattr(obj, "__wrapped__", obj), "__self__", None)
         return (owner is not None and not isinstance(owner, type) and isinstance(owner, SAFE_TYPES)
@@ -195,14 +198,15 @@ def _interrupt(budget):
 
 
 @contextlib.contextmanager
-def rendering(limits, fmt, *, doc=None, locale=None):
+def rendering(limits, fmt, *, doc=None, locale=None, images=None):
     """Run the body as one render: escaping format, deadline, output budget."""
     outer = _current.get()
     if outer is not None:
         yield outer
         return
     budget = Budget(limits=limits, fmt=fmt, locale=locale or limits.locale,
-                    deadline=time.monotonic() + limits.timeout_s, thread_id=threading.get_ident(), doc=doc)
+                    deadline=time.monotonic() + limits.timeout_s, thread_id=threading.get_ident(), doc=doc,
+                    images=images)
     token = _current.set(budget)
     watchdog = threading.Timer(limits.timeout_s + 0.1, _interrupt, args=(budget,))
     watchdog.daemon = True
@@ -218,12 +222,13 @@ def rendering(limits, fmt, *, doc=None, locale=None):
         _current.reset(token)
 
 
-def guarded(render, *, limits=None, fmt="text", doc=None, locale=None, template_name="the template"):
+def guarded(render, *, limits=None, fmt="text", doc=None, locale=None, images=None,
+            template_name="the template"):
     """Return `render()` run under a budget; raise only `template.*` errors."""
     limits = limits or Limits()
     budget_source = []
     try:
-        with rendering(limits, fmt, doc=doc, locale=locale) as budget:
+        with rendering(limits, fmt, doc=doc, locale=locale, images=images) as budget:
             budget_source = budget
             return render()
     except _Deadline:

@@ -41,6 +41,8 @@ ACTION_MAPPINGS = {
     "template.too_large": ("fix_template", "Fix template", "Make the template produce a smaller document, then "
                                                            "resume the run."),
     "template.timeout": ("fix_template", "Fix template", "Simplify the template's loops, then resume the run."),
+    "template.image_missing": ("fix_template", "Upload image", "Store the image with the template "
+                                                               "(PUT /templates/{id}/images/{name}), then resume the run."),
     "render.pdf_unavailable": ("contact_admin", "Install LibreOffice", "PDF output needs LibreOffice on the "
                                                                        "workers (make office)."),
     "render.pdf_failed": ("retry", "Try again", "The PDF conversion failed."),

@@ -53,3 +53,19 @@ def png(width=2, height=2):
 
 def data_uri(content, kind="png"):
     return f"data:image/{kind};base64," + base64.b64encode(content).decode()
+
+
+def gif():
+    """A real, valid 1 x 1 GIF89a."""
+    return (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00"
+            b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+
+
+def inline_pictures(content):
+    """The image bytes of every inline picture in the body, in document order."""
+    document = docx.Document(io.BytesIO(content))
+    found = []
+    for shape in document.inline_shapes:
+        blip = shape._inline.graphic.graphicData.pic.blipFill.blip
+        found.append(document.part.related_parts[blip.embed].blob)
+    return found

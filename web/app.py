@@ -7,7 +7,7 @@ from web import errors, ops
 from web.auth import AuthMiddleware
 from web.middleware import DatabaseConnection, RequestId
 from web.resources import (approvals, apps, connections, contract, control, documents, executions, health, history,
-                           mail, notfound, pages, sandbox, streams, templates, workflows)
+                           mail, notfound, pages, sandbox, streams, template_images, templates, workflows)
 from web.webhooks.signature import SignatureWebhook
 from web.webhooks.stripe import StripeWebhook
 from web.webhooks.triggers import TriggerWebhook
@@ -59,6 +59,8 @@ def create_app(services=None, *, broker=None):
     app.add_route(f"{api}/sse/organizations/stream", streams.OrganizationStream(*sse))
     app.add_route(f"{api}/templates", templates.Templates())
     app.add_route(f"{api}/templates/{{template_id}}", templates.Template())
+    app.add_route(f"{api}/templates/{{template_id}}/images", template_images.TemplateImages())
+    app.add_route(f"{api}/templates/{{template_id}}/images/{{name}}", template_images.TemplateImage())
     app.add_route(f"{api}/connections", connections.Connections())
     app.add_route(f"{api}/connections/{{connection_id}}", connections.Connection())
     app.add_route(f"{api}/connections/{{connection_id}}/test", connections.ConnectionTest(settings))

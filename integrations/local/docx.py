@@ -8,7 +8,7 @@ from integrations import template_checks, templating
 from integrations.base import Action, Result
 from integrations.errors import InvalidConfig, TemplateError, TemplateInvalid, TemplateNotFound
 from integrations.local import pdf
-from storage import documents
+from storage import documents, template_images
 from storage.models import Template
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -23,9 +23,14 @@ def safe_name(name, suffix):
 
 
 def template_context(run):
-    """Tags see trigger fields at top level, plus `trigger` and `step`."""
+    """Tags see trigger fields at top level, plus `trigger` and `step`.
+
+    NOTE: a trigger field named `template_image` stays under `trigger.` only,
+    so it cannot hide the function of that name.
+    """
     trigger = run.get("trigger", {})
-    return {**trigger, "trigger": trigger, "step": run.get("steps", {})}
+    top = {key: value for key, value in trigger.items() if key != "template_image"}
+    return {**top, "trigger": trigger, "step": run.get("steps", {})}
 
 
 def load_template(template_id, organization_id):
@@ -49,11 +54,12 @@ class SandboxedDocx(DocxTemplate):
             budget.fmt = previous
 
 
-def render_docx(content, context, *, settings=None, locale=None, template_name="The template"):
+def render_docx(content, context, *, settings=None, locale=None, images=None, template_name="The template"):
     """Return the rendered .docx bytes, rendered in the shared sandbox.
 
     Values are escaped for WordprocessingML, newlines become line breaks;
     unmapped tags are an error (`template.unmapped_tags`), not blanks.
+    `images` ({name: bytes}) are what `template_image(name)` may place.
     """
     if template_checks.inspect(bytes(content)).kind != template_checks.DOCX:
         raise TemplateInvalid("The template is not a Word (.docx) file.", "package is not a .docx")
@@ -70,7 +76,12 @@ def render_docx(content, context, *, settings=None, locale=None, template_name="
         return out.getvalue()
 
     return templating.guarded(render, limits=templating.Limits.of(settings), fmt="xml", doc=doc, locale=locale,
-                              template_name=template_name)
+                              images=images, template_name=template_name)
+
+
+def stored_images(template):
+    """The images stored with `template` that its tags may place ({name: bytes}; no query when none)."""
+    return template_images.contents(template.id, template_checks.inspect(bytes(template.content)).images_needed())
 
 
 def template_tags(content):
@@ -109,7 +120,8 @@ class LocalDocx(Action):
         template = load_template(ctx.config["template_id"], ctx.organization_id)
         try:
             rendered = render_docx(bytes(template.content), template_context(ctx.run), settings=ctx.settings,
-                                   locale=ctx.config.get("locale"), template_name=f"The template “{template.name}”")
+                                   locale=ctx.config.get("locale"), images=stored_images(template),
+                                   template_name=f"The template “{template.name}”")
         except TemplateError as ex:
             raise ex.naming(template.name)
         made = []
@@ -130,9 +142,10 @@ class LocalDocx(Action):
         if not config.get("template_id"):
             raise InvalidConfig("Choose a template for this step.", "template_id missing", code="template.not_found")
         template = load_template(config["template_id"], ctx.organization_id)
-        issues = []
+        from integrations.preflight import Issue
         from integrations.preflight_warnings import defaulted_roots
 
+        issues = []
         try:
             report = template_checks.inspect(bytes(template.content))
         except TemplateError as ex:
@@ -140,9 +153,13 @@ class LocalDocx(Action):
         # a field with a default is a warning (template.default_used), not a blocking issue
         unmapped = sorted(set(template_checks.missing(report, ctx.trigger)) - defaulted_roots(report,
                                                                                              bytes(template.content)))
+        absent = template_checks.missing_images(report, template_images.names(template.id) if report.images else ())
+        if absent:
+            issues.append(Issue("template.image_missing", "template",
+                                f"The template “{template.name}” places images that are not stored with it: "
+                                f"{', '.join(absent)}; upload them with PUT /api/v1/templates/{template.id}/images/"
+                                f"{absent[0]}.", f"template_image() names not stored: {absent}", node_id))
         if unmapped:
-            from integrations.preflight import Issue
-
             issues.append(Issue("template.unmapped_tags", "template",
                                 f"The template “{template.name}” uses tags with no value: {', '.join(unmapped)}.",
                                 f"undeclared template variables {unmapped}", node_id))

@@ -1,7 +1,8 @@
 """Peewee models of SPEC §3; every tenant-owned row carries organization_id."""
 from storage.models.base import BaseModel, utcnow
 from storage.models.tenancy import ApiToken, Organization, User
-from storage.models.workflows import Connection, Template, Workflow, WorkflowDatastore, WorkflowNode
+from storage.models.workflows import (Connection, Template, TemplateImage, Workflow, WorkflowDatastore,
+                                     WorkflowNode)
 from storage.models.executions import (
     AuditEvent,
     Execution,
@@ -14,6 +15,7 @@ from storage.models.waits import Approval, ClockTick, SandboxEnvelope, Signature
 
 __all__ = [
     "BaseModel", "utcnow", "ApiToken", "Organization", "User", "Connection", "Template",
+    "TemplateImage",
     "Workflow", "WorkflowDatastore", "WorkflowNode", "AuditEvent", "Execution", "ExecutionLog",
     "ExecutionStep", "GeneratedDocument", "SideEffect", "Approval", "ClockTick",
     "SandboxEnvelope", "SignatureRequest", "WebhookDelivery",

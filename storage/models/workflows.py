@@ -78,3 +78,19 @@ class WorkflowDatastore(BaseModel):
 
     class Meta:
         table_name = "workflow_datastore"
+
+
+class TemplateImage(BaseModel):
+    id = uuid_pk()
+    organization = peewee.ForeignKeyField(Organization, column_name="organization_id")
+    template = peewee.ForeignKeyField(Template, column_name="template_id", backref="images")
+    name = peewee.TextField()
+    content_type = peewee.TextField()
+    content = peewee.BlobField()
+    size = peewee.IntegerField()
+    sha256 = peewee.TextField()
+    created_at = created_at()
+    updated_at = timestamp(default=utcnow)
+
+    class Meta:
+        table_name = "template_images"

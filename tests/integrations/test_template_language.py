@@ -2,6 +2,7 @@
 import datetime
 import io
 
+import docx
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -127,6 +128,62 @@ def test_an_image_is_never_fetched_and_must_be_a_real_picture(value):
     with pytest.raises(TemplateProblem) as error:
         render(docx_kit.template("{{ logo|image }}"), {"logo": value})
     assert error.value.code == "template.render_error"
+
+
+def test_an_image_stored_with_the_template_is_placed_by_name():
+    logo, stamp = docx_kit.png(4, 2), docx_kit.gif()
+    content = docx_kit.template("{{ template_image('logo', width_mm=40) }} {{ client_name }}",
+                                "{% for s in signers %}{{ template_image(s.stamp, height_mm=10) }}{% endfor %}")
+
+    out = render(content, {"client_name": "Acme", "signers": [{"stamp": "stamp"}, {"stamp": "logo"}]},
+                 images={"logo": logo, "stamp": stamp})
+
+    assert docx_kit.inline_pictures(out) == [logo, stamp, logo]
+    assert docx_kit.paragraphs(out) == [" Acme", ""]
+    document = docx.Document(io.BytesIO(out))
+    assert round(document.inline_shapes[0].width.mm) == 40 and round(document.inline_shapes[1].height.mm) == 10
+
+
+@pytest.mark.parametrize("tag", ["{{ template_image('seal') }}", "{{ template_image(name) }}",
+                                 "{{ template_image(name|upper) }}"])
+def test_an_image_not_stored_with_the_template_is_a_clear_template_error(tag):
+    with pytest.raises(TemplateProblem) as error:
+        render(docx_kit.template(tag), {"name": "seal"}, images={"logo": docx_kit.png()})
+    assert error.value.code == "template.image_missing" and error.value.review
+    assert "not stored with it" in error.value.message_human
+
+
+def test_a_field_named_template_image_does_not_hide_the_function():
+    logo = docx_kit.png()
+    out = render(docx_kit.template("{{ template_image('logo') }}{{ trigger.template_image }}"),
+                 {"template_image": "data"}, images={"logo": logo})
+    assert docx_kit.inline_pictures(out) == [logo] and docx_kit.paragraphs(out) == ["data"]
+
+
+def test_template_image_outside_a_stored_template_says_so():
+    with pytest.raises(TemplateProblem) as error:
+        render(docx_kit.template("{{ template_image('logo') }}"), {})
+    assert error.value.code == "template.image_missing" and "not stored in DocG" in error.value.message_human
+
+
+def test_template_image_reads_only_what_the_renderer_gave_it():
+    # a template cannot reach the stored images, the budget or the database through the function
+    for tag in ("{{ template_image.__globals__ }}", "{{ template_image.__wrapped__('logo') }}",
+                "{{ template_image|attr('__closure__') }}"):
+        with pytest.raises(TemplateProblem) as error:
+            render(docx_kit.template(tag), {}, images={"logo": docx_kit.png()})
+        assert error.value.code in ("template.unsafe", "template.render_error"), tag
+
+
+def test_the_template_report_names_the_images_it_places():
+    from integrations import template_checks
+
+    literal = template_checks.inspect(docx_kit.template("{{ template_image('logo') }}{{ template_image('sig') }}"))
+    computed = template_checks.inspect(docx_kit.template("{{ template_image(who ~ '-sig') }}"))
+
+    assert literal.images == ["logo", "sig"] and literal.images_needed() == {"logo", "sig"}
+    assert "template_image" not in literal.fields
+    assert computed.dynamic_images and computed.images_needed() is None and computed.fields == ["who"]
 
 
 def test_the_readme_example_template_renders_its_example_data():

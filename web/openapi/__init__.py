@@ -86,7 +86,8 @@ def _operation(op):
             media["example"] = op.body_example
         content = {"application/json": media}
         if op.raw_body:
-            content["application/octet-stream"] = {"schema": {"type": "string", "format": "binary"}}
+            binary = {"schema": {"type": "string", "format": "binary"}}
+            content.update({media_type: binary for media_type in op.raw_types})
         operation["requestBody"] = {"required": op.body_required, "content": content}
     return operation
 

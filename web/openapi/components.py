@@ -112,6 +112,8 @@ SCHEMAS = {
     "Template": obj({"id": UUID, "name": {"type": "string"}, "content_type": {"type": "string"},
                      "size": {"type": "integer"}, "sha256": {"type": "string"}, "version": {"type": "integer"},
                      "created_at": TIME, "updated_at": TIME}),
+    "TemplateImage": obj({"name": {"type": "string"}, "content_type": {"type": "string"}, "size": {"type": "integer"},
+                          "sha256": {"type": "string"}, "created_at": TIME, "updated_at": TIME}),
     "TemplateList": obj({"templates": {"type": "array", "items": ref("Template")}}),
     "Connection": obj({"id": UUID, "provider": {"type": "string"}, "name": {"type": "string"},
                        "auth_type": {"type": "string"}, "status": {"type": "string"}, "key_id": {"type": "string"},

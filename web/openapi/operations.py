@@ -11,7 +11,7 @@ from storage import starts
 from storage.events import EVENT_TYPES
 from web import schemas
 from web.openapi import examples
-from web.resources import approvals, connections, control, history, sandbox, streams
+from web.resources import approvals, connections, control, history, sandbox, streams, template_images
 
 API = "/api/v1"
 ID = {"type": "string", "format": "uuid"}
@@ -28,6 +28,7 @@ class Op:
     body: dict | None = None
     body_required: bool = False
     raw_body: bool = False
+    raw_types: tuple = ("application/octet-stream",)
     query: tuple = ()
     headers: tuple = ()
     errors: tuple = ()
@@ -208,6 +209,17 @@ OPERATIONS = [
     Op("PUT", f"{API}/templates/{{template_id}}", "Replace a template's file (a new version)", "templates",
        {"200": json("Template", "The new version")}, body=schemas.TEMPLATE_JSON, body_required=True, raw_body=True),
     Op("DELETE", f"{API}/templates/{{template_id}}", "Delete a template", "templates", {"204": empty("Deleted")}),
+    Op("GET", f"{API}/templates/{{template_id}}/images", "Images stored with a template", "templates",
+       {"200": json({"type": "object", "required": ["images"], "properties": {
+           "images": {"type": "array", "items": {"$ref": "#/components/schemas/TemplateImage"}}}},
+           "The images, placed in the template with template_image(name)")}),
+    Op("GET", f"{API}/templates/{{template_id}}/images/{{name}}", "Download a template image", "templates",
+       {"200": binary("The image")}),
+    Op("PUT", f"{API}/templates/{{template_id}}/images/{{name}}", "Store an image with a template (audited)",
+       "templates", {"201": json("TemplateImage", "Stored"), "200": json("TemplateImage", "Replaced")},
+       body=template_images.IMAGE_JSON, body_required=True, raw_body=True, raw_types=template_images.IMAGE_TYPES),
+    Op("DELETE", f"{API}/templates/{{template_id}}/images/{{name}}", "Delete a template image", "templates",
+       {"204": empty("Deleted")}),
     Op("GET", f"{API}/connections", "List connections (secrets never returned)", "connections",
        {"200": json("ConnectionList", "Connections")}),
     Op("POST", f"{API}/connections", "Connect a provider with an API key or token", "connections",

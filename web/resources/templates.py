@@ -6,7 +6,7 @@ import falcon
 
 from integrations import template_checks
 from integrations.errors import TemplateProblem
-from storage import templates
+from storage import template_images, templates
 from web import schemas
 from web.errors import BadRequest, Unprocessable
 from web.validation import read_body, read_json, validate
@@ -40,12 +40,17 @@ def checked(content):
 
 
 def described(template):
-    """The template as GET /templates/{id} shows it: with the fields it needs."""
+    """The template as GET /templates/{id} shows it: the fields it needs, its images."""
     body = templates.serialize(template)
+    stored = template_images.list_for(template)
+    body["images"] = [template_images.serialize(image) for image in stored]
     try:
-        body.update(template_checks.inspect(bytes(template.content)).as_dict())
+        report = template_checks.inspect(bytes(template.content))
     except TemplateProblem as ex:  # stored before uploads were checked
         body.update({"fields": [], "loops": [], "problem": {"code": ex.code, "message_human": ex.message_human}})
+        return body
+    body.update(report.as_dict())
+    body["missing_images"] = template_checks.missing_images(report, {image.name for image in stored})
     return body
 
 
