@@ -1,7 +1,8 @@
 """gunicorn settings for the web process (gevent: many long-lived SSE streams)."""
 import settings
 
-_settings = settings.load(start_embedded=False)
+_settings = settings.load()
+settings.refuse_insecure(_settings)  # NOTE: here, in the arbiter: a worker that exits on boot is only respawned
 bind = f"0.0.0.0:{_settings.port}"
 worker_class = "gevent"
 workers = _settings.web_concurrency

@@ -1,8 +1,9 @@
 """Read every environment variable once, in one table, with defaults.
 
 `load()` is the only way to get configuration; nothing reads the environment
-at import time. With no `DATABASE_URL` / `REDIS_URL` the embedded default
-starts real servers under `VAR_DIR` (see `storage/embedded.py`).
+at import time, and nothing here starts anything. With no `DATABASE_URL` /
+`REDIS_URL` the callers start the embedded default under `VAR_DIR`
+(`storage.embedded.with_servers`).
 """
 import contextvars
 import dataclasses
@@ -65,11 +66,20 @@ TABLE = [
     ("STRIPE_WEBHOOK_SECRET", "", str, "whsec_... secret that signs Stripe webhooks"),
     ("LOG_LEVEL", "INFO", str, "level of the JSON log lines every process writes"),
     ("HTTP_TIMEOUT", "15", float, "seconds for every outbound HTTP call"),
+    ("DOCG_EMBEDDED", "", _bool, "set by `docg up`/`docg demo` for the processes they start on the embedded "
+                                 "servers; not for hand use"),
+    ("WEBHOOK_TOLERANCE_SECONDS", "300", int, "a signed trigger webhook whose timestamp is further from now is "
+                                                "refused (401)"),
+    ("BODY_READ_TIMEOUT_SECONDS", "15", float, "a request body not fully received in this time is cut off "
+                                                "(408, connection closed)"),
+    ("OUTBOUND_ALLOW", "", _csv, "host, host:port or CIDR (comma-separated) that tenant-chosen URLs may reach "
+                                 "although private/loopback; empty by default"),
+    ("DOCG_PROFILE", "", str, "dev allows the change-me secrets anywhere; empty allows them on the embedded default "
+                              "only; any other profile refuses to start with them"),
     ("PDF_CONVERSIONS_PER_PROCESS", "2", int, "LibreOffice conversions one worker process runs at once; more wait"),
     ("PDF_TIMEOUT_SECONDS", "60", float, "a LibreOffice conversion running longer is killed (and retried)"),
     ("SIGNED_FETCH_RETRIES", "8", int, "attempts to download a signed PDF and audit trail before the run goes on "
                                        "without them"),
-    ("DOCG_PROFILE", "dev", str, "dev allows the change-me secrets; any other profile refuses to start with them"),
     ("TEMPLATE_RENDER_TIMEOUT_S", "10", float, "seconds one tenant template may take to render (template.timeout)"),
     ("TEMPLATE_MAX_OUTPUT_BYTES", "20971520", int, "bytes one rendered template may produce (template.too_large)"),
     ("TEMPLATE_LOCALE", "pt_BR", str, "default locale of the template filters (currency, number, date, words)"),
@@ -116,6 +126,10 @@ class Settings:
     microsoft_client_id: str
     microsoft_client_secret: str
     stripe_webhook_secret: str
+    docg_embedded: bool
+    webhook_tolerance_seconds: int
+    body_read_timeout_seconds: float
+    outbound_allow: tuple
     pdf_conversions_per_process: int
     pdf_timeout_seconds: float
     signed_fetch_retries: int
@@ -142,39 +156,60 @@ class Settings:
         return Path(self.storage_root or Path(self.var_dir) / "files")
 
 
-def load(environ=None, *, start_embedded=True):
-    """Build Settings from the environment, starting embedded servers if needed."""
+def load(environ=None, *, start_embedded=False):
+    """Build Settings from the environment (nothing else: no server is started here).
+
+    `storage.embedded.with_servers(settings)` fills empty DATABASE_URL /
+    REDIS_URL with embedded servers. NOTE: `start_embedded` is accepted for
+    older callers and ignored.
+    """
     environ = os.environ if environ is None else environ
     values = {}
     for name, default, parse, _ in TABLE:
         values[name.lower()] = parse(environ.get(name) or default)
     values["public_base_url"] = values["public_base_url"] or f"http://localhost:{values['port']}"
     refuse_insecure_secrets(values)
-    var_dir = Path(values["var_dir"])
-    if start_embedded and not values["database_url"]:
-        from storage import embedded
-
-        var_dir.mkdir(parents=True, exist_ok=True)
-        values["database_url"] = embedded.ensure_postgres(var_dir)
-    if start_embedded and not values["redis_url"]:
-        from storage import embedded
-
-        var_dir.mkdir(parents=True, exist_ok=True)
-        values["redis_url"] = embedded.ensure_redis(var_dir)
     return Settings(**values)
 
 
-class InsecureSettings(ValueError):
-    """A production profile was started with a placeholder secret."""
+#: the development defaults `insecure_secrets` refuses away from the embedded default
+DEV_SECRET_KEY = "dev-insecure-secret-change-me"
 
 
-#: secrets that must not keep a placeholder value outside the dev profile
+def on_embedded_default(settings):
+    """Whether this process runs on the embedded servers (no URL given, or started by `docg up`/`demo`)."""
+    return settings.docg_embedded or (not settings.database_url and not settings.redis_url)
+
+
+def insecure_secrets(settings):
+    """What is left at a development default, when that is not allowed; empty when fine.
+
+    Allowed with DOCG_PROFILE=dev (a try-out), and with no profile on the
+    embedded default; refused on real servers or with any other profile.
+    """
+    if settings.docg_profile == "dev" or (not settings.docg_profile and on_embedded_default(settings)):
+        return []
+    problems = []
+    if settings.secret_key == DEV_SECRET_KEY or not settings.secret_key:
+        problems.append("SECRET_KEY is the development default; generate one with\n"
+                        "    python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+    if not settings.encryption_key:
+        problems.append("ENCRYPTION_KEY is empty (credentials would be sealed with a key derived from SECRET_KEY); "
+                        "generate one with\n    docg keys generate")
+    return problems
+
+
+class InsecureSettings(SystemExit):
+    """Refuse to start with development secrets on real servers (or a production profile)."""
+
+
+#: secrets that must not keep a placeholder value under a profile other than dev
 GUARDED_SECRETS = ("SECRET_KEY", "ADMIN_TOKEN")
 
 
 def refuse_insecure_secrets(values):
-    """Raise InsecureSettings when a guarded secret says change-me outside DOCG_PROFILE=dev."""
-    if values["docg_profile"] == "dev":
+    """Raise InsecureSettings when a guarded secret says change-me under a profile other than dev (or none)."""
+    if values["docg_profile"] in ("dev", ""):
         return
     weak = [name for name in GUARDED_SECRETS if "change-me" in values[name.lower()]]
     if weak:
@@ -184,8 +219,18 @@ def refuse_insecure_secrets(values):
                                f"DOCG_PROFILE=dev for a local try-out")
 
 
+def refuse_insecure(settings):
+    """Stop the process (web, worker, clock) when `insecure_secrets` finds anything."""
+    problems = insecure_secrets(settings)
+    if problems:
+        raise InsecureSettings("DocG refuses to start with development secrets on a real database or Redis:\n- "
+                               + "\n- ".join(problems) + "\n(DOCG_PROFILE=dev allows them for a local try-out)")
+
+
 def export_embedded(settings):
     """Put the resolved server URLs in os.environ so child processes share them."""
+    if on_embedded_default(settings):
+        os.environ["DOCG_EMBEDDED"] = "1"
     os.environ["DATABASE_URL"] = settings.database_url
     os.environ["REDIS_URL"] = settings.redis_url
 
@@ -194,12 +239,27 @@ def export_embedded(settings):
 correlation_id = contextvars.ContextVar("correlation_id", default=None)
 
 
+def _without_message_bodies(args):
+    """Log a Dramatiq message as `actor[message id]`: its arguments carry the run's data (personal data)."""
+    def short(value):
+        if hasattr(value, "message_id") and hasattr(value, "actor_name"):
+            return f"{value.actor_name}[{value.message_id}]"
+        return value
+
+    if isinstance(args, tuple):
+        return tuple(short(a) for a in args)
+    if isinstance(args, dict):
+        return {k: short(v) for k, v in args.items()}
+    return args
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time (UTC), level, logger, message, correlation id."""
 
     converter = time.gmtime
 
     def format(self, record):
+        record.args = _without_message_bodies(record.args)
         data = {"ts": f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')}.{int(record.msecs):03d}Z",
                 "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage(),
                 "pid": record.process, "thread": record.threadName}

@@ -42,7 +42,10 @@ def setup():
     global broker, services
     settings = settings_module.load()
     settings_module.configure_logging(settings.log_level)
-    from storage import bootstrap
+    settings_module.refuse_insecure(settings)
+    from storage import bootstrap, embedded
+
+    settings = embedded.with_servers(settings)
 
     services = bootstrap.configure(settings)
     load_apps()

@@ -18,7 +18,7 @@ from storage import steps as step_state
 from integrations import preflight
 from integrations.base import NodeContext, load_apps
 from integrations.errors import IntegrationError
-from storage import executions, preflights, reviews, runstate, starts, waits
+from storage import executions, node_secrets, preflights, reviews, runstate, starts, waits
 from storage.db import database
 from storage.errors import InvalidTransition
 from storage.events import EventBatch
@@ -196,7 +196,8 @@ def _run_node(execution, step, envelope):
         node_id=str(step.node_id), node_type=step.node_type, label=step.label, position=step.position,
         config={}, run=envelope.context, settings=services().settings, dry_run=execution.dry_run,
         services=services())
-    ctx.config = action.resolve_config(step.config or {}, envelope.context)
+    ctx.config = action.resolve_config(node_secrets.reveal(step.config, execution.organization_id),
+                                       envelope.context)
     step_state.record_input(step, ctx.config)
     return action.run(ctx)
 

@@ -109,7 +109,7 @@ def prepare(web_connections=0, database=BENCH_DB, redis_db=BENCH_REDIS_DB):
     else:
         os.environ.pop("WEB_CONNECTIONS", None)
     raise_fd_limit()
-    return bootstrap.configure(settings.load(start_embedded=False))
+    return bootstrap.configure(settings.load())
 
 
 def start_web(app="web.wsgi:app", name="web", probe="/health"):

@@ -6,10 +6,17 @@ import sys
 import settings as settings_module
 
 
+def _settings():
+    """Settings with the embedded servers started when no URL is given."""
+    from storage import embedded
+
+    return embedded.with_servers(settings_module.load())
+
+
 def _storage():
     from storage import bootstrap
 
-    config = settings_module.load()
+    config = _settings()
     bootstrap.configure_database(config)
     return config
 
@@ -61,13 +68,13 @@ def cmd_org_domains(args):
 def cmd_up(args):
     from cli import processes
 
-    return processes.up(settings_module.load(), port=args.port)
+    return processes.up(_settings(), port=args.port)
 
 
 def cmd_demo(args):
     from cli import demo
 
-    return demo.main(settings_module.load(), keep=args.keep)
+    return demo.main(_settings(), keep=args.keep)
 
 
 def cmd_run(args):
@@ -129,7 +136,7 @@ def cmd_down(args):
 
     from storage import embedded
 
-    var_dir = Path(settings_module.load(start_embedded=False).var_dir)
+    var_dir = Path(settings_module.load().var_dir)
     # NOTE: the test suite's embedded servers live under ROOT/var/test whatever VAR_DIR says.
     for folder in dict.fromkeys([var_dir, var_dir / "test", settings_module.ROOT / "var" / "test"]):
         embedded.stop(folder)
@@ -139,13 +146,13 @@ def cmd_down(args):
 def cmd_mail(args):
     from cli import mail
 
-    return mail.show(settings_module.load(start_embedded=False), args)
+    return mail.show(settings_module.load(), args)
 
 
 def cmd_health(args):
     from cli import health
 
-    healthy, seen = health.check(args.role, port=settings_module.load(start_embedded=False).port)
+    healthy, seen = health.check(args.role, port=settings_module.load().port)
     print(f"{args.role}: {'healthy' if healthy else 'UNHEALTHY'} ({seen})")
     return 0 if healthy else 1
 

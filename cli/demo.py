@@ -179,6 +179,8 @@ def main(config, *, keep=False):
     mail, drop = start_mail(demo_dir / "mail")
     env["SMTP_URL"] = f"smtp://127.0.0.1:{mail.port}"
     receiver = start_receiver(demo_dir / "webhooks.jsonl")
+    # NOTE: the demo's own receiver is on loopback, which the outbound guard refuses unless it is listed
+    env["OUTBOUND_ALLOW"] = ",".join(filter(None, [env.get("OUTBOUND_ALLOW"), f"127.0.0.1:{receiver.server_port}"]))
     env["dramatiq_worker_timeout"] = env.get("dramatiq_worker_timeout", "100")
     # NOTE: a queue namespace of its own, so a `docg up` on the same servers does not take the demo's hops.
     env["BROKER_NAMESPACE"] = f"{config.broker_namespace}-demo"

@@ -8,6 +8,8 @@ import dataclasses
 import importlib
 from typing import Any, Callable, Optional
 
+from integrations.connections import handle_for
+
 PHASES = ("trigger", "render", "save", "delivery", "approval", "signature")
 
 
@@ -39,8 +41,6 @@ class NodeContext:
 
     def connection(self, connection_id=None):
         """The node's connection (its config's `connection_id`), ready to call the provider."""
-        from integrations.connections import handle_for
-
         return handle_for(connection_id or self.config.get("connection_id"), self.organization_id, self.settings)
 
     def http(self, connection_id=None):
@@ -140,42 +140,5 @@ class App:
     description: str = ""
 
 
-class Registry:
-    """Node types to actions, filled by each app package's `register()`."""
-
-    def __init__(self):
-        self.apps = {}
-        self.actions = {}
-        self.providers = {}
-
-    def register(self, app: App):
-        self.apps[app.key] = app
-        for action in app.actions:
-            self.actions[action.key] = action
-
-    def register_provider(self, provider: Provider):
-        self.providers[provider.key] = provider
-
-    def action(self, node_type):
-        return self.actions.get(node_type)
-
-    def phase_of(self, node_type):
-        action = self.actions.get(node_type)
-        return action.phase if action else None
-
-
-registry = Registry()
-
-
-#: every package whose `register(registry)` adds apps, in catalogue order
-INSTALLED = ("integrations.local", "integrations.signatures", "integrations.hubspot", "integrations.google",
-             "integrations.microsoft", "integrations.s3", "integrations.ai", "integrations.stripe")
-
-
-def load_apps():
-    """Register every app shipped with DocG (idempotent)."""
-    if registry.apps:
-        return registry
-    for name in INSTALLED:
-        importlib.import_module(name).register(registry)
-    return registry
+# NOTE: kept importable from here; the registry lives in integrations/registry.py
+from integrations.registry import INSTALLED, Registry, load_apps, registry  # noqa: E402,F401

@@ -9,7 +9,9 @@ lock; a process that finds the token already refreshed uses it.
 import datetime
 
 from integrations.errors import AuthExpired, InvalidConfig
-from integrations.http import Session, raise_for_status
+from integrations.http import Session, describe, error_code, raise_for_status
+from integrations.outbound import Policy
+from integrations.registry import load_apps
 from storage import connections as store
 from storage.db import database
 from storage.models import Connection
@@ -23,8 +25,6 @@ class RefreshRefused(AuthExpired):
 
 def handle_for(connection_id, organization_id, settings):
     """Return the live connection of this organization, or a clear error."""
-    from integrations.base import load_apps
-
     if not connection_id:
         raise InvalidConfig("Choose a connection for this step.", "connection_id missing", code="connection_error")
     try:
@@ -68,6 +68,7 @@ class ConnectionHandle:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def session(self, correlation_id=None, **options):
+        options.setdefault("policy", Policy.from_settings(self.settings))
         return ProviderSession(self, correlation_id=correlation_id, timeout=self.settings.http_timeout, **options)
 
     def access_token(self):
@@ -101,12 +102,12 @@ class ConnectionHandle:
         data = {"grant_type": "refresh_token", "refresh_token": current["refresh_token"],
                 "client_id": getattr(self.settings, oauth.client_id_setting),
                 "client_secret": getattr(self.settings, oauth.client_secret_setting)}
-        with Session(timeout=self.settings.http_timeout) as http:
+        with Session(timeout=self.settings.http_timeout, policy=Policy.from_settings(self.settings)) as http:
             response = http.post(current.get("token_url") or oauth.token_url, data=data,
                                  headers={"Accept": "application/json"})
         if response.status_code in (400, 401):
             raise RefreshRefused(f"The {self.provider.name} connection was revoked; reconnect it.",
-                                 f"token refresh refused: {response.status_code} {response.text[:300]}")
+                                 f"token refresh refused: {describe(response)}{error_code(response)}")
         body = raise_for_status(response, what="token refresh").json()
         tokens = {"access_token": body["access_token"]}
         if body.get("refresh_token"):

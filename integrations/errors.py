@@ -152,3 +152,10 @@ class Timeout(Unavailable):
 class BadResponse(IntegrationError):
     code = "bad_response"
     message_human = "The service answered with an error."
+
+
+class OutboundBlocked(IntegrationError):
+    """A tenant-chosen address is not one DocG may call (see integrations/outbound.py)."""
+
+    code = "outbound.blocked"
+    message_human = "DocG may not call this address."

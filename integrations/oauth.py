@@ -9,7 +9,8 @@ import time
 from urllib.parse import urlencode
 
 from integrations.errors import AuthExpired, InvalidConfig
-from integrations.http import Session, raise_for_status
+from integrations.http import Session, describe, error_code, raise_for_status
+from integrations.outbound import Policy
 
 STATE_TTL = 600
 
@@ -65,10 +66,10 @@ def exchange_code(app, settings, code, redirect_uri, *, token_url=None):
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
             "client_id": getattr(settings, oauth.client_id_setting),
             "client_secret": getattr(settings, oauth.client_secret_setting)}
-    with Session(timeout=settings.http_timeout) as http:
+    with Session(timeout=settings.http_timeout, policy=Policy.from_settings(settings)) as http:
         response = http.post(token_url or oauth.token_url, data=data, headers={"Accept": "application/json"})
     if response.status_code in (400, 401):
-        raise AuthExpired(f"{app.name} refused the sign-in; try again.", response.text[:300])
+        raise AuthExpired(f"{app.name} refused the sign-in; try again.", describe(response) + error_code(response))
     body = raise_for_status(response, what="sign-in").json()
     credentials = {"access_token": body["access_token"], "refresh_token": body.get("refresh_token"),
                    "scope": body.get("scope")}

@@ -116,4 +116,26 @@ def rotate_keys():
                     values["key_id"] = ring.current_kid
                 model.update(values).where(model.id == row_id).execute()
                 rewritten += 1
+        rewritten += _rotate_node_secrets()
+    return rewritten
+
+
+def _rotate_node_secrets():
+    """Re-seal the secrets in node and step configs (storage/node_secrets.py); return secrets rewritten."""
+    import json
+
+    from storage import node_secrets
+
+    rewritten = 0
+    for table, owner in (("workflow_nodes", "SELECT organization_id FROM workflows WHERE id = t.workflow_id"),
+                         ("execution_steps", "SELECT organization_id FROM workflow_executions "
+                                             "WHERE id = t.execution_id")):
+        sql = (f"SELECT t.id, t.config, ({owner}) FROM {table} t "
+               f"WHERE t.config::text LIKE %s")
+        for row_id, config, organization_id in database.execute_sql(sql, (f"%{node_secrets.PREFIX}%",)).fetchall():
+            config = json.loads(config) if isinstance(config, str) else config
+            fresh, count = node_secrets.reseal(config, organization_id)
+            if count:
+                database.execute_sql(f"UPDATE {table} SET config = %s WHERE id = %s", (json.dumps(fresh), row_id))
+                rewritten += count
     return rewritten

@@ -1,7 +1,7 @@
 """Run real PostgreSQL and Redis under VAR_DIR so a new user needs no servers.
 
-The "embedded default": with no DATABASE_URL / REDIS_URL, `settings.load()`
-calls `ensure_postgres` and `ensure_redis`. Both start a server the first
+The "embedded default": with no DATABASE_URL / REDIS_URL, `with_servers()`
+(called by each process's start-up) calls `ensure_postgres` and `ensure_redis`. Both start a server the first
 time and reuse it afterwards, also when another process (web, worker, clock)
 started it; the servers outlive the process and `stop()` ends them.
 
@@ -10,6 +10,7 @@ short enough), `redis/` (AOF, pidfile, log, socket) and `.embedded.lock`.
 Neither server listens on TCP; clients use unix sockets.
 """
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import importlib.util
@@ -35,6 +36,21 @@ STOP_TIMEOUT = 10.0
 LOCK_NAME = ".embedded.lock"
 # NOTE: 104 is sun_path on macOS/BSD (Linux has 108); it counts the NUL.
 SUN_PATH_MAX = 104
+
+
+def with_servers(settings):
+    """Return `settings` with an empty DATABASE_URL / REDIS_URL pointing at a started embedded server."""
+    var_dir = Path(settings.var_dir)
+    changes = {}
+    if not settings.database_url:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        changes["database_url"] = ensure_postgres(var_dir)
+    if not settings.redis_url:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        changes["redis_url"] = ensure_redis(var_dir)
+    if changes and not settings.database_url and not settings.redis_url:
+        changes["docg_embedded"] = True
+    return dataclasses.replace(settings, **changes) if changes else settings
 
 
 def ensure_postgres(var_dir: Path) -> str:

@@ -89,3 +89,10 @@ class Conflict(StorageError):
 
     code = "conflict"
     message_human = "That conflicts with the current state."
+
+
+class SecretNotSet(StorageError):
+    """A node secret was sent back as "[set]" where nothing is stored."""
+
+    code = "secret.not_set"
+    message_human = 'A secret was sent as "[set]" but this step has no stored secret there; send the value.'

@@ -1,5 +1,5 @@
 """Record a preflight result on the run and route it (seed F2, F13)."""
-from storage import logs, recommendations, reviews, runstate
+from storage import logs, node_secrets, recommendations, reviews, runstate
 from storage.db import database
 from storage.events import EventBatch
 from storage.models import Execution, ExecutionStep, utcnow
@@ -67,7 +67,8 @@ def clear_for_resume(execution, *, trigger_data=None, node_changes=None):
                                                     | (ExecutionStep.node_id.cast("text") == step_ref))).first())
             if step is None:
                 return None, step_ref
-            ExecutionStep.update(config={**(step.config or {}), **changes}).where(ExecutionStep.id == step.id).execute()
+            ExecutionStep.update(config=node_secrets.seal({**(step.config or {}), **changes}, execution.organization_id,
+                                                             step.config)).where(ExecutionStep.id == step.id).execute()
         rows = (Execution.update(fields).where((Execution.id == execution.id)
                                               & (Execution.version == execution.version)).execute())
         if not rows:

@@ -1,6 +1,7 @@
 """Workflows and their ordered nodes, scoped by organization."""
 import secrets
 
+from storage import node_secrets
 from storage.db import database
 from storage.errors import Conflict, NotFound
 from storage.executions import nodes_of
@@ -25,20 +26,27 @@ def node_ids(workflow):
 
 
 def _replace_nodes(workflow, nodes, *, keep_ids=False):
-    """Store `nodes` in order; with `keep_ids`, a node sent with its `id` keeps it.
+    """Store `nodes` in order, secrets sealed; with `keep_ids`, a node sent with its `id` keeps it.
 
+    "[set]" keeps the secret of the same node (by id, else label, else position).
     NOTE: the rows are deleted and inserted again (positions are unique per
     workflow); nothing references a node row, runs snapshot nodes by id.
     The caller checked that every kept id is one of this workflow's nodes.
     """
-    WorkflowNode.delete().where(WorkflowNode.workflow == workflow.id).execute()
+    old = nodes_of(workflow)
+    by_id = {str(n.id).lower(): n.config for n in old}
+    by_label, by_position = {n.label: n.config for n in old}, {n.position: n.config for n in old}
     rows = []
     for i, n in enumerate(nodes):
-        row = {"workflow": workflow.id, "position": i, "node_type": n["node_type"],
-               "label": n.get("label") or f"{n['node_type']}-{i + 1}", "config": n.get("config") or {}}
-        if keep_ids and n.get("id"):
+        label = n.get("label") or f"{n['node_type']}-{i + 1}"
+        kept = str(n["id"]).lower() if keep_ids and n.get("id") else None
+        previous = by_id[kept] if kept in by_id else by_label.get(label, by_position.get(i))
+        row = {"workflow": workflow.id, "position": i, "node_type": n["node_type"], "label": label,
+               "config": node_secrets.seal(n.get("config") or {}, workflow.organization_id, previous)}
+        if kept:
             row["id"] = n["id"]
         rows.append(row)
+    WorkflowNode.delete().where(WorkflowNode.workflow == workflow.id).execute()
     if rows:
         WorkflowNode.insert_many(rows).execute()
 
@@ -95,7 +103,7 @@ def serialize(workflow, *, with_secret=False):
         "status": workflow.status, "created_at": workflow.created_at.isoformat(),
         "updated_at": workflow.updated_at.isoformat(),
         "nodes": [{"id": str(n.id), "position": n.position, "node_type": n.node_type, "label": n.label,
-                   "config": n.config} for n in nodes_of(workflow)],
+                   "config": node_secrets.mask(n.config)} for n in nodes_of(workflow)],
     }
     if with_secret:
         data["webhook_secret"] = workflow.webhook_secret

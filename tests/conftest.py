@@ -59,6 +59,9 @@ def pytest_configure(config):
         "SECRET_KEY": "test-secret", "dramatiq_worker_timeout": "100",
         "HOP_MAX_RETRIES": "3", "DB_POOL_SIZE": "40", "SSE_HEARTBEAT_SECONDS": "1",
         "CLICKSIGN_WEBHOOK_SECRET": "cs-webhook-secret", "ZAPSIGN_WEBHOOK_SECRET": "zs-webhook-secret",
+        # provider fakes and receivers run on loopback; tests/security starts workers without this
+        "OUTBOUND_ALLOW": "127.0.0.1,localhost,::1",
+        "ENCRYPTION_KEY": "test:" + "A" * 42 + "Q",
     })
     _reset(db_url, redis_url)
 

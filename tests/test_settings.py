@@ -13,20 +13,19 @@ def test_the_readme_configuration_table_lists_every_setting():
 
 
 def test_sse_streams_leave_web_connections_free_for_health_and_the_api():
-    defaults = settings.load({}, start_embedded=False)
+    defaults = settings.load({})
     assert defaults.sse_stream_limit == 1800 < defaults.web_connections == 2000
-    small = settings.load({"WEB_CONNECTIONS": "12"}, start_embedded=False)
+    small = settings.load({"WEB_CONNECTIONS": "12"})
     assert small.sse_stream_limit == 10
-    assert settings.load({"SSE_MAX_STREAMS": "3"}, start_embedded=False).sse_stream_limit == 3
+    assert settings.load({"SSE_MAX_STREAMS": "3"}).sse_stream_limit == 3
 
 
 def test_a_non_default_port_moves_the_links_and_the_cli_with_it():
     from cli.client import default_url
 
-    assert settings.load({"PORT": "8123"}, start_embedded=False).public_base_url == "http://localhost:8123"
-    assert settings.load({}, start_embedded=False).public_base_url == "http://localhost:8000"
-    assert settings.load({"PORT": "8123", "PUBLIC_BASE_URL": "https://docg.example"},
-                         start_embedded=False).public_base_url == "https://docg.example"
+    assert settings.load({"PORT": "8123"}).public_base_url == "http://localhost:8123"
+    assert settings.load({}).public_base_url == "http://localhost:8000"
+    assert settings.load({"PORT": "8123", "PUBLIC_BASE_URL": "https://docg.example"}).public_base_url == "https://docg.example"
     assert default_url({"PORT": "8123"}) == "http://localhost:8123"
     assert default_url({}) == "http://localhost:8000"
     assert default_url({"PORT": "8123", "DOCG_URL": "https://docg.example/"}) == "https://docg.example"
@@ -35,11 +34,9 @@ def test_a_non_default_port_moves_the_links_and_the_cli_with_it():
 def test_change_me_secrets_are_refused_outside_the_dev_profile():
     import pytest
 
-    assert settings.load({}, start_embedded=False).docg_profile == "dev"
+    assert settings.load({}).docg_profile == ""
     with pytest.raises(settings.InsecureSettings, match="SECRET_KEY"):
-        settings.load({"DOCG_PROFILE": "production", "ADMIN_TOKEN": "a-real-token"}, start_embedded=False)
+        settings.load({"DOCG_PROFILE": "production", "ADMIN_TOKEN": "a-real-token"})
     with pytest.raises(settings.InsecureSettings, match="ADMIN_TOKEN"):
-        settings.load({"DOCG_PROFILE": "production", "SECRET_KEY": "s3cr3t", "ADMIN_TOKEN": "change-me-admin"},
-                      start_embedded=False)
-    settings.load({"DOCG_PROFILE": "production", "SECRET_KEY": "s3cr3t", "ADMIN_TOKEN": "t0ken"},
-                  start_embedded=False)
+        settings.load({"DOCG_PROFILE": "production", "SECRET_KEY": "s3cr3t", "ADMIN_TOKEN": "change-me-admin"})
+    settings.load({"DOCG_PROFILE": "production", "SECRET_KEY": "s3cr3t", "ADMIN_TOKEN": "t0ken"})

@@ -3,9 +3,9 @@ import falcon
 
 from actors.payments import apply_stripe_delivery
 from storage.bootstrap import redis_client
-from web import errors, ops
+from web import errors, ops, validation
 from web.auth import AuthMiddleware
-from web.middleware import DatabaseConnection, RequestId
+from web.middleware import DatabaseConnection, RequestId, SecurityHeaders
 from web.resources import (approvals, apps, connections, contract, control, documents, executions, health, history,
                            mail, notfound, pages, sandbox, streams, template_images, templates, workflows)
 from web.webhooks.signature import SignatureWebhook
@@ -27,7 +27,9 @@ def create_app(services=None, *, broker=None):
     admission = Admission(settings.sse_stream_limit)
     sse = (hub, services.redis, settings.sse_heartbeat_seconds, admission)
 
-    app = falcon.App(middleware=[RequestId(), DatabaseConnection(), AuthMiddleware(settings.secret_key)],
+    validation.BODY_READ_TIMEOUT = settings.body_read_timeout_seconds
+    app = falcon.App(middleware=[RequestId(), SecurityHeaders(), DatabaseConnection(),
+                                 AuthMiddleware(settings.secret_key)],
                      sink_before_static_route=False)  # /api/docs assets before the catch-all 404 sink
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
@@ -74,7 +76,7 @@ def create_app(services=None, *, broker=None):
     signature_webhook = SignatureWebhook(settings)
     app.add_route(f"{api}/webhooks/signature/{{provider}}", signature_webhook)
     app.add_route(f"{api}/webhooks/signature/{{provider}}/{{connection_id}}", signature_webhook, suffix="connection")
-    app.add_route(f"{api}/webhooks/triggers/{{workflow_id}}", TriggerWebhook())
+    app.add_route(f"{api}/webhooks/triggers/{{workflow_id}}", TriggerWebhook(settings.webhook_tolerance_seconds))
     stripe_webhook = StripeWebhook(settings, enqueue=apply_stripe_delivery.send)
     app.add_route(f"{api}/webhooks/stripe", stripe_webhook)
     app.add_route(f"{api}/webhooks/stripe/{{connection_id}}", stripe_webhook, suffix="connection")

@@ -14,8 +14,8 @@ import peewee
 import redis
 from playhouse.pool import MaxConnectionsExceeded
 
-from integrations.errors import IntegrationError, InvalidConfig
-from storage.errors import Conflict, InvalidTransition, NotFound, StorageError
+from integrations.errors import IntegrationError, InvalidConfig, OutboundBlocked
+from storage.errors import Conflict, InvalidTransition, NotFound, SecretNotSet, StorageError
 from storage.pages import BadCursor
 
 log = logging.getLogger("docg.web")
@@ -61,6 +61,10 @@ class PayloadTooLarge(ApiError):
     status, code, message_human = falcon.HTTP_413, "payload_too_large", "The request body is too large."
 
 
+class RequestTimeout(ApiError):
+    status, code, message_human = falcon.HTTP_408, "request_timeout", "The request body arrived too slowly."
+
+
 class Unprocessable(ApiError):
     status, code, message_human = falcon.HTTP_422, "invalid_fields", "Some fields are invalid."
 
@@ -85,6 +89,7 @@ STORAGE_STATUS = [
     (NotFound, falcon.HTTP_404),
     (InvalidTransition, falcon.HTTP_409),
     (Conflict, falcon.HTTP_409),
+    (SecretNotSet, falcon.HTTP_422),
 ]
 
 
@@ -115,7 +120,7 @@ def handle_storage_error(req, resp, ex, params):
 
 
 def handle_integration_error(req, resp, ex, params):
-    if isinstance(ex, InvalidConfig):
+    if isinstance(ex, (InvalidConfig, OutboundBlocked)):
         status = falcon.HTTP_422
     else:
         status = falcon.HTTP_503 if ex.retryable else falcon.HTTP_502

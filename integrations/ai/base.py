@@ -16,6 +16,7 @@ import json
 import re
 
 from integrations.errors import AuthExpired, BadResponse, IntegrationError, PermissionDenied, RateLimited, Unavailable
+from integrations.outbound import safe_url
 
 #: generation can take far longer than an ordinary API call
 GENERATION_READ_TIMEOUT = 120.0
@@ -73,7 +74,7 @@ def body_of(response):
 
 
 def detail_of(response, message):
-    return f"{response.request.method} {response.url} -> {response.status_code}: {message or response.text[:300]}"
+    return f"{response.request.method} {safe_url(response.url)} -> {response.status_code}: {message or response.reason}"
 
 
 def retry_after_of(response):

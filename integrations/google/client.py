@@ -73,7 +73,7 @@ class GoogleError:
         reasons = [item.get("reason") for item in error.get("errors") or [] if isinstance(item, dict)]
         reasons += [item.get("reason") for item in error.get("details") or [] if isinstance(item, dict)]
         reasons.append(error.get("status"))
-        return cls(response.status_code, str(error.get("message") or response.text[:300]),
+        return cls(response.status_code, str(error.get("message") or response.reason or ""),
                    tuple(r for r in reasons if r))
 
 

@@ -42,6 +42,7 @@ from urllib.parse import quote
 
 from integrations.errors import BadResponse, IntegrationError, InvalidConfig, PermissionDenied, RateLimited
 from integrations.http import raise_for_status
+from integrations.outbound import safe_url
 
 OBJECT_TYPES = {"deals": "deal", "contacts": "contact", "companies": "company"}
 NOTE_ASSOCIATION_TYPES = {"contacts": 202, "companies": 190, "deals": 214}
@@ -131,11 +132,11 @@ def error_body(response):
 
 def detail_of(response):
     body = error_body(response)
-    parts = [f"{response.request.method} {response.url} -> {response.status_code}"]
+    parts = [f"{response.request.method} {safe_url(response.url)} -> {response.status_code}"]
     for key in ("category", "message", "correlationId", "policyName"):
         if body.get(key):
             parts.append(f"{key}={body[key]}")
-    return "; ".join(parts) if len(parts) > 1 else f"{parts[0]}: {response.text[:300]}"
+    return "; ".join(parts) if len(parts) > 1 else f"{parts[0]} {response.reason or ''}".rstrip()
 
 
 def check(response, what, verb="read"):

@@ -7,6 +7,7 @@ from urllib.parse import urlparse
 from integrations.base import Action, Result
 from integrations.errors import InvalidConfig, MissingRequiredField
 from integrations.http import Session, raise_for_status
+from integrations.outbound import Policy
 from integrations.variables import _MISSING, lookup
 
 
@@ -61,7 +62,8 @@ class OutgoingWebhook(Action):
                        "X-DocG-Execution": ctx.execution_id}
             if ctx.config.get("secret"):
                 headers["X-DocG-Signature"] = sign(ctx.config["secret"], body)
-            with Session(correlation_id=ctx.correlation_id, timeout=ctx.settings.http_timeout) as http:
+            with Session(correlation_id=ctx.correlation_id, timeout=ctx.settings.http_timeout,
+                         policy=Policy.from_settings(ctx.settings)) as http:
                 response = raise_for_status(http.post(url, data=body, headers=headers), what="webhook call")
             return {"url": url, "status_code": response.status_code}
 

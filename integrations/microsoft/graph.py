@@ -32,6 +32,7 @@ from integrations.connections import handle_for
 from integrations.errors import (AuthExpired, BadResponse, IntegrationError, InvalidConfig, PermissionDenied,
                                  RateLimited, TemplateNotFound, Unavailable)
 from integrations.http import Session
+from integrations.outbound import safe_url
 
 #: the simple upload API takes at most 4 MB; larger files need an upload session
 SIMPLE_UPLOAD_LIMIT = 4 * 1024 * 1024
@@ -96,7 +97,7 @@ def graph_error(response):
     if not isinstance(error, dict):  # the token endpoint's {"error": "invalid_grant"} shape
         error = {"code": str(error)}
     inner = error.get("innerError") or error.get("innererror") or {}
-    return (str(error.get("code") or ""), str(error.get("message") or response.text[:300]),
+    return (str(error.get("code") or ""), str(error.get("message") or response.reason or ""),
             inner.get("request-id") if isinstance(inner, dict) else None)
 
 
@@ -150,7 +151,8 @@ class Graph:
         self.session = session
         # NOTE: download URLs are pre-authenticated and live on another host; they get a plain session, so the
         # connection's token never leaves graph.microsoft.com.
-        self.files = files or Session(correlation_id=session.headers.get("X-Correlation-ID"), timeout=session.timeout)
+        self.files = files or Session(correlation_id=session.headers.get("X-Correlation-ID"), timeout=session.timeout,
+                                      policy=getattr(session, "policy", None))
 
     @staticmethod
     def item_path(item_id, drive_id=None):
@@ -181,7 +183,7 @@ class Graph:
             response = self.files.get(location)
             if response.status_code >= 400:  # the short-lived link failed; a retry asks Graph for a new one
                 raise Unavailable(f"Microsoft's download link failed while trying to {what}; the step will be retried.",
-                                  f"GET {location.split('?')[0]} -> {response.status_code}: {response.text[:300]}")
+                                  f"GET {safe_url(location)} -> {response.status_code} {response.reason}")
         return raise_for_graph(response, what=what, kind=kind).content
 
     def upload(self, parent_id, name, content, *, content_type, drive_id=None, conflict="rename"):
@@ -202,7 +204,7 @@ class Graph:
         raise_for_graph(response, what="send the email", kind="mail")
         if response.status_code != 202:
             raise BadResponse("Outlook answered the send in an unexpected way.",
-                              f"POST /me/sendMail -> {response.status_code}: {response.text[:300]}")
+                              f"POST /me/sendMail -> {response.status_code} {response.reason}")
 
 
     def create_draft(self, message):

@@ -35,6 +35,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError, \
     ReadTimeoutError
 
+from integrations import outbound
 from integrations.errors import (IntegrationError, InvalidConfig, PermissionDenied, RateLimited, Timeout,
                                  Unavailable)
 
@@ -105,13 +106,15 @@ def _is_ip_or_local(host):
         return False
 
 
-def build_boto_client(credentials, *, timeout=15.0, correlation_id=None):
+def build_boto_client(credentials, *, timeout=15.0, correlation_id=None, policy=None):
     """A boto3 S3 client for these credentials: SigV4, timeouts, bounded retries."""
     missing = [k for k in ("access_key_id", "secret_access_key") if not credentials.get(k)]
     if missing:
         raise InvalidConfig("The S3 connection is missing its access keys; reconnect it.",
                             f"credentials lack {missing}", code="connection_error")
     endpoint = credentials.get("endpoint_url") or None
+    if endpoint:  # NOTE: boto3 does not use our Session: the endpoint is checked once here, not pinned
+        outbound.check_url(endpoint, policy or outbound.Policy.from_settings())
     options = {"signature_version": "s3v4", "connect_timeout": timeout, "read_timeout": timeout,
                "retries": {"mode": "standard", "max_attempts": 3},
                "s3": {"addressing_style": credentials.get("addressing_style") or "auto"}}

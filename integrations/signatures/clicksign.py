@@ -209,7 +209,7 @@ class ClickSignProvider(SignatureProvider):
             payload = response.json()
         except ValueError as ex:
             raise BadResponse(f"ClickSign answered the {what} with something that is not JSON.",
-                              f"{response.status_code}: {response.text[:300]}") from ex
+                              f"{response.status_code} {response.reason}") from ex
         if not isinstance(payload, dict):
             raise BadResponse(f"ClickSign answered the {what} with an unexpected body.", f"body: {payload!r:.300}")
         return payload

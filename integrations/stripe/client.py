@@ -84,7 +84,7 @@ def checked(response, *, what):
             return response.json()
         except ValueError as ex:
             raise BadResponse(f"Stripe answered the {what} request with something that is not JSON.",
-                              f"{response.status_code}: {response.text[:300]}") from ex
+                              f"{response.status_code} {response.reason}") from ex
     raise map_error(response, what=what)
 
 

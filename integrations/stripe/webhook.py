@@ -12,13 +12,10 @@ https://docs.stripe.com/checkout/fulfillment (completed vs async_payment_* event
 NOTE: the official libraries only refuse timestamps older than the
 tolerance; we also refuse ones too far in the future (clock skew either way).
 """
-import hashlib
-import hmac
 import json
-import time
 
-DEFAULT_TOLERANCE = 300
-SCHEME = "v1"
+from integrations import signing
+from integrations.signing import DEFAULT_TOLERANCE, SCHEME, compute_signature, parse_header  # noqa: F401
 #: event type -> what happened to the payment
 OUTCOMES = {"checkout.session.completed": "completed",
             "checkout.session.async_payment_succeeded": "succeeded",
@@ -26,43 +23,9 @@ OUTCOMES = {"checkout.session.completed": "completed",
             "checkout.session.expired": "expired"}
 
 
-def parse_header(sig_header):
-    """Return (timestamp or None, [v1 signatures]) from a Stripe-Signature header."""
-    timestamp, signatures = None, []
-    for item in str(sig_header or "").split(","):
-        name, sep, value = item.strip().partition("=")
-        if not sep:
-            continue
-        if name == "t" and timestamp is None:
-            try:
-                timestamp = int(value)
-            except ValueError:
-                return None, []
-        elif name == SCHEME and value:
-            signatures.append(value.strip())
-    return timestamp, signatures
-
-
-def compute_signature(payload: bytes, timestamp: int, secret: str) -> str:
-    return hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256).hexdigest()
-
-
 def signature_problem(payload: bytes, sig_header: str, secret: str, tolerance=DEFAULT_TOLERANCE, now=None):
     """Why the signature does not hold (a short text), or None when it does."""
-    if not secret:
-        return "no webhook secret configured"
-    timestamp, signatures = parse_header(sig_header)
-    if timestamp is None:
-        return "no timestamp in the Stripe-Signature header"
-    if not signatures:
-        return f"no {SCHEME} signature in the Stripe-Signature header"
-    expected = compute_signature(payload, timestamp, secret).encode()
-    if not any(hmac.compare_digest(expected, candidate.encode("utf-8", "replace")) for candidate in signatures):
-        return "no signature matches the payload"
-    now = time.time() if now is None else now
-    if abs(now - timestamp) > tolerance:
-        return f"timestamp {timestamp} is more than {tolerance}s from now"
-    return None
+    return signing.signature_problem(payload, sig_header, secret, tolerance, now, header="Stripe-Signature")
 
 
 def verify_signature(payload: bytes, sig_header: str, secret: str, tolerance=DEFAULT_TOLERANCE, now=None) -> bool:
@@ -73,9 +36,29 @@ def verify_signature(payload: bytes, sig_header: str, secret: str, tolerance=DEF
 def parse_event(payload: bytes) -> dict:
     """The event of a verified body; ValueError when it is not a Stripe event."""
     event = json.loads(payload)
-    if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
-        raise ValueError("not a Stripe event: an object with id and type is expected")
+    if not isinstance(event, dict) or not _is_text(event.get("id")) or not _is_text(event.get("type")):
+        raise ValueError("not a Stripe event: an object with id and type (strings) is expected")
     return event
+
+
+def _is_text(value, limit=500):
+    return isinstance(value, str) and 0 < len(value) <= limit
+
+
+def _object(value, what):
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be an object")
+    return value
+
+
+def _optional(value, kind, what):
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        raise ValueError(f"{what} has the wrong type")
+    if isinstance(value, str) and len(value) > 500:
+        raise ValueError(f"{what} is too long")
+    return value
 
 
 def handle_event(event: dict):
@@ -83,22 +66,30 @@ def handle_event(event: dict):
 
     Returns {event_id, event_type, outcome, execution_id, node_id, organization_id, session_id,
     payment_status, status, amount_total, currency, customer_email, payment_intent, livemode}.
+    A Checkout event whose fields have the wrong shape raises ValueError (the webhook answers 400).
     """
     outcome = OUTCOMES.get(event.get("type"))
-    session = ((event.get("data") or {}).get("object")) or {}
+    session = _object(_object(event.get("data"), "data").get("object"), "data.object")
     if outcome is None or session.get("object") not in (None, "checkout.session"):
         return None
-    metadata = session.get("metadata") or {}
+    metadata = _object(session.get("metadata"), "metadata")
     execution_id = metadata.get("docg_execution_id") or session.get("client_reference_id")
     if not execution_id or not session.get("id"):
         return None
-    details = session.get("customer_details") or {}
+    if not _is_text(execution_id) or not _is_text(session["id"]):
+        raise ValueError("the execution id and session id must be strings")
+    details = _object(session.get("customer_details"), "customer_details")
     payment_intent = session.get("payment_intent")
+    if isinstance(payment_intent, dict):
+        payment_intent = payment_intent.get("id")
     return {"event_id": event["id"], "event_type": event["type"], "outcome": outcome,
-            "execution_id": str(execution_id), "node_id": metadata.get("docg_node_id"),
-            "organization_id": metadata.get("docg_organization_id"), "session_id": session["id"],
-            "payment_status": session.get("payment_status"), "status": session.get("status"),
-            "amount_total": session.get("amount_total"), "currency": session.get("currency"),
-            "customer_email": details.get("email") or session.get("customer_email"),
-            "payment_intent": payment_intent.get("id") if isinstance(payment_intent, dict) else payment_intent,
+            "execution_id": execution_id, "node_id": _optional(metadata.get("docg_node_id"), str, "docg_node_id"),
+            "organization_id": _optional(metadata.get("docg_organization_id"), str, "docg_organization_id"),
+            "session_id": session["id"],
+            "payment_status": _optional(session.get("payment_status"), str, "payment_status"),
+            "status": _optional(session.get("status"), str, "status"),
+            "amount_total": _optional(session.get("amount_total"), int, "amount_total"),
+            "currency": _optional(session.get("currency"), str, "currency"),
+            "customer_email": _optional(details.get("email") or session.get("customer_email"), str, "email"),
+            "payment_intent": _optional(payment_intent, str, "payment_intent"),
             "livemode": bool(event.get("livemode"))}

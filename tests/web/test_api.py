@@ -160,17 +160,19 @@ def test_metrics_are_prometheus_text_behind_the_admin_token(client):
 
 
 def test_trigger_webhooks_are_verified_active_and_deduplicated(client, org, db):
-    import hashlib
-    import hmac
     import json as json_module
+    import time
+
+    from web.webhooks.triggers import expected_signature
 
     wf = factories.workflow(client, org, NODES)
     url = f"/api/v1/webhooks/triggers/{wf['id']}"
     body = json_module.dumps({"name": "Ana"}).encode()
-    signature = "sha256=" + hmac.new(wf["webhook_secret"].encode(), body, hashlib.sha256).hexdigest()
+    now = int(time.time())
+    signature = expected_signature(wf["webhook_secret"], body, now)
     headers = {"Content-Type": "application/json", "X-DocG-Signature": signature, "Idempotency-Key": "evt-1"}
 
-    assert client.simulate_post(url, body=body, headers={**headers, "X-DocG-Signature": "sha256=00"}).status_code == 401
+    assert client.simulate_post(url, body=body, headers={**headers, "X-DocG-Signature": f"t={now},v1=00"}).status_code == 401
     assert client.simulate_post(url, body=body + b" ", headers=headers).status_code == 401
     inactive = client.simulate_post(url, body=body, headers=headers)
     assert inactive.status_code == 422 and inactive.json["error"]["code"] == "workflow.inactive"
@@ -178,7 +180,10 @@ def test_trigger_webhooks_are_verified_active_and_deduplicated(client, org, db):
     client.simulate_post(f"/api/v1/workflows/{wf['id']}/activate", headers=org.headers)
     first = client.simulate_post(url, body=body, headers=headers)
     assert first.status_code == 202
-    again = client.simulate_post(url, body=body, headers=headers)
+    replayed = client.simulate_post(url, body=body, headers=headers)
+    assert replayed.status_code == 409 and replayed.json["error"]["code"] == "webhook.replayed"
+    retried = {**headers, "X-DocG-Signature": expected_signature(wf["webhook_secret"], body, now + 1)}
+    again = client.simulate_post(url, body=body, headers=retried)
     assert again.status_code == 200 and again.json == {"duplicate": True, "execution_id": first.json["execution_id"]}
     state = factories.run_state(client, org, first.json["execution_id"])
     assert state["trigger_type"] == "webhook"

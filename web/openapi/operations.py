@@ -106,8 +106,8 @@ EXECUTION_LINKS = links("execution_id", "$response.body#/execution_id", "getExec
                         "postExecutionsExecutionIdCancel", "postExecutionsExecutionIdRetry")
 TEMPLATE_LINKS = links("template_id", "$response.body#/id", "getTemplatesTemplateId", "putTemplatesTemplateId",
                        "deleteTemplatesTemplateId")
-SIGNED = (header("X-DocG-Signature", STRING, "`t=<unix>,v1=<hex HMAC-SHA256 of \"t.body\">` (or the older "
-                                             "`sha256=<hex HMAC of the body>`) with the workflow's webhook secret."),)
+SIGNED = (header("X-DocG-Signature", STRING, "`t=<unix>,v1=<hex HMAC-SHA256 of \"t.body\">` with the workflow's "
+                                             "webhook secret; too old is 401, a replayed signature 409."),)
 PROVIDER_SIGNED = (header("X-Signature", STRING, "The provider's HMAC of the raw body (ClickSign: "
                                                  "`Content-Hmac`, ZapSign: its secret header)."),)
 

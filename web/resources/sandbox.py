@@ -15,13 +15,15 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Sign {name}</t
 <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto}}button{{font-size:1.1rem;margin-right:1rem}}</style>
 </head><body><h1>DocG signature sandbox</h1><p>{signer}, please sign <b>{name}</b>.</p>
 <p id="state">Status: {status}</p>
-<button id="sign" onclick="act('signed')">Sign</button><button id="decline" onclick="act('declined')">Decline</button>
+<button id="sign">Sign</button><button id="decline">Decline</button>
 <script>
 async function act(action) {{
   const r = await fetch(location.pathname, {{method: 'POST', headers: {{'Content-Type': 'application/json'}},
                                              body: JSON.stringify({{action}})}});
   document.getElementById('state').textContent = r.ok ? 'Status: ' + action : 'This link can no longer be used.';
 }}
+document.getElementById('sign').addEventListener('click', () => act('signed'));
+document.getElementById('decline').addEventListener('click', () => act('declined'));
 </script></body></html>"""
 
 

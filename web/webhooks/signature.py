@@ -3,10 +3,27 @@
 import falcon
 
 from actors.waits import apply_signature_delivery
+from integrations.errors import IntegrationError
 from integrations.signatures import providers
+from integrations.signatures.base import EVENT_KINDS
 from storage import connections, deliveries, signatures
 from web.errors import BadRequest, NotFoundError, Unauthorized
 from web.validation import parse_json, read_body
+
+
+def well_formed(event):
+    """The event when every field has the type and size the store expects; ValueError otherwise."""
+    texts = {"event_key": event.event_key, "envelope_id": event.envelope_id, "kind": event.kind}
+    optional = {"signer_email": event.signer_email, "occurred_at": event.occurred_at}
+    if event.kind not in EVENT_KINDS:
+        raise ValueError(f"unknown kind {event.kind!r}")
+    for name, value in texts.items():
+        if not isinstance(value, str) or not 0 < len(value) <= 1000:
+            raise ValueError(f"{name} must be a non-empty string")
+    for name, value in optional.items():
+        if value is not None and (not isinstance(value, str) or len(value) > 1000):
+            raise ValueError(f"{name} must be a string")
+    return event
 
 
 class SignatureWebhook:
@@ -40,9 +57,10 @@ class SignatureWebhook:
                                code="webhook.invalid_signature")
         parse_json(body)  # refuses what PostgreSQL could not store (NUL, deep nesting)
         try:
-            events = cls.parse_webhook(body)
-        except (ValueError, KeyError, TypeError) as ex:
-            raise BadRequest("The webhook body is not understood.", repr(ex), code="webhook.malformed") from ex
+            events = [well_formed(event) for event in cls.parse_webhook(body)]
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError, IntegrationError) as ex:
+            raise BadRequest("The webhook body is not understood.", f"{provider}: {type(ex).__name__}",
+                             code="webhook.malformed") from ex
         accepted = duplicates = 0
         for event in events:
             delivery, created = signatures.store_delivery(provider, event, connection_id)

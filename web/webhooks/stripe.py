@@ -12,7 +12,7 @@ NOTE: `enqueue` defaults to applying the delivery in the request, which is
 two small inserts; wiring passes an actor's `.send` to move it to a worker.
 """
 from integrations.stripe import payments
-from integrations.stripe.webhook import parse_event, signature_problem
+from integrations.stripe.webhook import handle_event, parse_event, signature_problem
 from storage import connections, deliveries
 from web.errors import BadRequest, Unauthorized
 from web.validation import parse_json, read_body
@@ -41,8 +41,9 @@ class StripeWebhook:
         parse_json(body)  # refuses what PostgreSQL could not store (NUL, deep nesting)
         try:
             event = parse_event(body)
+            handle_event(event)  # NOTE: shape-checks the Checkout fields before anything is stored
         except ValueError as ex:
-            raise BadRequest("The webhook body is not understood.", repr(ex), code="webhook.malformed") from ex
+            raise BadRequest("The webhook body is not understood.", str(ex)[:200], code="webhook.malformed") from ex
         delivery, created = payments.store_event(event, connection_id)
         if deliveries.to_enqueue(delivery, created):
             self.enqueue(delivery.id)

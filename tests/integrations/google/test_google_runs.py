@@ -1,7 +1,5 @@
 """Google runs end to end: the real worker against one fake Google server."""
 import datetime
-import hashlib
-import hmac
 import json
 
 import pytest
@@ -10,6 +8,7 @@ from integrations.base import NodeContext, load_apps
 from storage import connections
 from storage.models import Connection, Execution
 from tests import factories
+from web.webhooks.triggers import expected_signature
 from tests.integrations.google.fake_google import ACCESS_TOKEN, DOCUMENT, FOLDER, PRESENTATION, REFRESH_TOKEN
 
 pytestmark = pytest.mark.e2e
@@ -36,7 +35,7 @@ def docs_node(connection_id, **config):
 
 def post_trigger(client, wf, payload):
     body = json.dumps(payload).encode()
-    signature = "sha256=" + hmac.new(wf["webhook_secret"].encode(), body, hashlib.sha256).hexdigest()
+    signature = expected_signature(wf["webhook_secret"], body)
     resp = client.simulate_post(f"/api/v1/webhooks/triggers/{wf['id']}", body=body,
                                 headers={"Content-Type": "application/json", "X-DocG-Signature": signature})
     assert resp.status_code == 202, resp.text

@@ -1,8 +1,6 @@
 """Microsoft runs end to end: the real worker against a fake Microsoft Graph."""
 import base64
 import datetime
-import hashlib
-import hmac
 import io
 import json
 
@@ -12,6 +10,7 @@ from pptx import Presentation
 from cli import sample
 from storage.models import Connection
 from tests import factories
+from web.webhooks.triggers import expected_signature
 from tests.integrations.microsoft.fake_graph import pdf_for
 from tests.integrations.microsoft.office_files import DOCX, PPTX, contract_docx, docx_text, proposal_pptx
 
@@ -21,7 +20,7 @@ pytestmark = pytest.mark.e2e
 def post_trigger(client, org, wf, payload):
     client.simulate_post(f"/api/v1/workflows/{wf['id']}/activate", headers=org.headers)
     body = json.dumps(payload).encode()
-    signature = "sha256=" + hmac.new(wf["webhook_secret"].encode(), body, hashlib.sha256).hexdigest()
+    signature = expected_signature(wf["webhook_secret"], body)
     resp = client.simulate_post(f"/api/v1/webhooks/triggers/{wf['id']}", body=body,
                                 headers={"Content-Type": "application/json", "X-DocG-Signature": signature})
     assert resp.status_code == 202, resp.text
