@@ -43,7 +43,8 @@ class SecurityHeaders:
     def process_response(self, req, resp, resource, req_succeeded):
         resp.set_header("X-Content-Type-Options", "nosniff")
         resp.set_header("Referrer-Policy", "no-referrer")
-        if (resp.content_type or "").startswith("text/html") and isinstance(resp.text, str):
+        if (resp.content_type or "").startswith("text/html") and isinstance(resp.text, str) \
+                and not resp.get_header("Content-Security-Policy"):  # a page may set its own (/api/docs)
             resp.set_header("Content-Security-Policy", content_security_policy(resp.text))
 
 

@@ -37,3 +37,10 @@ def test_api_docs_renders_every_operation_from_local_assets(web_server, client, 
         assert shown["assets"] and all(url.startswith(web_server.base) for url in shown["assets"]), shown["assets"]
         assert not page.console_errors(), "the page logged errors"
         print(f"api docs screenshot: {page.screenshot(tmp_path / 'api-docs.png')}")
+
+
+def test_api_docs_allows_only_its_own_scripts(client):
+    resp = client.simulate_get("/api/docs")
+    policy = dict(part.strip().split(" ", 1) for part in resp.headers["Content-Security-Policy"].split(";"))
+    assert policy["script-src"] == "'self'" and policy["default-src"] == "'none'"
+    assert "<script>" not in resp.text  # nothing inline to allow

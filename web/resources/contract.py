@@ -7,6 +7,9 @@ import falcon
 from web.openapi import document
 
 PAGE = Path(__file__).resolve().parent.parent / "static" / "apidocs"
+#: Swagger UI is scripts and styles served from this origin (no inline script); React sets inline styles.
+DOCS_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; "
+            "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
 def swagger_ui_dir():
@@ -29,6 +32,7 @@ class ApiDocs:
 
     def on_get(self, req, resp):
         resp.content_type = falcon.MEDIA_HTML
+        resp.set_header("Content-Security-Policy", DOCS_CSP)
         resp.text = self.html
 
 
