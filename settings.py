@@ -83,6 +83,10 @@ TABLE = [
     ("TEMPLATE_RENDER_TIMEOUT_S", "10", float, "seconds one tenant template may take to render (template.timeout)"),
     ("TEMPLATE_MAX_OUTPUT_BYTES", "20971520", int, "bytes one rendered template may produce (template.too_large)"),
     ("TEMPLATE_LOCALE", "pt_BR", str, "default locale of the template filters (currency, number, date, words)"),
+    ("REDRIVE_MAX", "5", int, "times the reaper re-drives a run that makes no progress before it fails it with run.stuck"),
+    ("REAPER_STUCK_SECONDS", "120", int, "seconds without hop progress after which the reaper re-drives a run"),
+    ("OUTBOX_RELAY_WINDOW", "3600", int, "seconds back the clock looks for run events PostgreSQL holds but Redis lacks"),
+    ("DOCG_FAULT", "", str, "test hook only: name of a crash point where the process exits (e.g. after_commit)"),
     ("PREFLIGHT_LARGE_TEMPLATE_BYTES", "10485760", int, "template size above which preflight warns"),
 ]
 
@@ -134,6 +138,10 @@ class Settings:
     pdf_timeout_seconds: float
     signed_fetch_retries: int
     docg_profile: str
+    redrive_max: int
+    reaper_stuck_seconds: int
+    outbox_relay_window: int
+    docg_fault: str
     template_render_timeout_s: float = 10.0
     template_max_output_bytes: int = 20971520
     template_locale: str = "pt_BR"

@@ -14,6 +14,7 @@ from storage import approvals, audit, documents, executions, logs, preflights, r
 from storage.errors import Conflict, InvalidTransition, NotFound
 from storage.events import EventBatch
 from storage.models import Execution, ExecutionStep, SideEffect, WorkflowNode, utcnow
+from storage.steps import _phase_metrics
 
 RESUMABLE = ("needs_review",)
 
@@ -28,6 +29,7 @@ def reviewable(execution):
 def resume(execution, changes, actor):
     """Apply changes to a run in review, re-run preflight, continue if clean."""
     reviewable(execution)
+    services.ledger.confirm_unknown(execution.id, actor[1] or actor[0])
     updated, unknown_step = preflights.clear_for_resume(execution, trigger_data=changes.get("trigger_data"),
                                                         node_changes=changes.get("nodes"))
     if unknown_step:
@@ -43,31 +45,55 @@ def resume(execution, changes, actor):
     if updated.preflight_summary["blocking_count"]:
         return updated
     batch = EventBatch()
-    updated = runstate.transition(updated.id, "ready", batch=batch, expect="needs_review", reason="review resolved",
-                                  fields={"last_error_human": None, "last_error_tech": None})
-    batch.add(updated, "execution.resumed", {"reason": "review resolved"})
+    with batch.atomic():
+        updated = runstate.transition(updated.id, "ready", batch=batch, expect="needs_review",
+                                      reason="review resolved", fields={
+                                          "last_error_human": None, "last_error_tech": None,
+                                          "phase_metrics": _phase_metrics(updated, "needs_review", end=utcnow())})
+        batch.add(updated, "execution.resumed", {"reason": "review resolved"})
     batch.flush()
     pipeline.advance(updated.id)
     return Execution.get_by_id(updated.id)
 
 
+def _final_fields(execution):
+    """What a canceled run's state says about the things it was doing: nothing is pending any more."""
+    fields = {}
+    if execution.signature_state == "signing":
+        fields["signature_state"] = "canceled"
+    if execution.delivery_state == "sending":
+        fields["delivery_state"] = "canceled"
+    if execution.current_step and execution.current_step.get("waiting_for") is not None:
+        fields["current_step"] = {k: v for k, v in execution.current_step.items() if k != "waiting_for"}
+    return fields
+
+
 def cancel(execution, reason, actor):
-    """Stop the run before its next node and withdraw what it waits for."""
+    """Stop the run before its next node and withdraw what it waits for.
+
+    Approval links are revoked and envelopes withdrawn in the same
+    transaction as the status change, and the run's signature, delivery and
+    waiting state say so; `execution.canceled` carries what was withdrawn.
+    """
     batch = EventBatch()
     was = execution.status
-    execution = runstate.transition(execution.id, "canceled", batch=batch, reason=reason,
-                                    event_data={"canceled_by": actor[1] or actor[0], "reason": reason})
-    if was in pipeline.WAITING:
-        (ExecutionStep.update(status="skipped", error_code="canceled", error_human="The run was canceled.",
-                              completed_at=utcnow())
-         .where((ExecutionStep.execution == execution.id) & (ExecutionStep.status == "running")).execute())
-    revoked = approvals.close_pending_of_run(execution.id)
-    withdrawn = signatures.open_requests(execution.id)
-    logs.write(execution, "warn", "step", f"Run canceled{': ' + reason if reason else ''}.",
-               f"by {actor}; {revoked} approval link(s) revoked; {len(withdrawn)} envelope(s) withdrawn")
-    audit.record(execution.organization_id, "execution.canceled", actor_type=actor[0], actor_id=actor[1],
-                 target_id=execution.id, execution_id=execution.id, correlation_id=execution.correlation_id,
-                 metadata={"reason": reason, "from": was, "approvals_revoked": revoked})
+    with batch.atomic():
+        if was in pipeline.WAITING:
+            (ExecutionStep.update(status="skipped", error_code="canceled", error_human="The run was canceled.",
+                                  completed_at=utcnow())
+             .where((ExecutionStep.execution == execution.id) & (ExecutionStep.status == "running")).execute())
+        revoked = approvals.close_pending_of_run(execution.id)
+        withdrawn = signatures.open_requests(execution.id)
+        execution = runstate.transition(execution.id, "canceled", batch=batch, reason=reason,
+                                        fields=_final_fields(execution),
+                                        event_data={"canceled_by": actor[1] or actor[0], "reason": reason,
+                                                    "approvals_revoked": revoked,
+                                                    "envelopes_withdrawn": [r.envelope_id for r in withdrawn]})
+        logs.write(execution, "warn", "step", f"Run canceled{': ' + reason if reason else ''}.",
+                   f"by {actor}; {revoked} approval link(s) revoked; {len(withdrawn)} envelope(s) withdrawn")
+        audit.record(execution.organization_id, "execution.canceled", actor_type=actor[0], actor_id=actor[1],
+                     target_id=execution.id, execution_id=execution.id, correlation_id=execution.correlation_id,
+                     metadata={"reason": reason, "from": was, "approvals_revoked": revoked})
     batch.flush()
     from actors.waits import withdraw_signature_request
 

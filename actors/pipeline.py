@@ -8,28 +8,30 @@ process that did the hop died before sending the next message.
 """
 import dataclasses
 import logging
+import re
 import time
 import uuid
 
+import peewee
 from dramatiq.middleware import CurrentMessage
 
+from actors import waits as wait_actors
 from actors.envelope import Envelope
+from actors.flow import HOPS, STOP_IN_DRY_RUN, WAITING, advance, finish, send, should_stop  # noqa: F401
 from storage import steps as step_state
 from integrations import preflight
 from integrations.base import NodeContext, load_apps
-from integrations.errors import IntegrationError
+from integrations.errors import IntegrationError, InvalidData
 from storage import executions, node_secrets, preflights, reviews, runstate, starts, waits
 from storage.db import database
 from storage.errors import InvalidTransition
 from storage.events import EventBatch
-from storage.models import Execution, ExecutionStep
+from storage.models import Execution, ExecutionStep, utcnow
 
 log = logging.getLogger("docg.pipeline")
+#: the promise a transient error's text makes, dropped once no attempt is left
+RETRIED = re.compile(r"[;,.]?\s*(the step )?will be retried\.?", re.IGNORECASE)
 
-#: phase -> actor, filled by actors.phases
-HOPS = {}
-WAITING = frozenset({"paused", "needs_review", "signing"})
-STOP_IN_DRY_RUN = frozenset({"save", "delivery", "approval", "signature"})
 
 
 def services():
@@ -83,10 +85,6 @@ def _create(workflow, **options):
     return executions.create(workflow, nodes=executions.node_specs(nodes, phases), **options)
 
 
-def send(envelope, phase):
-    HOPS[phase].send(envelope.to_message())
-
-
 def run_hop(data, *, phase):
     """Run the node an envelope points at, at most once (logs what happened)."""
     envelope = Envelope.from_message(data)
@@ -118,6 +116,24 @@ def _hop(envelope):
         step_state.release(execution.id, step.position)
 
 
+def permanent(ex):
+    """The step failure for an error no retry can fix, or None when a retry may help."""
+    if isinstance(ex, IntegrationError):
+        return None if ex.retryable else ex
+    if isinstance(ex, peewee.DataError):
+        return InvalidData(message_tech=f"{type(ex).__name__}: {str(ex).strip()}")
+    return None
+
+
+def final_failure(ex, attempts):
+    """The step failure after the last attempt: its text says it failed, not that it will be retried."""
+    if isinstance(ex, IntegrationError):
+        human = RETRIED.sub("", ex.message_human).rstrip(" .;,")
+        return IntegrationError(f"{human}. The step failed after {attempts} attempts.", ex.message_tech, code=ex.code)
+    return IntegrationError(f"An unexpected error stopped this step after {attempts} attempts.",
+                            f"{type(ex).__name__}: {ex}", code="internal_error")
+
+
 def _run_claimed(execution, step, envelope, retries):
     try:
         execution = step_state.begin(execution, step)
@@ -126,29 +142,26 @@ def _run_claimed(execution, step, envelope, retries):
     started = time.monotonic()
     try:
         result = _run_node(execution, step, envelope)
-    except IntegrationError as ex:
-        if ex.review and _hold_for_review(execution, step, ex):
-            return "needs-review"
-        if ex.retryable and retries < services().settings.hop_max_retries:
-            step_state.note_retry(execution, step, ex, retries)
-            raise
-        step_state.fail(execution, step, ex)
-        return "failed"
     except Exception as ex:  # noqa: BLE001 - any bug or time limit: retry, then fail with detail
-        if retries < services().settings.hop_max_retries:
+        if getattr(ex, "review", False) and _hold_for_review(execution, step, ex):
+            return "needs-review"  # a person must decide: a template problem, an e-mail of unknown outcome
+        error = permanent(ex)
+        if error is None and retries < services().settings.hop_max_retries:
             step_state.note_retry(execution, step, ex, retries)
             raise
-        step_state.fail(execution, step, IntegrationError(
-            "An unexpected error stopped this step.", f"{type(ex).__name__}: {ex}", code="internal_error"))
+        step_state.fail(execution, step, error or final_failure(ex, retries + 1))
         return "failed"
     if result.wait is not None:
-        from actors import waits as wait_actors
-
-        execution = waits.pause(execution, step, result.wait, result.output)
+        execution = waits.pause(execution, step, result.wait, result.output,
+                                events=wait_actors.announcement(step, result.wait))
         wait_actors.wait_started(execution, step, result.wait)
         return "waiting"
     duration_ms = int((time.monotonic() - started) * 1000)
-    execution = step_state.complete(execution, step, envelope, result, duration_ms)
+    try:
+        execution = step_state.complete(execution, step, envelope, result, duration_ms)
+    except peewee.DataError as ex:  # the output cannot be stored (e.g. a NUL character): no retry helps
+        step_state.fail(execution, step, permanent(ex))
+        return "failed"
     if execution is None:
         return "lost-race"
     advance(execution.id, row=execution)
@@ -164,13 +177,26 @@ def _hold_for_review(execution, step, error):
 
 
 def run_preflight(data):
-    """Check the run before its first action; route it to needs_review or on."""
+    """Check the run before its first action; route it to needs_review, completed (until_phase) or on.
+
+    An error no retry can fix, or the last attempt's error, fails the run
+    (it would otherwise stay `queued` while the reaper re-drives it).
+    """
     envelope = Envelope.from_message(data)
     execution = Execution.get_or_none(Execution.id == envelope.execution_id)
     if execution is None or execution.hop != envelope.hop or execution.status != "queued":
         return
     if execution.preflight_summary is None:
-        execution = record_preflight(execution)
+        try:
+            execution = record_preflight(execution)
+        except Exception as ex:  # noqa: BLE001 - retried below unless it cannot help
+            message = CurrentMessage.get_current_message()
+            retries = message.options.get("retries", 0) if message else 0
+            error = permanent(ex)
+            if error is None and retries < services().settings.hop_max_retries:
+                raise
+            step_state.fail_run(execution, error or final_failure(ex, retries + 1))
+            return
     if execution is not None and execution.status == "queued":
         advance(execution.id, row=execution)
 
@@ -178,11 +204,12 @@ def run_preflight(data):
 def record_preflight(execution):
     """Run the checks for the nodes still to run and store the result (once)."""
     remaining, reused = preflights.nodes_to_check(execution)
+    began = utcnow()
     issues = preflight.check(remaining, trigger=execution.trigger_data, organization_id=execution.organization_id,
                              settings=services().settings, reused=reused,
                              correlation_id=str(execution.correlation_id))
     return preflights.record(execution, preflight.summary(issues), [dataclasses.asdict(i) for i in issues],
-                             stop_after=execution.until_phase == "preflight")
+                             stop_after=execution.until_phase == "preflight", checked=(began, utcnow()))
 
 
 def _run_node(execution, step, envelope):
@@ -202,44 +229,4 @@ def _run_node(execution, step, envelope):
     return action.run(ctx)
 
 
-def should_stop(execution, steps):
-    """Return True when the run has no next node to run (end, until_phase, dry run)."""
-    index = execution.node_index
-    if index >= len(steps):
-        return True
-    following = steps[index].phase
-    previous = steps[index - 1].phase if index else None
-    if execution.until_phase and previous == execution.until_phase and following != previous:
-        return True
-    return execution.dry_run and following in STOP_IN_DRY_RUN
-
-
-def advance(execution_id, *, row=None):
-    """Move a run forward from its persisted state: finish it or send its hop.
-
-    Safe to call any number of times: finishing is a CAS transition, a
-    preflight is recorded once, and a duplicate hop message loses the claim.
-    `row` is the execution as the caller just read or wrote it, which spares
-    reading it again; if it is already stale, the worst outcome is a
-    duplicate hop message, which the hop ignores.
-    """
-    execution = row or Execution.get_by_id(execution_id)
-    if execution.status in runstate.TERMINAL or execution.status in WAITING:
-        return
-    if execution.status == "queued" and execution.preflight_summary is None:
-        send(Envelope.of(execution), "preflight")
-        return
-    steps = executions.steps(execution.id, ExecutionStep.phase, ExecutionStep.status)
-    if should_stop(execution, steps):
-        step_state.finish(execution)
-        return
-    step = steps[execution.node_index]
-    if step.status in ("pending", "running"):
-        send(Envelope.of(execution), step.phase)
-
-
-def finish(execution_id):
-    step_state.finish(Execution.get_by_id(execution_id))
-
-
-__all__ = ["start", "run_hop", "advance", "send", "HOPS", "EventBatch"]
+__all__ = ["start", "start_once", "run_hop", "run_preflight", "advance", "send", "HOPS", "EventBatch"]

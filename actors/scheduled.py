@@ -1,4 +1,4 @@
-"""periodiq jobs: expiry sweep, reminders, stuck-run reaper, stranded webhooks, stream trimming.
+"""periodiq jobs: expiry sweep, reminders, stuck-run reaper, stranded webhooks, event relay, stream trimming.
 
 periodiq has no lock, so every job first claims its tick in `clock_ticks`
 (job, minute in UTC); a second clock process finds the tick taken and does
@@ -10,13 +10,15 @@ import dramatiq
 import pendulum
 from periodiq import cron
 
-from actors import pipeline
+from actors import flow
 from actors.broker import services
+from integrations.errors import RunStuck
 from storage import clock
+from storage import steps as step_state
+from storage.models import Execution
 
 log = logging.getLogger("docg.clock")
 
-STUCK_AFTER_SECONDS = 120
 STRANDED_AFTER_SECONDS = 60
 
 
@@ -36,12 +38,34 @@ def tick(job, work):
     return True
 
 
-def redrive_stuck(older_than=STUCK_AFTER_SECONDS):
-    """Re-drive runs that should be moving but made no hop progress."""
-    stuck = clock.stuck_executions(older_than)
-    for execution in stuck:
-        pipeline.advance(execution.id)
-    return len(stuck)
+def redrive_stuck(older_than=None, *, page=100):
+    """Re-drive every run that should be moving but made no hop progress; return how many.
+
+    Pages through all of them by id, records each re-drive, and fails a run
+    re-driven REDRIVE_MAX times without progress with `run.stuck`, so poisoned
+    runs neither come back for ever nor keep healthy ones waiting.
+    """
+    settings = services.settings
+    older_than = settings.reaper_stuck_seconds if older_than is None else older_than
+    count, after = 0, None
+    while True:
+        stuck = clock.stuck_executions(older_than, limit=page, after=after)
+        if not stuck:
+            return count
+        after = stuck[-1].id
+        redriven = []
+        for execution in stuck:
+            if clock.gave_up(execution, settings.redrive_max):
+                step_state.fail_run(Execution.get_by_id(execution.id), RunStuck(message_tech=f"re-driven {execution.redrive_count} times without progress (REDRIVE_MAX)"))
+                continue
+            redriven.append(execution.id)
+        clock.record_redrives(redriven)
+        for execution_id in redriven:
+            try:
+                flow.advance(execution_id)
+            except Exception as ex:  # noqa: BLE001 - one run's trouble must not starve the others
+                log.warning("re-drive of %s failed: %s: %s", execution_id, type(ex).__name__, ex)
+        count += len(stuck)
 
 
 def expire_overdue():
@@ -101,6 +125,16 @@ def send_reminders():
     return sent
 
 
+def relay_events():
+    """Publish outbox events a crash or a Redis outage kept from their streams.
+
+    NOTE: never further back than REDIS_STREAM_TTL, or it would bring back
+    the streams of ended runs that retention let expire.
+    """
+    settings = services.settings
+    return services.events.relay_leftovers(min(settings.outbox_relay_window, settings.redis_stream_ttl))
+
+
 def trim_streams():
     settings = services.settings
     return clock.trim_streams(services.redis, settings.redis_stream_maxlen, settings.redis_stream_ttl)
@@ -129,6 +163,11 @@ def resend_webhooks():
 @dramatiq.actor(periodic=cron("* * * * *"), queue_name="clock", max_retries=0)
 def send_approval_reminders():
     tick("send_approval_reminders", send_reminders)
+
+
+@dramatiq.actor(periodic=cron("* * * * *"), queue_name="clock", max_retries=0)
+def relay_event_leftovers():
+    tick("relay_event_leftovers", relay_events)
 
 
 @dramatiq.actor(periodic=cron("*/5 * * * *"), queue_name="clock", max_retries=0)

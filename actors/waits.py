@@ -10,7 +10,7 @@ import logging
 
 import dramatiq
 
-from actors import pipeline
+from actors import flow
 from actors.broker import services
 from integrations.signatures import providers
 from integrations.signatures.sandbox import deliver, sent_notifications
@@ -58,7 +58,7 @@ def _settle_approval(execution, step, *, timed_out=False):
         output = {"outcome": "approved", "timed_out": timed_out, "decisions": approvals.decisions(rows)}
         if waits.resume(execution.id, step.node_id, output, reason=reason):
             approvals.close_pending(execution.id, step.node_id, "expired" if timed_out else "revoked")
-            pipeline.advance(execution.id)
+            flow.advance(execution.id)
             return "resumed"
     elif result in ("rejected", "expired"):
         rejected = [a for a in rows if a.status == "rejected"]
@@ -68,7 +68,10 @@ def _settle_approval(execution, step, *, timed_out=False):
                               code="approval.rejected")
         else:
             error = WaitEnded("Nobody approved before the deadline.", "approval expired", code="approval.expired")
-        if steps.fail(execution, step, error):
+        expired = [a.approver_email for a in rows if a.status == "pending"] if result == "expired" else []
+        notices = [("approval.decided", {"node_id": str(step.node_id), "approver": email, "decision": "expired",
+                                         "comment": None, "pending": []}) for email in expired]
+        if steps.fail(execution, step, error, events=notices):
             approvals.close_pending(execution.id, step.node_id, "expired" if result == "expired" else "revoked")
             return "failed"
     return None
@@ -92,7 +95,7 @@ def _settle_signature(execution, step):
         events = [("signature.completed", {"envelope_id": request.envelope_id, "signed_at": output["signed_at"],
                                            **stored})]
         if waits.resume(execution.id, step.node_id, output, reason="all signers signed", events=events):
-            pipeline.advance(execution.id)
+            flow.advance(execution.id)
             return "resumed"
     elif result in ("declined", "expired"):
         declined = [email for email, s in request.signers_status.items() if s == "declined"]
@@ -100,9 +103,9 @@ def _settle_signature(execution, step):
                            code="signature.declined", run_fields={"signature_state": "declined"}) if declined else
                  WaitEnded("The signature request expired before everyone signed.", "signature expired",
                            code="signature.expired", run_fields={"signature_state": "expired"}))
-        if steps.fail(execution, step, error):
+        notices = [("signature.expired", {"envelope_id": request.envelope_id})] if result == "expired" else []
+        if steps.fail(execution, step, error, events=notices):
             if result == "expired":
-                _emit(execution.id, "signature.expired", {"envelope_id": request.envelope_id})
                 _audit(execution.id, "signature.expired", envelope_id=request.envelope_id)
                 _cancel_at_provider(request, execution)
             return "failed"
@@ -130,7 +133,8 @@ def _credentials(request):
 
 def _emit(execution_id, event_type, data):
     batch = EventBatch()
-    batch.add(Execution.get_by_id(execution_id), event_type, data)
+    with batch.atomic():
+        batch.add(Execution.get_by_id(execution_id), event_type, data)
     batch.flush()
 
 
@@ -143,14 +147,18 @@ def _audit(execution_id, action, *, actor=("system", None), **metadata):
                  execution_id=execution.id, correlation_id=execution.correlation_id, metadata=metadata)
 
 
-def wait_started(execution, step, wait):
-    """Right after a hop paused: announce, schedule expiry, catch early answers."""
+def announcement(step, wait):
+    """The events that announce a wait, written with the pause itself."""
     if wait["kind"] == "approval":
-        _emit(execution.id, "approval.requested", {"node_id": str(step.node_id), "approvers": wait["pending"],
-                                                   "strategy": wait["strategy"], "expires_at": wait["expires_at"]})
-    else:
-        _emit(execution.id, "signature.requested", {"envelope_id": wait["envelope_id"], "signers": wait["pending"],
-                                                    "provider": wait["provider"]})
+        return [("approval.requested", {"node_id": str(step.node_id), "approvers": wait["pending"],
+                                        "strategy": wait["strategy"], "expires_at": wait["expires_at"]})]
+    return [("signature.requested", {"envelope_id": wait["envelope_id"], "signers": wait["pending"],
+                                     "provider": wait["provider"]})]
+
+
+def wait_started(execution, step, wait):
+    """Right after a hop paused (and announced it): schedule expiry, catch early answers."""
+    if wait["kind"] != "approval":
         _audit(execution.id, "signature.requested", envelope_id=wait["envelope_id"], provider=wait["provider"],
                signers=wait["pending"])
         for delivery_id in signatures.pending_deliveries(wait["provider"], wait["envelope_id"]):
@@ -166,23 +174,29 @@ def wait_started(execution, step, wait):
 
 def decide(approval, decision, comment=None):
     """Record one approver's decision (CAS) and settle the wait; False if not pending."""
-    if not approvals.decide(approval, decision, comment):
-        return False
-    execution = Execution.get_by_id(approval.execution_id)
-
     from storage import audit
 
-    audit.record(execution.organization_id, "approval.decided", actor_type="user", actor_id=approval.approver_email,
-                 target_type="approval", target_id=approval.id, execution_id=execution.id,
-                 correlation_id=execution.correlation_id, metadata={"decision": decision, "comment": comment})
-    def still_pending():
-        return [a.approver_email for a in approvals.of_node(execution.id, approval.node_id) if a.status == "pending"]
+    batch = EventBatch()
+    with batch.atomic():
+        if not approvals.decide(approval, decision, comment):
+            return False
+        execution = Execution.get_by_id(approval.execution_id)
+        audit.record(execution.organization_id, "approval.decided", actor_type="user",
+                     actor_id=approval.approver_email, target_type="approval", target_id=approval.id,
+                     execution_id=execution.id, correlation_id=execution.correlation_id,
+                     metadata={"decision": decision, "comment": comment})
 
-    pending = waits.refresh_pending(execution.id, approval.node_id, still_pending)
-    if pending is None:
-        pending = still_pending()
-    _emit(execution.id, "approval.decided", {"node_id": str(approval.node_id), "approver": approval.approver_email,
-                                             "decision": decision, "comment": comment, "pending": pending})
+        def still_pending():
+            return [a.approver_email for a in approvals.of_node(execution.id, approval.node_id)
+                    if a.status == "pending"]
+
+        pending = waits.refresh_pending(execution.id, approval.node_id, still_pending)
+        if pending is None:
+            pending = still_pending()
+        batch.add(execution, "approval.decided", {"node_id": str(approval.node_id),
+                                                  "approver": approval.approver_email, "decision": decision,
+                                                  "comment": comment, "pending": pending})
+    batch.flush()
     settle(execution.id, approval.node_id)
     return True
 
@@ -201,14 +215,24 @@ def expire(execution_id, node_id):
 
 
 def apply_delivery(delivery_id):
-    """Apply a stored signature notification and settle its wait."""
-    request, payload, changed = signatures.apply_delivery(delivery_id)
+    """Apply a stored signature notification and settle its wait.
+
+    NOTE: its event is written in the transaction that applies it, so it
+    cannot land after the terminal event of a run canceled meanwhile (a
+    canceled request takes no notification, and emits nothing).
+    """
+    batch = EventBatch()
+    with batch.atomic():
+        request, payload, changed = signatures.apply_delivery(delivery_id)
+        announce = request is not None and changed and payload["kind"] in ("sent", "viewed", "signed", "declined")
+        if announce:
+            batch.add(Execution.get_by_id(request.execution_id), f"signature.{payload['kind']}",
+                      {"envelope_id": request.envelope_id, "signer": payload.get("signer_email")})
+    batch.flush()
     if request is None:
         return None
-    if changed and payload["kind"] in ("sent", "viewed", "signed", "declined"):
+    if announce:
         waits.refresh_pending(request.execution_id, request.node_id, lambda: signatures.unsigned(request.id))
-        _emit(request.execution_id, f"signature.{payload['kind']}",
-              {"envelope_id": request.envelope_id, "signer": payload.get("signer_email")})
         if payload["kind"] in ("signed", "declined"):
             _audit(request.execution_id, f"signature.{payload['kind']}", actor=("webhook", request.provider),
                    envelope_id=request.envelope_id, signer=payload.get("signer_email"))

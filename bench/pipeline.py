@@ -183,14 +183,14 @@ class Docg:
         Without holding, a burst would be paced by creation and share the CPU with it; the chain's
         runs cost nothing to create, so both sides would not get the same burst.
         """
-        from actors import pipeline
+        from actors import flow
 
-        held, send = [], pipeline.send
-        pipeline.send = lambda envelope, phase: held.append((envelope, phase))
+        held, send = [], flow.send
+        flow.send = lambda envelope, phase: held.append((envelope, phase))
         try:
             yield
         finally:
-            pipeline.send = send
+            flow.send = send
         self.released = time.time()
         for envelope, phase in held:
             send(envelope, phase)

@@ -4,7 +4,7 @@ import os
 
 import requests
 
-from cli.demo import follow
+from cli.watch import follow, report
 
 
 def default_url(environ=None):
@@ -23,21 +23,19 @@ def _api():
 
 
 def run(workflow_id, trigger_data, *, follow_events=True, follow=follow):
+    """Start a run; follow it until it ends or needs review. Exit 1 unless it completed."""
     base, headers = _api()
     resp = requests.post(f"{base}/api/v1/workflows/{workflow_id}/executions", json={"trigger_data": trigger_data},
                          headers=headers, timeout=10)
     print(json.dumps(resp.json(), indent=2))
     if resp.status_code != 202:
         return 1
-    if follow_events:
-        follow(base, headers, resp.json()["execution_id"])
-    return 0
+    if not follow_events:
+        return 0
+    return report(follow(base, headers, resp.json()["execution_id"]))
 
 
 def tail(execution_id, *, last_event_id=None):
+    """Follow a run from `last_event_id`; exit 1 for failed, canceled and needs_review."""
     base, headers = _api()
-    if last_event_id:
-        headers["Last-Event-ID"] = last_event_id
-    state = follow(base, headers, execution_id)
-    print(json.dumps(state, indent=2))
-    return 0 if state.get("status") != "failed" else 1
+    return report(follow(base, headers, execution_id, last_event_id=last_event_id))

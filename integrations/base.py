@@ -47,9 +47,16 @@ class NodeContext:
         """A provider session: auth header, refresh on expiry, correlation id, timeouts."""
         return self.connection(connection_id).session(self.correlation_id)
 
-    def once(self, effect: str, perform: Callable[[str], dict]) -> dict:
-        """Perform an external effect at most once per (execution, node, effect)."""
-        return self.services.ledger.once(self.execution_id, self.node_id, effect, perform)
+    def once(self, effect: str, perform: Callable[..., dict], *, on_unknown: str = "resend",
+             staged: bool = False) -> dict:
+        """Perform an external effect at most once per (execution, node, effect).
+
+        `on_unknown` says what a redelivered attempt does when an earlier one
+        died mid-effect: `resend` (same idempotency key) or `review`
+        (storage.errors.OutcomeUnknown is raised); see storage/ledger.py for `staged`.
+        """
+        return self.services.ledger.once(self.execution_id, self.node_id, effect, perform, on_unknown=on_unknown,
+                                         staged=staged)
 
     @property
     def idempotency_key(self):

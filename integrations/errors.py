@@ -33,6 +33,30 @@ class IntegrationError(DescribedError):
 REVIEW_PREFIX = "template."
 
 
+class InvalidData(IntegrationError):
+    """PostgreSQL refused a value the step used (a malformed ID, an impossible date): no retry helps."""
+
+    code = "invalid_data"
+    message_human = "A value in this step is not valid (for example a malformed ID)."
+
+
+class RunStuck(IntegrationError):
+    """The reaper re-drove the run REDRIVE_MAX times and it made no progress."""
+
+    code = "run.stuck"
+    message_human = "The run stopped making progress and was stopped after repeated attempts to move it on."
+
+
+class UnknownDelivery(IntegrationError):
+    """An e-mail may or may not have left: a person confirms (the node's on_unknown_outcome is review)."""
+
+    code = "email.unknown_outcome"
+    message_human = ("The e-mail may or may not have been sent: the attempt that sent it stopped before it could "
+                     "record the outcome. Confirm whether it was received, then resume the run.")
+    review = True
+    run_fields = {"delivery_state": "unknown"}
+
+
 class InvalidConfig(IntegrationError):
     code = "invalid_config"
     message_human = "The step is not configured correctly."

@@ -9,6 +9,8 @@ run in `needs_review`, warnings are shown and the run goes on.
 import dataclasses
 import datetime
 
+import peewee
+
 from integrations import preflight_warnings, variables
 from integrations.base import load_apps
 from integrations.errors import IntegrationError
@@ -126,7 +128,8 @@ def check(nodes, *, trigger, organization_id, settings, reused=(), correlation_i
         except IntegrationError as error:
             issues.append(from_error(error, node["node_id"]))
         except Exception as error:  # noqa: BLE001 - a check that breaks blocks the run in review, never queued for ever
-            issues.append(Issue("internal_error", "data", f"The step “{node['label']}” could not be checked.",
+            code = "invalid_data" if isinstance(error, peewee.DataError) else "internal_error"
+            issues.append(Issue(code, "data", f"The step “{node['label']}” could not be checked.",
                                 f"{type(error).__name__}: {error}", node["node_id"]))
         ctx.earlier_phases.append(node["phase"])
         ctx.earlier_labels.update({node["label"], str(node["node_id"])})

@@ -5,7 +5,7 @@ import os
 import redis as redis_lib
 
 from storage import db as db_module
-from storage import events, fields
+from storage import events, fault, fields
 from storage.crypto import Keyring
 from storage.ledger import Ledger
 
@@ -51,4 +51,5 @@ def configure(settings):
     client = pooled_redis_client(settings.redis_url, settings.redis_pool_size, settings.redis_pool_timeout)
     log = events.EventLog(client, maxlen=settings.redis_stream_maxlen, ttl=settings.redis_stream_ttl)
     events.configure(log)
+    fault.configure(settings.docg_fault)
     return Services(settings=settings, db=database, redis=client, events=log, ledger=Ledger())

@@ -1,7 +1,7 @@
 """Work done by the clock: tick dedupe, stuck-run lookup, stream retention."""
 import datetime
 
-from peewee import IntegrityError
+from peewee import Case, IntegrityError
 
 from storage import events
 from storage.db import database
@@ -22,12 +22,38 @@ def claim_tick(job, moment):
         return False
 
 
-def stuck_executions(older_than_seconds, limit=100):
-    """Runs that should be moving but made no hop progress for too long."""
+def stuck_executions(older_than_seconds, limit=100, after=None):
+    """One page, by id after `after`, of runs that should be moving but made no hop progress.
+
+    A run re-driven within the window is left out, so one pass sees each
+    stuck run once and a re-drive has time to show progress.
+    """
     before = utcnow() - datetime.timedelta(seconds=older_than_seconds)
-    return list(Execution.select(Execution.id)
-                .where(Execution.status.in_(ACTIVE_WORK) & (Execution.last_progress_at < before))
-                .order_by(Execution.last_progress_at).limit(limit))
+    query = (Execution.select(Execution.id, Execution.status, Execution.redrive_count, Execution.redriven_at,
+                              Execution.last_progress_at)
+             .where(Execution.status.in_(ACTIVE_WORK) & (Execution.last_progress_at < before)
+                    & (Execution.redriven_at.is_null() | (Execution.redriven_at < before))))
+    if after is not None:
+        query = query.where(Execution.id > after)
+    return list(query.order_by(Execution.id).limit(limit))
+
+
+def gave_up(execution, redrive_max):
+    """True when the run was re-driven `redrive_max` times with no progress since the first of them."""
+    no_progress = execution.redriven_at is not None and execution.last_progress_at <= execution.redriven_at
+    return no_progress and execution.redrive_count >= redrive_max
+
+
+def record_redrives(execution_ids):
+    """Count one re-drive of each run; the count restarts when the run progressed since the last one."""
+    if not execution_ids:
+        return 0
+    return (Execution.update(
+        redrive_count=Case(None, [((Execution.redriven_at.is_null()
+                                    | (Execution.last_progress_at > Execution.redriven_at)), 1)],
+                           Execution.redrive_count + 1),
+        redriven_at=utcnow())
+        .where(Execution.id.in_(list(execution_ids))).execute())
 
 
 def trim_streams(redis, maxlen, ttl):
@@ -52,4 +78,4 @@ def trim_streams(redis, maxlen, ttl):
     return trimmed, expired
 
 
-__all__ = ["claim_tick", "stuck_executions", "trim_streams", "events"]
+__all__ = ["claim_tick", "stuck_executions", "gave_up", "record_redrives", "trim_streams", "events"]

@@ -36,6 +36,13 @@ class StorageError(DescribedError):
     message_human = "A storage error occurred."
 
 
+class OutcomeUnknown(StorageError):
+    """An external effect was started by an attempt that died before recording whether it happened."""
+
+    code = "effect.unknown_outcome"
+    message_human = "It is not known whether this step's external effect happened."
+
+
 class KeyConfigError(StorageError):
     """The ENCRYPTION_KEY / SECRET_KEY configuration cannot be used."""
 

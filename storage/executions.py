@@ -36,7 +36,8 @@ def create(workflow, *, phases=None, nodes=None, trigger_data, trigger_type="api
     the workflow's current nodes with `phases` mapping node_type to phase.
     `reused` maps a position to {output, documents} for steps a retry takes
     over from an earlier run: those steps are `skipped` and the run starts
-    after them. Returns (execution, batch): flush the batch after commit.
+    after them. Returns (execution, batch): its event is written with the run;
+    flush the batch after the commit.
     """
     nodes = nodes if nodes is not None else node_specs(nodes_of(workflow), phases)
     reused = reused or {}
@@ -64,8 +65,9 @@ def create(workflow, *, phases=None, nodes=None, trigger_data, trigger_type="api
                      metadata={"workflow_id": str(workflow.id), "trigger_type": trigger_type, "dry_run": dry_run,
                                "until_phase": until_phase, "retry_of": str(retry_of) if retry_of else None,
                                "reused_steps": sorted(reused)})
-    batch.add(execution, "execution.created", {"trigger_type": trigger_type, "trigger_data": trigger_data,
-                                               "retry_of": str(retry_of) if retry_of else None})
+        batch.add(execution, "execution.created", {"trigger_type": trigger_type, "trigger_data": trigger_data,
+                                                   "retry_of": str(retry_of) if retry_of else None})
+        batch.write()
     return execution, batch
 
 

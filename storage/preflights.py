@@ -13,16 +13,23 @@ def nodes_to_check(execution):
     return as_dict[execution.node_index:], as_dict[:execution.node_index]
 
 
-def record(execution, summary, issues, *, stop_after=False):
+def record(execution, summary, issues, *, stop_after=False, checked=None):
     """Store the result once (CAS) and move the run: needs_review, completed or on.
 
-    Returns the updated execution, or None when another hop recorded it first.
+    `checked` is (began, ended) of the checks themselves: the preflight
+    metric measures them, not the time the run spent queued or in review.
+    A run sent to review gets a `needs_review` metric of its own, closed on
+    resume. Returns the updated execution, or None when another hop
+    recorded it first.
     """
     actions = recommendations.for_blocking(issues)
     metrics = dict(execution.phase_metrics or {})
     now = utcnow()
-    metrics["preflight"] = {"started_at": (execution.started_at or now).isoformat(), "completed_at": now.isoformat(),
-                            "duration_ms": int((now - (execution.started_at or now)).total_seconds() * 1000)}
+    began, ended = checked or (now, now)
+    metrics["preflight"] = {"started_at": began.isoformat(), "completed_at": ended.isoformat(),
+                            "duration_ms": int((ended - began).total_seconds() * 1000)}
+    if summary["blocking_count"]:
+        metrics["needs_review"] = {"started_at": now.isoformat()}
     batch = EventBatch()
     with database.atomic():
         rows = list(Execution.update(preflight_summary=summary, recommended_actions=actions, phase_metrics=metrics,
@@ -47,7 +54,8 @@ def record(execution, summary, issues, *, stop_after=False):
                 "last_error_human": first["message_human"], "last_error_tech": f"[{first['code']}] {first['message_tech']}"})
         elif stop_after:
             execution = runstate.transition(execution.id, "completed", batch=batch, reason="until_phase preflight",
-                                            fields={"progress": 100})
+                                            fields={"progress": 100}, event_data={"preflight": summary})
+        batch.write()
     batch.flush()
     return execution
 

@@ -48,6 +48,11 @@ ACTION_MAPPINGS = {
     "render.pdf_failed": ("retry", "Try again", "The PDF conversion failed."),
     "signature.documents_unavailable": ("retry", "Download again", "The signed document could not be fetched "
                                                                    "from the provider."),
+    "invalid_config": ("edit_step", "Fix the step", "The step's configuration cannot work; correct it and retry."),
+    "invalid_data": ("edit_step", "Fix the step", "A value in the step is not valid (for example a malformed ID)."),
+    "run.stuck": ("retry", "Retry the run", "The run stopped making progress; check its current step, then retry."),
+    "email.unknown_outcome": ("confirm_delivery", "Confirm whether the e-mail was received",
+                              "The e-mail may or may not have been sent; check with the recipient, then resume."),
 }
 
 

@@ -9,11 +9,11 @@ from storage.errors import InvalidTransition
 from storage.models import Execution, utcnow
 
 TRANSITIONS = {
-    "queued": {"running", "needs_review", "failed", "canceled"},
+    "queued": {"running", "needs_review", "completed", "failed", "canceled"},  # completed: until_phase preflight
     "running": {"needs_review", "ready", "sending", "signing", "paused", "completed", "failed", "canceled"},
     "needs_review": {"ready", "running", "failed", "canceled"},
     "ready": {"running", "failed", "canceled"},
-    "sending": {"sent", "running", "failed", "canceled"},
+    "sending": {"sent", "running", "needs_review", "failed", "canceled"},
     "sent": {"running", "sending", "signing", "paused", "completed", "failed", "canceled"},
     "signing": {"signed", "failed", "canceled"},
     "signed": {"running", "sending", "completed", "failed", "canceled"},

@@ -77,6 +77,8 @@ def apply_delivery(delivery_id):
 def _apply(request, payload):
     kind, email = payload["kind"], (payload.get("signer_email") or "").lower()
     statuses = dict(request.signers_status or {})
+    if request.status == "canceled":
+        return False  # withdrawn: a late notification does not bring a signer back
     if kind in ("viewed", "signed", "declined", "sent") and email in statuses:
         if statuses[email] in FINAL_SIGNER or (kind == "sent" and statuses[email] == "viewed"):
             return False
@@ -132,12 +134,14 @@ def expires_in(days):
 
 
 def open_requests(execution_id):
-    """Signature requests of a run still out for signing; mark them canceled."""
+    """Signature requests of a run still out for signing; mark them and their unsigned signers canceled."""
     requests = list(SignatureRequest.select().where((SignatureRequest.execution == execution_id)
                                                     & SignatureRequest.status.in_(("sent", "pending"))))
-    if requests:
-        SignatureRequest.update(status="canceled", updated_at=utcnow()).where(
-            SignatureRequest.id.in_([r.id for r in requests])).execute()
+    for request in requests:
+        signers = {email: status if status in ("signed", "declined") else "canceled"
+                   for email, status in (request.signers_status or {}).items()}
+        SignatureRequest.update(status="canceled", signers_status=signers, updated_at=utcnow()).where(
+            SignatureRequest.id == request.id).execute()
     return requests
 
 

@@ -1,6 +1,7 @@
 """The step lifecycle of a hop: claim, begin, complete, fail, finish.
 
-Each function is one short transaction followed by the events it caused.
+Each function is one short transaction that also writes the events it
+caused to the outbox; they are relayed to Redis after the commit.
 A step runs only under its claim: an advisory lock that lives as long as the
 claiming worker's connection, plus a compare-and-set that refuses a step
 already finished.
@@ -10,7 +11,7 @@ import hashlib
 
 from peewee import SQL, fn
 
-from storage import audit, logs, recommendations, runstate
+from storage import audit, fault, logs, recommendations, runstate
 from storage.db import database
 from storage.events import EventBatch
 from storage.models import Execution, ExecutionStep, utcnow
@@ -87,18 +88,22 @@ def begin(execution, step):
     if step.phase == "delivery":
         fields["delivery_state"] = "sending"
     reason = f"step {step.label}"
-    if execution.status in ("queued", "ready"):
-        started = {"started_at": execution.started_at or now}
-        if target == "running":
-            fields, reason = {**started, **fields}, "started"
-        else:
-            execution = runstate.transition(execution.id, "running", batch=batch, reason="started", fields=started)
-    execution = runstate.transition(execution.id, target, batch=batch, fields=fields, reason=reason)
-    batch.add(execution, "step.started", {"node_id": str(step.node_id), "node_type": step.node_type,
-                                          "position": step.position, "label": step.label, "attempt": step.attempt})
-    batch.add(execution, "execution.progress", {"progress": execution.progress, "current_step": execution.current_step})
-    logs.write(execution, "ok", _domain(step.phase), f"Started “{step.label}”.",
-               f"node {step.node_type} attempt {step.attempt}", step.id)
+    with batch.atomic():
+        if execution.status in ("queued", "ready"):
+            started = {"started_at": execution.started_at or now}
+            if target == "running":
+                fields, reason = {**started, **fields}, "started"
+            else:
+                execution = runstate.transition(execution.id, "running", batch=batch, reason="started",
+                                                fields=started)
+        execution = runstate.transition(execution.id, target, batch=batch, fields=fields, reason=reason)
+        batch.add(execution, "step.started", {"node_id": str(step.node_id), "node_type": step.node_type,
+                                              "position": step.position, "label": step.label,
+                                              "attempt": step.attempt})
+        batch.add(execution, "execution.progress", {"progress": execution.progress,
+                                                    "current_step": execution.current_step})
+        logs.write(execution, "ok", _domain(step.phase), f"Started “{step.label}”.",
+                   f"node {step.node_type} attempt {step.attempt}", step.id)
     batch.flush()
     return execution
 
@@ -122,21 +127,23 @@ def complete(execution, step, envelope, result, duration_ms):
     context = dict(envelope.context)
     context["steps"] = {**context.get("steps", {}), step.label: result.output}
     progress = min(100, round(100 * (step.position + 1) / max(_step_count(execution.id, context), 1)))
+    batch = EventBatch()
     try:
-        with database.atomic():
+        with batch.atomic():
             execution = _commit_step(execution, step, envelope.hop, result, duration_ms, context, progress, now)
+            batch.add(execution, "step.completed", {"node_id": str(step.node_id), "duration_ms": duration_ms,
+                                                    "output_preview": redact(result.output)})
+            batch.add(execution, "execution.progress", {"progress": progress,
+                                                        "current_step": execution.current_step})
+            if step.phase in DONE_STATUS and _phase_at(execution.id, step.position + 1) != step.phase:
+                try:
+                    execution = runstate.transition(execution.id, DONE_STATUS[step.phase], batch=batch,
+                                                    reason=f"{step.label} done", fields={"delivery_state": "sent"})
+                except runstate.InvalidTransition:
+                    pass  # canceled while the node ran: the node's work is recorded, the run stays canceled
     except _HopMoved:
         return None
-    batch = EventBatch()
-    batch.add(execution, "step.completed", {"node_id": str(step.node_id), "duration_ms": duration_ms,
-                                            "output_preview": redact(result.output)})
-    batch.add(execution, "execution.progress", {"progress": progress, "current_step": execution.current_step})
-    if step.phase in DONE_STATUS and _phase_at(execution.id, step.position + 1) != step.phase:
-        try:
-            execution = runstate.transition(execution.id, DONE_STATUS[step.phase], batch=batch,
-                                            reason=f"{step.label} done", fields={"delivery_state": "sent"})
-        except runstate.InvalidTransition:
-            pass  # canceled while the node ran: the node's work is recorded, the run stays canceled
+    fault.point("after_commit")
     batch.flush()
     return execution
 
@@ -180,8 +187,12 @@ def _commit_step(execution, step, hop, result, duration_ms, context, progress, n
     return rows[0]
 
 
-def fail(execution, step, error):
-    """Fail the step and the run with human and technical text (once)."""
+def fail(execution, step, error, *, events=()):
+    """Fail the step and the run with human and technical text (once).
+
+    `events` ((type, data) pairs) caused by the failure, e.g. a signature
+    expiring, are written before `step.failed` and the terminal event.
+    """
     now = utcnow()
     actions = recommendations.for_codes([(error.code, step.node_id)])
     with database.atomic():
@@ -203,11 +214,49 @@ def fail(execution, step, error):
         fields.update(getattr(error, "run_fields", None) or {})
         fields["phase_metrics"] = _phase_metrics(execution, step.phase, end=now)
         execution = Execution.get_by_id(execution.id)
+        for event_type, data in events:
+            batch.add(execution, event_type, data)
         batch.add(execution, "step.failed", {"node_id": str(step.node_id), "error_code": error.code,
                                              "error_human": error.message_human, "error_tech": error.message_tech})
         if execution.status not in runstate.TERMINAL:
             runstate.transition(execution.id, "failed", batch=batch, fields=fields, reason=error.code,
                                 event_data={"error_human": error.message_human, "error_tech": error.message_tech})
+        batch.write()
+    batch.flush()
+    return True
+
+
+def fail_run(execution, error):
+    """Fail a run outside a claimed hop (its preflight, the reaper), and its current step if unfinished.
+
+    Returns False when the run had already ended.
+    """
+    now = utcnow()
+    step = ExecutionStep.get_or_none((ExecutionStep.execution == execution.id)
+                                     & (ExecutionStep.position == execution.node_index))
+    node_id = step.node_id if step is not None else None
+    fields = {"last_error_human": error.message_human, "last_error_tech": f"[{error.code}] {error.message_tech}",
+              "recommended_actions": recommendations.for_codes([(error.code, node_id)])}
+    batch = EventBatch()
+    try:
+        with batch.atomic():
+            if step is not None and (ExecutionStep.update(
+                    status="failure", error_code=error.code, error_human=error.message_human,
+                    error_tech=error.message_tech, completed_at=now)
+                    .where((ExecutionStep.id == step.id) & ExecutionStep.status.in_(("pending", "running")))
+                    .execute()):
+                batch.add(execution, "step.failed", {"node_id": str(step.node_id), "error_code": error.code,
+                                                     "error_human": error.message_human,
+                                                     "error_tech": error.message_tech})
+            runstate.transition(execution.id, "failed", batch=batch, fields=fields, reason=error.code,
+                                event_data={"error_human": error.message_human, "error_tech": error.message_tech})
+            logs.write(execution, "error", "step", f"The run failed: {error.message_human}",
+                       f"[{error.code}] {error.message_tech}", step.id if step is not None else None)
+            audit.record(execution.organization_id, "execution.failed", target_id=execution.id,
+                         execution_id=execution.id, correlation_id=execution.correlation_id,
+                         metadata={"node_id": str(node_id) if node_id else None, "code": error.code})
+    except runstate.InvalidTransition:
+        return False
     batch.flush()
     return True
 
@@ -218,13 +267,14 @@ def finish(execution):
         return
     batch = EventBatch()
     try:
-        runstate.transition(execution.id, "completed", batch=batch, reason="all steps done",
-                            fields={"progress": 100, "current_step": None})
+        with batch.atomic():
+            runstate.transition(execution.id, "completed", batch=batch, reason="all steps done",
+                                fields={"progress": 100, "current_step": None})
+            audit.record(execution.organization_id, "execution.completed", target_id=execution.id,
+                         execution_id=execution.id, correlation_id=execution.correlation_id,
+                         metadata={"dry_run": execution.dry_run, "until_phase": execution.until_phase})
     except runstate.InvalidTransition:
         return
-    audit.record(execution.organization_id, "execution.completed", target_id=execution.id,
-                 execution_id=execution.id, correlation_id=execution.correlation_id,
-                 metadata={"dry_run": execution.dry_run, "until_phase": execution.until_phase})
     batch.flush()
 
 

@@ -32,20 +32,23 @@ def is_waiting_at(execution, step):
             and step.status == "running")
 
 
-def pause(execution, step, wait, output):
-    """Record that the run waits at `step`; return the paused execution."""
+def pause(execution, step, wait, output, *, events=()):
+    """Record that the run waits at `step` (with `events` announcing it); return the run."""
     batch = EventBatch()
     waiting = {**_current_step(step), "waiting_for": wait}
-    ExecutionStep.update(data_out=redact(output)).where(ExecutionStep.id == step.id).execute()
     fields = {"current_step": waiting, "last_progress_at": utcnow()}
     if step.phase == "signature":
         fields["signature_state"] = "signing"
-    execution = runstate.transition(execution.id, WAIT_STATUS[step.phase], batch=batch, fields=fields,
-                                    reason=f"waiting for {step.phase}")
-    batch.add(execution, "execution.paused", {"reason": step.phase, "waiting_for": wait,
-                                              "node_id": str(step.node_id)})
-    logs.write(execution, "ok", _domain(step.phase), f"Waiting at “{step.label}”.",
-               json.dumps(wait, sort_keys=True, default=str), step.id)
+    with batch.atomic():
+        ExecutionStep.update(data_out=redact(output)).where(ExecutionStep.id == step.id).execute()
+        execution = runstate.transition(execution.id, WAIT_STATUS[step.phase], batch=batch, fields=fields,
+                                        reason=f"waiting for {step.phase}")
+        batch.add(execution, "execution.paused", {"reason": step.phase, "waiting_for": wait,
+                                                  "node_id": str(step.node_id)})
+        for event_type, data in events:
+            batch.add(execution, event_type, data)
+        logs.write(execution, "ok", _domain(step.phase), f"Waiting at “{step.label}”.",
+                   json.dumps(wait, sort_keys=True, default=str), step.id)
     batch.flush()
     return execution
 
@@ -83,6 +86,7 @@ def resume(execution_id, node_id, output, *, reason, events=(), actor=("system",
         audit.record(execution.organization_id, "execution.resumed", actor_type=actor[0], actor_id=actor[1],
                      target_id=execution.id, execution_id=execution.id, correlation_id=execution.correlation_id,
                      metadata={"node_id": str(node_id), "reason": reason})
+        batch.write()
     batch.flush()
     return True
 

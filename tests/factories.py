@@ -74,3 +74,19 @@ def redeliver(services, org, execution_id, step):
                       config=step["data_in"], run=execution.execution_context, settings=services.settings,
                       services=services)
     return load_apps().action(step["node_type"]).run(ctx).output
+
+
+def outbox_events(execution_id):
+    """[(stream id, type)] of a run's events in the PostgreSQL outbox, in order."""
+    from storage import outbox
+    from storage.db import connection
+
+    with connection():
+        return [(f"{seq}-0", event_type) for seq, event_type, _ in outbox.history(execution_id, 0, 100_000)]
+
+
+def redis_events(redis, execution_id):
+    """[(stream id, type)] of a run's Redis stream."""
+    from storage import events
+
+    return [(i.decode(), f[b"type"].decode()) for i, f in redis.xrange(events.stream_key(execution_id))]

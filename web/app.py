@@ -11,7 +11,7 @@ from web.resources import (approvals, apps, connections, contract, control, docu
 from web.webhooks.signature import SignatureWebhook
 from web.webhooks.stripe import StripeWebhook
 from web.webhooks.triggers import TriggerWebhook
-from web.sse import Admission, StreamHub
+from web.sse import HUB_BLOCK_MS, Admission, StreamHub, reader_timeout
 
 
 def create_app(services=None, *, broker=None):
@@ -22,8 +22,9 @@ def create_app(services=None, *, broker=None):
         services = services or broker_module.services
         broker = broker or broker_module.broker
     settings = services.settings
-    hub = StreamHub(lambda: redis_client(settings.redis_url, "sse", single_connection_client=True), services.redis,
-                    buffer=settings.sse_client_buffer)
+    hub = StreamHub(lambda: redis_client(settings.redis_url, "sse", single_connection_client=True,
+                                         socket_timeout=reader_timeout(HUB_BLOCK_MS)), services.redis,
+                    block_ms=HUB_BLOCK_MS, buffer=settings.sse_client_buffer)
     admission = Admission(settings.sse_stream_limit)
     sse = (hub, services.redis, settings.sse_heartbeat_seconds, admission)
 

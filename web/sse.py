@@ -1,19 +1,24 @@
-"""Server-Sent Events from Redis Streams, one Redis reader per process.
+"""Server-Sent Events: history from the outbox, live from Redis Streams.
 
 `StreamHub` runs one background reader that XREADs every stream some client
 of this process follows, then hands each new entry to those clients: it only
-ever reads live entries. A joining client's replay (what it missed after its
-Last-Event-ID) is its own paged XRANGE on the shared, bounded pool, served on
-its own request, so joining costs no more when many others watch the run.
-Redis connections per process: the reader's one plus that pool, whatever the
-number of clients. `Admission` caps the open streams of a web worker, so
-slots stay free for /health and the API.
+ever reads live entries. A run stream's replay (what the client missed after
+its Last-Event-ID) is read from the outbox in PostgreSQL, page by page, so it
+is complete however much Redis trimmed or lost; a gap in the live entries
+(an event committed but not yet relayed) is filled from there too, and so is
+a quiet stretch, so a run that ended while Redis was away still ends its
+streams. The organization feed replays from its Redis stream (paged XRANGE
+on the shared, bounded pool). Redis connections per process: the reader's
+one plus that pool, whatever the number of clients. `Admission` caps the
+open streams of a web worker, so slots stay free for /health and the API.
 """
 import json
 import logging
 import queue
 import re
 import threading
+
+import redis as redis_lib
 
 from storage.events import TERMINAL_EVENTS
 from web.errors import TooManyStreams
@@ -23,6 +28,7 @@ STREAM_ID = re.compile(r"^\d+(-\d+)?$")
 HEARTBEAT_SECONDS = 15
 RETRY_MS = 3000
 REPLAY_PAGE = 200
+HUB_BLOCK_MS = 5000
 
 
 def parse_id(stream_id):
@@ -53,7 +59,11 @@ class Subscription:
 
 
 class StreamHub:
-    """Fan out Redis Stream entries to the SSE clients of this process."""
+    """Fan out Redis Stream entries to the SSE clients of this process.
+
+    `reader_factory()` must return a client whose socket timeout exceeds
+    `block_ms` (see `reader_timeout`), or every quiet XREAD times out.
+    """
 
     def __init__(self, reader_factory, control, *, block_ms=5000, count=500, buffer=10_000):
         self._reader_factory = reader_factory
@@ -134,10 +144,20 @@ class StreamHub:
                         entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
                         for sub in subs:
                             sub.offer(entry_id, fields)
-            except Exception:  # noqa: BLE001 - reconnect and go on serving
-                log.warning("sse hub reader failed; reconnecting", exc_info=True)
+            except redis_lib.TimeoutError:
+                # NOTE: the reader's socket timeout is set above the block (web/app.py); one firing
+                # anyway (a slow server) means a quiet stretch, not a failure: reconnect quietly.
+                log.debug("sse hub read timed out; reconnecting")
+                reader, self._reader_id = None, None
+            except Exception as ex:  # noqa: BLE001 - reconnect and go on serving
+                log.warning("sse hub reader failed; reconnecting: %s: %s", type(ex).__name__, ex)
                 reader, self._reader_id = None, None
                 self._changed.wait(0.5)
+
+
+def reader_timeout(block_ms):
+    """Socket timeout (s) for the hub's reader: the XREAD block plus a margin for the reply."""
+    return block_ms / 1000 + 10
 
 
 def stream_bounds(redis, key):
@@ -225,6 +245,70 @@ def format_event(entry_id, event_type, data):
 def _frame(entry_id, fields):
     event_type = fields[b"type"].decode()
     return event_type, format_event(entry_id, event_type, fields[b"event"].decode())
+
+
+def _history(history, after):
+    """Yield (seq, type, frame) of every outbox row after `after`, one page at a time."""
+    while True:
+        rows = history(after)
+        for seq, event_type, data in rows:
+            after = seq
+            yield seq, event_type, format_event(f"{seq}-0", event_type, data)
+        if len(rows) < REPLAY_PAGE:
+            return
+
+
+def run_stream(hub, key, after, tip, history, *, resync=None, heartbeat=HEARTBEAT_SECONDS):
+    """Yield SSE frames of one run: retry hint, its history after `after`, then live, until it ends.
+
+    `history(after)` returns up to REPLAY_PAGE outbox rows (seq, type, JSON)
+    after a seq. The hub subscription starts right after `tip` (the Redis
+    stream's last id, read first) and buffers while the history is written;
+    entries already written are skipped, and a live entry past the next seq,
+    or a quiet heartbeat interval, first writes what the outbox has beyond
+    the last written seq. Ends after the terminal event.
+    """
+    yield f"retry: {RETRY_MS}\n\n".encode()
+    if resync is not None:
+        yield format_event(f"{after}-0", "stream.resync", json.dumps(resync, default=str))
+        if resync.get("terminal"):
+            return
+    sub = hub.subscribe(key, tip)
+    written = after
+    try:
+        for seq, event_type, frame in _history(history, written):
+            written = seq
+            yield frame
+            if event_type in TERMINAL_EVENTS:
+                return
+        while not (sub.overflowed and sub.queue.empty()):
+            try:
+                entry_id, fields = sub.queue.get(timeout=heartbeat)
+                seq = parse_id(entry_id)[0]
+            except queue.Empty:
+                entry_id, seq = None, None
+            if seq is not None and seq <= written:
+                continue
+            if seq is None or seq > written + 1:
+                before = written
+                for row_seq, event_type, frame in _history(history, written):
+                    written = row_seq
+                    yield frame
+                    if event_type in TERMINAL_EVENTS:
+                        return
+                if seq is None:
+                    if written == before:
+                        yield b": heartbeat\n\n"
+                    continue
+                if seq <= written:
+                    continue
+            event_type, frame = _frame(entry_id, fields)
+            written = seq
+            yield frame
+            if event_type in TERMINAL_EVENTS:
+                return
+    finally:
+        hub.unsubscribe(sub)
 
 
 def event_stream(hub, redis, key, last_id, tip, *, resync=None, heartbeat=HEARTBEAT_SECONDS, until_terminal=True):

@@ -7,8 +7,9 @@ from email.utils import formatdate
 from urllib.parse import parse_qs, unquote, urlparse
 
 from integrations.base import Action, Result
-from integrations.errors import InvalidConfig, Unavailable
+from integrations.errors import InvalidConfig, UnknownDelivery, Unavailable
 from storage import documents
+from storage.errors import OutcomeUnknown
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$")
 
@@ -25,16 +26,43 @@ def invalid_emails(addresses):
     return [a for a in addresses if not EMAIL.match(a)]
 
 
-def smtp_send(smtp_url, message, *, timeout=30):
-    """Deliver `message` through the server named by an smtp:// or smtps:// URL."""
+class _Staged:
+    """Call `before_data()` right before the DATA command: the message's point of no return."""
+
+    before_data = None
+
+    def data(self, msg):
+        if self.before_data is not None:
+            self.before_data()
+            self.data_started = True
+        return super().data(msg)
+
+
+class _SMTP(_Staged, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_Staged, smtplib.SMTP_SSL):
+    pass
+
+
+def smtp_send(smtp_url, message, *, timeout=30, before_data=None):
+    """Deliver `message` through the server named by an smtp:// or smtps:// URL.
+
+    `before_data()` is called right before DATA. A failure after that with no
+    answer from the server (a dropped connection, a timeout) leaves the
+    outcome unknown: the error raised says so (`outcome_unknown`).
+    """
     url = urlparse(smtp_url)
     options = {k: v[-1] for k, v in parse_qs(url.query).items()}
     port = url.port or (465 if url.scheme == "smtps" else 25)
+    client = None
     try:
         if url.scheme == "smtps":
-            client = smtplib.SMTP_SSL(url.hostname, port, timeout=timeout, context=ssl.create_default_context())
+            client = _SMTP_SSL(url.hostname, port, timeout=timeout, context=ssl.create_default_context())
         else:
-            client = smtplib.SMTP(url.hostname, port, timeout=timeout)
+            client = _SMTP(url.hostname, port, timeout=timeout)
+        client.before_data = before_data
         with client:
             if options.get("starttls") in ("1", "true"):
                 client.starttls(context=ssl.create_default_context())
@@ -42,9 +70,20 @@ def smtp_send(smtp_url, message, *, timeout=30):
                 client.login(unquote(url.username), unquote(url.password or ""))
             refused = client.send_message(message)
     except (OSError, smtplib.SMTPException) as ex:
-        raise Unavailable("The email server could not be reached; the step will be retried.",
-                          f"SMTP {url.hostname}:{port}: {ex!r}") from ex
+        error = Unavailable("The email server could not be reached; the step will be retried.",
+                            f"SMTP {url.hostname}:{port}: {ex!r}")
+        error.outcome_unknown = bool(getattr(client, "data_started", False)) and not isinstance(
+            ex, smtplib.SMTPResponseException)
+        raise error from ex
     return refused
+
+
+def on_unknown(config):
+    """`on_unknown_outcome` of the node: `review` (the default) or `resend`."""
+    value = config.get("on_unknown_outcome") or "review"
+    if value not in ("review", "resend"):
+        raise InvalidConfig("on_unknown_outcome must be “review” or “resend”.", f"on_unknown_outcome={value!r}")
+    return value
 
 
 def recipients(config):
@@ -89,10 +128,12 @@ class SmtpEmail(Action):
     name = "Send email"
     phase = "delivery"
     fields = {"to": {"type": "array"}, "cc": {"type": "array"}, "subject": {"type": "string"},
-              "body": {"type": "string"}, "attach_documents": {"type": "boolean"}}
+              "body": {"type": "string"}, "attach_documents": {"type": "boolean"},
+              "on_unknown_outcome": {"type": "string", "enum": ["review", "resend"]}}
 
     def check(self, config, ctx, node_id):
         recipients(config)
+        on_unknown(config)
         if urlparse(ctx.settings.smtp_url).scheme not in ("smtp", "smtps") or not urlparse(ctx.settings.smtp_url).hostname:
             raise InvalidConfig("No email server is configured.", f"SMTP_URL={ctx.settings.smtp_url!r}",
                                 code="delivery.no_smtp")
@@ -101,7 +142,7 @@ class SmtpEmail(Action):
     def run(self, ctx):
         to, cc = recipients(ctx.config)
 
-        def send(idempotency_key):
+        def send(idempotency_key, in_flight):
             message = EmailMessage()
             message["From"] = ctx.settings.smtp_from
             message["To"] = ", ".join(to)
@@ -119,7 +160,10 @@ class SmtpEmail(Action):
                     message.add_attachment(bytes(document.content), maintype=maintype, subtype=subtype,
                                            filename=document.name)
                     attached.append(document.name)
-            smtp_send(ctx.settings.smtp_url, message)
+            smtp_send(ctx.settings.smtp_url, message, before_data=in_flight)
             return {"message_id": message["Message-ID"], "to": to, "cc": cc, "attachments": attached}
 
-        return Result(output=ctx.once("smtp_send", send))
+        try:
+            return Result(output=ctx.once("smtp_send", send, on_unknown=on_unknown(ctx.config), staged=True))
+        except OutcomeUnknown as ex:
+            raise UnknownDelivery(message_tech=ex.message_tech) from ex

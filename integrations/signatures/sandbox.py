@@ -20,7 +20,7 @@ from integrations.local import pdf
 from integrations.signatures.base import EnvelopeRef, SignatureEvent, SignatureProvider, SignedFiles, SignerRef
 from integrations.signatures.signed_pdf import signed_pdf
 from storage.db import database
-from storage.models import SandboxEnvelope, utcnow
+from storage.models import SandboxEnvelope, SignatureRequest, utcnow
 
 SIGNATURE_HEADER = "X-Sandbox-Signature"
 
@@ -95,6 +95,15 @@ class SandboxProvider(SignatureProvider):
         return [SignatureEvent(event_key=data["event_id"], envelope_id=data["envelope_id"], kind=data["event"],
                                signer_email=(data.get("signer") or {}).get("email"),
                                occurred_at=data.get("occurred_at"), raw=data)]
+
+
+def is_withdrawn(envelope):
+    """True when the envelope was canceled, or the run's request for it was (the provider hears later)."""
+    if envelope.status == "canceled":
+        return True
+    return (SignatureRequest.select().where((SignatureRequest.provider == "sandbox")
+                                            & (SignatureRequest.envelope_id == str(envelope.id))
+                                            & (SignatureRequest.status == "canceled")).exists())
 
 
 def signer_action(envelope_id, token, action):

@@ -38,6 +38,9 @@ class Execution(BaseModel):
     last_progress_at = timestamp(default=utcnow)
     created_at = created_at()
     updated_at = timestamp(default=utcnow)
+    event_seq = peewee.IntegerField(default=0)
+    redrive_count = peewee.IntegerField(default=0)
+    redriven_at = timestamp(null=True)
 
     class Meta:
         table_name = "workflow_executions"

@@ -144,3 +144,42 @@ def test_viewer_with_a_bad_token_says_so_and_stops(web_server):
         shown = page.wait_for(PAGE, lambda p: p["connection"] == "offline" and p["notice"], message="link error")
 
     assert "stream link expired" in shown["notice"] and shown["steps"] == []
+
+
+def test_viewer_reconnects_after_the_web_process_restarts_and_shows_the_final_state(
+        client, org, worker, mailbox, logs_dir, tmp_path):
+    from tests.support import free_port, http_ok, start_web, wait_until
+
+    # Given a viewer following a paused run through its own web process
+    ana = emails(org, "ana")
+    wf = approval_workflow(client, org, [ana], emails(org, "customer"))
+    execution_id = factories.start(client, org, wf["id"], sample.trigger_data())
+    port = free_port()
+    web = start_web(logs_dir, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http_ok(f"{base}/health"), 60, message="web health")
+        with chromium() as page:
+            page.open(base + viewer_url(client, org, execution_id))
+            page.wait_for(PAGE, lambda p: p["status"] == "paused" and p["connection"] == "live",
+                          message="paused run, live")
+
+            # When the web process stops, the run completes meanwhile, and the web process comes back
+            web.stop()
+            page.wait_for(PAGE, lambda p: p["connection"] == "reconnecting", message="connection lost")
+            token = factories.approval_token(mailbox.wait_for(ana)[0])
+            assert client.simulate_post(f"/api/v1/approvals/{token}/decision",
+                                        json={"decision": "approved"}).status_code == 200
+            factories.wait_for_status(client, org, execution_id)
+            web = start_web(logs_dir, port)
+
+            # Then the page reconnects on its own and shows the final state, every event once, in order
+            done = page.wait_for(PAGE, lambda p: p["status"] == "completed" and p["connection"] == "ended"
+                                 and all(s["status"] == "success" for s in p["steps"]), timeout=60,
+                                 message="completed run after the restart")
+            assert done["progress"] == 100
+            assert page.evaluate("return window.runViewer.eventIds") == \
+                [i for i, _ in factories.outbox_events(execution_id)]
+            print(f"viewer screenshot (after restart): {page.screenshot(tmp_path / 'viewer-restart.png')}")
+    finally:
+        web.stop()

@@ -28,12 +28,16 @@ def pending_approval(token):
 def used(approval):
     """410 for a link that was used, revoked or expired, saying what was recorded and when."""
     decided = approval.decided_at.isoformat() if approval.decided_at else None
+    code = "approval.link_used"
     if approval.status in ("approved", "rejected"):
         message = f"This link was already used: {approval.decided_by or approval.approver_email} " \
                   f"{approval.status} it at {decided}."
+    elif approval.status == "revoked":
+        message, code = "This approval request was withdrawn; nothing is waiting for your decision.", \
+            "approval.withdrawn"
     else:
         message = f"This approval link can no longer be used ({approval.status})."
-    return Gone(message, f"approval status {approval.status}", code="approval.link_used",
+    return Gone(message, f"approval status {approval.status}", code=code,
                 details={"status": approval.status, "decided_at": decided, "decided_by": approval.decided_by})
 
 

@@ -27,6 +27,11 @@ document.getElementById('decline').addEventListener('click', () => act('declined
 </script></body></html>"""
 
 
+WITHDRAWN = """<!doctype html><html><head><meta charset="utf-8"><title>Withdrawn: {name}</title></head>
+<body><h1>DocG signature sandbox</h1><p id="state">This signature request for <b>{name}</b> was withdrawn.
+There is nothing to sign.</p></body></html>"""
+
+
 class SandboxSigning:
     auth = "public"
 
@@ -34,6 +39,11 @@ class SandboxSigning:
         envelope, person = sandbox.find_signer(envelope_id, token)
         if person is None:
             raise NotFoundError("No such signing link.", "unknown envelope or signer token")
+        resp.content_type = falcon.MEDIA_HTML
+        if sandbox.is_withdrawn(envelope):
+            resp.status = falcon.HTTP_410
+            resp.text = WITHDRAWN.format(name=html.escape(envelope.name))
+            return
         if person["status"] == "sent":
             notification = sandbox.signer_action(envelope.id, token, "viewed")
             if notification is not None:
@@ -47,6 +57,9 @@ class SandboxSigning:
         if person is None:
             raise NotFoundError("No such signing link.", "unknown envelope or signer token")
         action = read_json(req, ACTION)["action"]
+        if sandbox.is_withdrawn(envelope):
+            raise Gone("This signature request was withdrawn.", "envelope or request canceled",
+                       code="signature.withdrawn")
         notification = sandbox.signer_action(envelope.id, token, action)
         if notification is None:
             raise Gone("This signing link was already used.", f"signer status {person['status']}",

@@ -1,10 +1,11 @@
 """SSE endpoints: a run's live events with replay, and stream tokens."""
 import falcon
+import redis as redis_lib
 
-from storage import events, executions
+from storage import db, events, executions, outbox
 from web.auth import STREAM_TOKEN_MAX_TTL, STREAM_TOKEN_TTL, sign_stream_token
 from web.errors import BadRequest
-from web.sse import STREAM_ID, event_stream, parse_id, stream_bounds
+from web.sse import REPLAY_PAGE, STREAM_ID, event_stream, parse_id, run_stream, stream_bounds
 from web.validation import read_json
 
 TOKEN_REQUEST = {"type": "object", "properties": {
@@ -22,23 +23,33 @@ def _last_event_id(req, default="0-0"):
     return value
 
 
-def _resync(execution, first_id, last_id):
-    """Return the run state to send first when replay cannot be complete, else None.
+def _resync(execution, first, last):
+    """Return the run state to send first when retention pruned the history after `last`, else None.
 
-    NOTE: the row is read again after the stream bounds, so the state holds
-    every event up to the tip the live part starts after.
+    NOTE: the row is read after the outbox bounds, so the state holds every
+    event up to the last seq the live part starts after.
     """
-    if first_id is None and execution.is_terminal:
-        reason = "stream_expired"
-    elif first_id is not None and parse_id(last_id) != (0, 0) and parse_id(last_id) < parse_id(first_id):
-        reason = "events_trimmed"
-    else:
+    newest = execution.event_seq
+    if newest <= last or (first is not None and first <= last + 1):
         return None
     fresh = executions.get(execution.id, execution.organization_id)
-    return {"reason": reason, "terminal": reason == "stream_expired", "run": executions.run_state(fresh)}
+    return {"reason": "history_pruned", "terminal": fresh.is_terminal, "run": executions.run_state(fresh)}
+
+
+def _history(execution_id):
+    def rows(after):
+        with db.connection():
+            return outbox.history(execution_id, after, REPLAY_PAGE)
+    return rows
 
 
 class ExecutionStream:
+    """One run's events: its whole history from the outbox, then live; ends with the run.
+
+    A reconnect to an ended run that has nothing the client has not seen
+    gets 204, which tells an EventSource to stop reconnecting.
+    """
+
     auth = "stream"
 
     def __init__(self, hub, redis, heartbeat, admission):
@@ -46,14 +57,24 @@ class ExecutionStream:
 
     def on_get(self, req, resp, execution_id):
         execution = executions.get(execution_id, req.context.organization_id)
-        last_id = _last_event_id(req)
+        after = parse_id(_last_event_id(req))[0]
         key = events.stream_key(execution.id)
-        first_id, tip = stream_bounds(self.redis, key)
-        resync = _resync(execution, first_id, last_id)
+        try:
+            _, tip = stream_bounds(self.redis, key)
+        except redis_lib.RedisError:
+            tip = "0-0"  # Redis is away: the history and the quiet-time reads come from the outbox
+        first, _ = outbox.bounds(execution.id)
+        execution = executions.get(execution.id, req.context.organization_id)
+        if execution.is_terminal and after >= execution.event_seq:
+            resp.status = falcon.HTTP_204
+            return
+        resync = _resync(execution, first, after)
+        if resync is not None:
+            after = execution.event_seq
         resp.content_type = "text/event-stream"
         resp.set_headers(SSE_HEADERS)
-        resp.stream = self.admission.admit(
-            event_stream(self.hub, self.redis, key, last_id, tip, resync=resync, heartbeat=self.heartbeat))
+        resp.stream = self.admission.admit(run_stream(self.hub, key, after, tip, _history(execution.id),
+                                                      resync=resync, heartbeat=self.heartbeat))
 
 
 class OrganizationStream:
