@@ -98,6 +98,7 @@ TABLE = [
     ("REAPER_STUCK_SECONDS", "120", int, "seconds without hop progress after which the reaper re-drives a run"),
     ("OUTBOX_RELAY_WINDOW", "3600", int, "seconds back the clock looks for run events PostgreSQL holds but Redis lacks"),
     ("DOCG_FAULT", "", str, "test hook only: name of a crash point where the process exits (e.g. after_commit)"),
+    ("PREFLIGHT_LARGE_TEMPLATE_BYTES", "10485760", int, "template size above which preflight warns"),
 ]
 
 
@@ -166,6 +167,7 @@ class Settings:
     broker_url: str = ""
     org_max_inflight: int = 4
     timer_tick_seconds: int = 5
+    preflight_large_template_bytes: int = 10485760
 
     @property
     def sandbox_webhook_secret(self):

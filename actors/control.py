@@ -20,10 +20,16 @@ from storage.steps import _phase_metrics
 RESUMABLE = ("needs_review",)
 
 
-def resume(execution, changes, actor):
-    """Apply changes to a run in review, re-run preflight, continue if clean."""
+def reviewable(execution):
+    """Return the run if it waits for review (resume), else raise 409."""
     if execution.status not in RESUMABLE:
         raise InvalidTransition(execution.status, "ready")
+    return execution
+
+
+def resume(execution, changes, actor):
+    """Apply changes to a run in review, re-run preflight, continue if clean."""
+    reviewable(execution)
     services.ledger.confirm_unknown(execution.id, actor[1] or actor[0])
     updated, unknown_step = preflights.clear_for_resume(execution, trigger_data=changes.get("trigger_data"),
                                                         node_changes=changes.get("nodes"))
@@ -127,13 +133,14 @@ def retry_plan(execution, from_step):
                           "repeated": [describe(s) for s in steps[start:]]}
 
 
-def retry(execution, from_step, actor, definition="original"):
+def retry(execution, from_step, actor, definition="original", trigger_data=None):
     """Start a new execution of the run's steps; reuse outputs before `from_step`.
 
     `definition` "original" runs the steps as the run had them (the node
     configs copied when it started); "current" runs the workflow as it is
     now, reusing the earlier run's outputs for the steps before `from_step`
-    that it still has (matched by label).
+    that it still has (matched by label). `trigger_data`, when given,
+    replaces the run's trigger data (a retry with corrected data, seed F10).
     """
     if not execution.is_terminal:
         raise InvalidTransition(execution.status, "retried")
@@ -157,12 +164,14 @@ def retry(execution, from_step, actor, definition="original"):
     reused = {position: {"output": outputs.get(s.label, {}), "documents": documents.for_node(execution.id, s.node_id)}
               for position, s in reused_steps}
     new, batch = pipeline.traced(executions.create(
-        workflow, nodes=nodes, trigger_data=execution.trigger_data, trigger_type="retry", dry_run=execution.dry_run,
+        workflow, nodes=nodes, trigger_data=execution.trigger_data if trigger_data is None else trigger_data,
+        trigger_type="retry", dry_run=execution.dry_run,
         until_phase=execution.until_phase, retry_of=execution.id, actor=actor, reused=reused,
         traceparent=tracing.current_traceparent()))
     audit.record(execution.organization_id, "execution.retried", actor_type=actor[0], actor_id=actor[1],
                  target_id=execution.id, execution_id=execution.id, correlation_id=execution.correlation_id,
-                 metadata={"new_execution_id": str(new.id), "from_step": start, "definition": definition})
+                 metadata={"new_execution_id": str(new.id), "from_step": start, "definition": definition,
+                           "trigger_data_replaced": trigger_data is not None})
     batch.flush()
     pipeline.advance(new.id)
     return new

@@ -27,7 +27,7 @@ from storage import executions, node_secrets, preflights, reviews, runstate, sta
 from storage.db import database
 from storage.errors import InvalidTransition
 from storage.events import EventBatch
-from storage.models import Execution, ExecutionStep, utcnow
+from storage.models import Execution, utcnow
 from telemetry import metrics, tracing
 
 log = logging.getLogger("docg.pipeline")

@@ -53,6 +53,23 @@ def cmd_org_create(args):
         print(f"organization_id: {organization.id}\ntoken:           {token}")
 
 
+def cmd_org_domains(args):
+    from storage import tenancy
+    from storage.db import connection
+
+    import peewee
+
+    from storage.errors import NotFound
+
+    _storage()
+    try:
+        with connection():
+            domains = tenancy.set_email_domains(args.organization_id, args.domains)
+    except (NotFound, peewee.DataError) as ex:
+        raise SystemExit(f"docg: no organization {args.organization_id}") from ex
+    print(f"email domains: {', '.join(domains) or '(none: no recipient warnings)'}")
+
+
 def cmd_up(args):
     from cli import processes
 
@@ -212,6 +229,10 @@ def parser():
     keep_org.add_argument("organization")
     keep_org.add_argument("days", help="whole days, or `default` for RETENTION_DAYS")
     keep_org.set_defaults(func=cmd_org_retention)
+    domains = org.add_parser("domains", help="set the organization's email domains (preflight warns about others)")
+    domains.add_argument("organization_id")
+    domains.add_argument("domains", nargs="*")
+    domains.set_defaults(func=cmd_org_domains)
     up = sub.add_parser("up", help="run web + worker + clock on the embedded default")
     up.add_argument("--port", type=int)
     up.set_defaults(func=cmd_up)

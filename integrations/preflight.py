@@ -11,7 +11,7 @@ import datetime
 
 import peewee
 
-from integrations import variables
+from integrations import preflight_warnings, variables
 from integrations.base import load_apps
 from integrations.errors import IntegrationError
 
@@ -124,6 +124,7 @@ def check(nodes, *, trigger, organization_id, settings, reused=(), correlation_i
         try:
             scope_issues = _scope_issues(action, config, ctx, node["node_id"])
             issues.extend(scope_issues or action.check(config, ctx, node["node_id"]))
+            issues.extend(preflight_warnings.check(node, config, ctx))
         except IntegrationError as error:
             issues.append(from_error(error, node["node_id"]))
         except Exception as error:  # noqa: BLE001 - a check that breaks blocks the run in review, never queued for ever

@@ -101,3 +101,18 @@ def verify(organization_id=None):
             return event
         last_hash[org] = event.hash
     return None
+
+
+def of_organization(organization_id, *, target_type=None, target_id=None, action=None, actor_type=None,
+                    since=None, until=None):
+    """The organization's audit rows matching every filter given (`until` excluded), unordered."""
+    query = AuditEvent.select().where(AuditEvent.organization_id == organization_id)
+    for field, value in ((AuditEvent.target_type, target_type), (AuditEvent.target_id, target_id),
+                         (AuditEvent.action, action), (AuditEvent.actor_type, actor_type)):
+        if value is not None:
+            query = query.where(field == value)
+    if since is not None:
+        query = query.where(AuditEvent.created_at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.created_at < until)
+    return query

@@ -8,12 +8,23 @@ from storage.models import Connection, utcnow
 from storage.models.base import find_owned
 
 
-def create(organization_id, *, provider, auth_type, credentials, name=""):
+def _audit(connection, action, actor):
+    from storage import audit
+
+    audit.record(connection.organization_id, action, actor_type=actor[0], actor_id=actor[1],
+                 target_type="connection", target_id=connection.id,
+                 metadata={"provider": connection.provider, "auth_type": connection.auth_type})
+
+
+def create(organization_id, *, provider, auth_type, credentials, name="", actor=("user", None)):
     from storage import fields
 
-    return Connection.create(organization=organization_id, provider=provider, auth_type=auth_type, name=name,
-                             credentials=credentials, key_id=fields.keyring().current_kid,
-                             token_expires_at=expires_at_of(credentials))
+    with database.atomic():
+        connection = Connection.create(organization=organization_id, provider=provider, auth_type=auth_type,
+                                       name=name, credentials=credentials, key_id=fields.keyring().current_kid,
+                                       token_expires_at=expires_at_of(credentials))
+        _audit(connection, "connection.created", actor)
+    return connection
 
 
 def get(connection_id, organization_id):
@@ -50,8 +61,10 @@ def list_for(organization_id):
                                           & Connection.deleted_at.is_null()).order_by(Connection.created_at))
 
 
-def delete(connection):
-    Connection.update(deleted_at=utcnow(), status="deleted").where(Connection.id == connection.id).execute()
+def delete(connection, actor=("user", None)):
+    with database.atomic():
+        Connection.update(deleted_at=utcnow(), status="deleted").where(Connection.id == connection.id).execute()
+        _audit(connection, "connection.deleted", actor)
 
 
 def expires_at_of(credentials):

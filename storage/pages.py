@@ -1,7 +1,8 @@
 """Keyset pagination with opaque, stable cursors (ordered ids, never random).
 
-`next_cursor` points after the last row returned even when `has_more` is
-false, so a client following a growing list (a run's logs) polls with it.
+`next_cursor` is null when `has_more` is false (seed F5); a client that
+follows a growing list (a run's logs) polls with the cursor of its last
+full page, or filters by time.
 """
 import base64
 import json
@@ -36,6 +37,4 @@ def page(query, id_field, *, limit, cursor):
     rows = list(query.order_by(id_field).limit(limit + 1))
     has_more = len(rows) > limit
     rows = rows[:limit]
-    if rows:
-        return rows, has_more, encode(rows[-1].id)
-    return rows, has_more, cursor or None
+    return rows, has_more, encode(rows[-1].id) if has_more else None

@@ -4,6 +4,7 @@ import secrets
 import uuid
 
 from storage.db import database
+from storage.errors import NotFound
 from storage.models import ApiToken, Organization, User, utcnow
 
 TOKEN_PREFIX = "docg_"
@@ -69,3 +70,14 @@ def update_organization(organization_id, **fields):
     if fields:
         Organization.update(**fields).where(Organization.id == organization_id).execute()
     return Organization.get_by_id(organization_id)
+def set_email_domains(organization_id, domains):
+    """Record the organization's own email domains (lower case); preflight warns about others."""
+    cleaned = sorted({d.strip().lower().lstrip("@") for d in domains if d and d.strip()})
+    if not Organization.update(email_domains=cleaned).where(Organization.id == organization_id).execute():
+        raise NotFound("Organization not found.", f"organization {organization_id}")
+    return cleaned
+
+
+def email_domains(organization_id):
+    row = Organization.select(Organization.email_domains).where(Organization.id == organization_id).first()
+    return list(row.email_domains or []) if row else []

@@ -6,8 +6,8 @@ from storage.bootstrap import redis_client
 from web import errors, ops, validation
 from web.auth import AuthMiddleware
 from web.middleware import DatabaseConnection, Localize, RequestId, SecurityHeaders
-from web.resources import (approvals, apps, connections, control, documents, executions, health, history, mail,
-                           notfound, pages, sandbox, streams, template_images, templates, workflows)
+from web.resources import (approvals, apps, connections, contract, control, documents, executions, health, history,
+                           mail, notfound, pages, sandbox, streams, template_images, templates, workflows)
 from web.resources import organization as organization_resource
 from web.webhooks.signature import SignatureWebhook
 from web.webhooks.stripe import StripeWebhook
@@ -31,7 +31,8 @@ def create_app(services=None, *, broker=None):
 
     validation.BODY_READ_TIMEOUT = settings.body_read_timeout_seconds
     app = falcon.App(middleware=[RequestId(), SecurityHeaders(), DatabaseConnection(),
-                                 AuthMiddleware(settings.secret_key), Localize()])
+                                 AuthMiddleware(settings.secret_key), Localize()],
+                     sink_before_static_route=False)  # /api/docs assets before the catch-all 404 sink
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
 
@@ -88,6 +89,8 @@ def create_app(services=None, *, broker=None):
     stripe_webhook = StripeWebhook(settings, enqueue=apply_stripe_delivery.send)
     app.add_route(f"{api}/webhooks/stripe", stripe_webhook)
     app.add_route(f"{api}/webhooks/stripe/{{connection_id}}", stripe_webhook, suffix="connection")
+    app.add_route(f"{api}/audit", history.OrganizationAudit())
+    contract.install(app)
     app.add_route("/approvals/{token}", pages.ApprovalPage())
     app.add_route("/runs/{execution_id}", pages.Page("run.html"))
     app.add_route("/static/pages/{name}", pages.PageAsset())

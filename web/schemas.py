@@ -5,6 +5,9 @@ NODE = {
     "type": "object",
     "required": ["node_type"],
     "properties": {
+        "id": {"type": "string", "format": "uuid",
+               "description": "On PUT, an existing node's id keeps its identity; ignored on create."},
+        "position": {"type": "integer", "minimum": 0, "description": "Accepted if it agrees with the order."},
         "node_type": {"type": "string", "minLength": 1, "maxLength": 64},
         "label": {"type": "string", "minLength": 1, "maxLength": 120, "pattern": r"^[^{}.]+$"},
         "config": {"type": "object"},
@@ -23,7 +26,12 @@ WORKFLOW_CREATE = {
     "additionalProperties": False,
 }
 
-WORKFLOW_UPDATE = {**WORKFLOW_CREATE, "required": []}
+#: What GET /workflows/{id} returns can be PUT back unchanged: its read-only fields are accepted and ignored.
+READ_ONLY = {"id": {"type": "string"}, "status": {"type": "string"}, "created_at": {"type": "string"},
+             "updated_at": {"type": "string"}, "webhook_secret": {"type": ["string", "null"]}}
+WORKFLOW_UPDATE = {**WORKFLOW_CREATE, "required": [],
+                   "properties": {**WORKFLOW_CREATE["properties"],
+                                  **{k: {**v, "readOnly": True} for k, v in READ_ONLY.items()}}}
 
 EXECUTION_CREATE = {
     "type": "object",

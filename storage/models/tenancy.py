@@ -1,7 +1,7 @@
 """Organizations, users and hashed API tokens."""
 import peewee
 
-from storage.models.base import BaseModel, created_at, timestamp, uuid_pk
+from storage.models.base import BaseModel, created_at, jsonb, timestamp, uuid_pk
 
 
 class Organization(BaseModel):
@@ -10,6 +10,7 @@ class Organization(BaseModel):
     locale = peewee.TextField(default="en")
     created_at = created_at()
     retention_days = peewee.IntegerField(null=True)
+    email_domains = jsonb(default=list)
 
     class Meta:
         table_name = "organizations"

@@ -9,6 +9,7 @@ import falcon
 
 from actors import waits
 from storage import approval_view, approvals, documents
+from storage.models import Execution
 from web import previews
 from web.errors import Gone, NotFoundError
 from web.validation import read_json
@@ -115,4 +116,5 @@ class ApprovalDecision:
         if not waits.decide(approval, body["decision"], body.get("comment")):
             raise used(approval_view.describe(approvals.by_token(token)))
         resp.status = falcon.HTTP_200
-        resp.media = {"decision": body["decision"], "approver": approval.approver_email}
+        resp.media = {"success": True, "execution_status": Execution.get_by_id(approval.execution_id).status,
+                      "decision": body["decision"], "approver": approval.approver_email}

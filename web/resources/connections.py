@@ -49,7 +49,7 @@ class Connections:
         if auth_type not in ("api_key", "bearer", "oauth2"):
             raise Unprocessable(f"{app.name} needs no connection.", f"auth_type {app.auth_type}")
         row = connections.create(req.context.organization_id, provider=app.key, auth_type=auth_type,
-                                 credentials=body["credentials"], name=body.get("name", ""))
+                                 credentials=body["credentials"], name=body.get("name", ""), actor=req.context.actor)
         resp.status = falcon.HTTP_201
         resp.media = serialize(row)
 
@@ -59,7 +59,7 @@ class Connection:
         resp.media = serialize(connections.get(connection_id, req.context.organization_id))
 
     def on_delete(self, req, resp, connection_id):
-        connections.delete(connections.get(connection_id, req.context.organization_id))
+        connections.delete(connections.get(connection_id, req.context.organization_id), req.context.actor)
         resp.status = falcon.HTTP_204
 
 
@@ -106,7 +106,7 @@ class OAuthCallback:
         organization_id = oauth.consume_state(self.settings.secret_key, state, provider, self.redis)
         credentials = oauth.exchange_code(app, self.settings, code, redirect_uri(self.settings, provider))
         row = connections.create(organization_id, provider=app.key, auth_type="oauth2", credentials=credentials,
-                                 name=f"{app.name} account")
+                                 name=f"{app.name} account", actor=("user", None))
         resp.status = falcon.HTTP_201
         resp.media = serialize(row)
 

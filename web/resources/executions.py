@@ -4,7 +4,8 @@ from storage import executions
 
 def serialize_step(step):
     return {
-        "id": str(step.id), "node_id": str(step.node_id), "position": step.position, "node_type": step.node_type,
+        "id": str(step.id), "execution_id": str(step.execution_id), "node_id": str(step.node_id),
+        "step_index": step.position, "position": step.position, "node_type": step.node_type,
         "label": step.label, "phase": step.phase, "status": step.status, "attempt": step.attempt,
         "data_in": step.data_in, "data_out": step.data_out, "error_code": step.error_code,
         "error_human": step.error_human, "error_tech": step.error_tech,

@@ -37,6 +37,7 @@ class SseHealth:
         self.redis = redis
 
     def on_get(self, req, resp):
-        redis_state = _check(self.redis.ping)
-        resp.status = falcon.HTTP_200 if redis_state == "ok" else falcon.HTTP_503
-        resp.media = {"status": "ok" if redis_state == "ok" else "degraded", "redis": redis_state, "mode": "streams"}
+        healthy = _check(self.redis.ping) == "ok"
+        resp.status = falcon.HTTP_200 if healthy else falcon.HTTP_503
+        resp.media = {"status": "healthy" if healthy else "unhealthy",
+                      "redis": "connected" if healthy else "disconnected", "mode": "streams"}

@@ -23,7 +23,7 @@ class RouteHint:
                                 f"Did you mean {req.method} {API}{path}?",
                                 f"no route {path}; {API}{path} is one", code="route_not_found")
         raise NotFoundError(f"{req.method} {path} does not exist. The API lives under {API}/ (for example "
-                            f"{API}/workflows) and its endpoints are listed in the README's API section; "
+                            f"{API}/workflows) and its endpoints are described at {API}/openapi.json and /api/docs; "
                             "people's pages are /approvals/{token} and /runs/{id}; operators' are "
                             "/ops/dramatiq/, /ops/mail and /metrics.",
                             f"no route {path}", code="route_not_found")

@@ -10,8 +10,28 @@ from web.errors import Unprocessable
 from web.validation import idempotency_key, read_json
 
 
-def check_nodes(nodes, organization_id):
+def check_identity(nodes, known_ids):
+    """Refuse positions that disagree with the order, and ids not of this workflow.
+
+    `known_ids` is the workflow's node ids (PUT), or None on create, where ids
+    are ignored: a workflow read with GET can be posted as a copy.
+    """
+    problems = [{"field": f"nodes/{i}/position", "problem": f"position {n['position']} at index {i}"}
+                for i, n in enumerate(nodes) if "position" in n and n["position"] != i]
+    if known_ids is not None:
+        ids = [str(n["id"]).lower() for n in nodes if n.get("id")]
+        problems += [{"field": f"nodes/{i}/id", "problem": f"{n['id']} is not a node of this workflow"}
+                     for i, n in enumerate(nodes) if n.get("id") and str(n["id"]).lower() not in known_ids]
+        problems += [{"field": "nodes", "problem": f"node id {i} appears twice"}
+                     for i in sorted({i for i in ids if ids.count(i) > 1})]
+    if problems:
+        raise Unprocessable(f"Invalid field {problems[0]['field']}: {problems[0]['problem']}",
+                            "; ".join(f"{p['field']}: {p['problem']}" for p in problems), details=problems)
+
+
+def check_nodes(nodes, organization_id, known_ids=None):
     """Refuse unknown node types, duplicate labels (outputs are keyed by label) and dangling ids."""
+    check_identity(nodes, known_ids)
     registry = load_apps()
     unknown = sorted({n["node_type"] for n in nodes if registry.action(n["node_type"]) is None})
     if unknown:
@@ -39,7 +59,7 @@ class Workflows:
     def on_post(self, req, resp):
         data = read_json(req, schemas.WORKFLOW_CREATE)
         check_nodes(data.get("nodes", []), req.context.organization_id)
-        workflow = workflows.create(req.context.organization_id, data)
+        workflow = workflows.create(req.context.organization_id, data, req.context.actor)
         resp.status = falcon.HTTP_201
         resp.media = workflows.serialize(workflow, with_secret=True)
 
@@ -51,17 +71,17 @@ class Workflow:
     def on_put(self, req, resp, workflow_id):
         workflow = workflows.get(workflow_id, req.context.organization_id)
         data = read_json(req, schemas.WORKFLOW_UPDATE)
-        check_nodes(data.get("nodes", []), req.context.organization_id)
-        resp.media = workflows.serialize(workflows.update(workflow, data))
+        check_nodes(data.get("nodes", []), req.context.organization_id, workflows.node_ids(workflow))
+        resp.media = workflows.serialize(workflows.update(workflow, data, req.context.actor), with_secret=True)
 
     def on_delete(self, req, resp, workflow_id):
-        workflows.delete(workflows.get(workflow_id, req.context.organization_id))
+        workflows.delete(workflows.get(workflow_id, req.context.organization_id), req.context.actor)
         resp.status = falcon.HTTP_204
 
 
 class WorkflowActivation:
     def on_post(self, req, resp, workflow_id):
-        workflow = workflows.activate(workflows.get(workflow_id, req.context.organization_id))
+        workflow = workflows.activate(workflows.get(workflow_id, req.context.organization_id), req.context.actor)
         resp.media = workflows.serialize(workflow)
 
 
