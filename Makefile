@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup browser office test demo up bench clean org run mail down
+.PHONY: setup browser office test test-rabbitmq test-netns demo up bench clean org run mail down
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -25,6 +25,16 @@ office:
 
 test: setup browser office
 	$(VENV)/bin/pytest
+
+# The end-to-end, crash and wait suites with the pipeline on RabbitMQ (skips without one).
+test-rabbitmq: setup
+	DOCG_TEST_BROKER=rabbitmq $(VENV)/bin/pytest tests/actors/test_crash.py tests/actors/test_approvals.py \
+	  tests/actors/test_signatures.py tests/actors/test_pipeline_e2e.py tests/actors/test_timers.py \
+	  tests/actors/test_fair_share.py tests/actors/test_idempotency.py
+
+# Worker hosts as network namespaces (needs root and iproute2; skips otherwise).
+test-netns: setup
+	$(VENV)/bin/pytest -m netns tests/netns
 
 demo: setup
 	$(VENV)/bin/docg demo

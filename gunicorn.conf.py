@@ -22,3 +22,26 @@ def post_fork(server, worker):
     from psycogreen.gevent import patch_psycopg
 
     patch_psycopg()
+
+
+def post_worker_init(worker):
+    """On SIGTERM, tell SSE clients to reconnect elsewhere, then stop as gunicorn does."""
+    import signal
+    import threading
+
+    from web import drain
+
+    stop = worker.handle_exit
+    if "ggevent" in type(worker).__module__:
+        import gevent
+
+        spawn = gevent.spawn  # NOTE: blocking calls are not allowed in gevent's signal callback
+    else:
+        def spawn(target):
+            threading.Thread(target=target, daemon=True).start()
+
+    def handle_exit(sig, frame):
+        spawn(drain.begin)
+        stop(sig, frame)
+
+    signal.signal(signal.SIGTERM, handle_exit)

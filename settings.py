@@ -66,6 +66,13 @@ TABLE = [
     ("STRIPE_WEBHOOK_SECRET", "", str, "whsec_... secret that signs Stripe webhooks"),
     ("LOG_LEVEL", "INFO", str, "level of the JSON log lines every process writes"),
     ("HTTP_TIMEOUT", "15", float, "seconds for every outbound HTTP call"),
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", "", str, "OTLP/HTTP collector base URL for traces; empty turns tracing off"),
+    ("OTEL_SERVICE_NAME", "docg", str, "service.name of exported spans (the process role is appended)"),
+    ("WORKER_METRICS_PORT", "9191", int, "Prometheus port of a worker (`dramatiq`) process group; 0 disables"),
+    ("CLOCK_METRICS_PORT", "9192", int, "Prometheus port of the clock (`periodiq`) process; 0 disables"),
+    ("RETENTION_DAYS", "90", int, "days an ended run is kept, for organizations without their own retention_days"),
+    ("AUDIT_RETENTION_DAYS", "2557", int, "days the audit trail is kept; older monthly partitions are dropped whole"),
+    ("RETENTION_BATCH", "50", int, "runs the retention job deletes per transaction"),
     ("DOCG_EMBEDDED", "", _bool, "set by `docg up`/`docg demo` for the processes they start on the embedded "
                                  "servers; not for hand use"),
     ("WEBHOOK_TOLERANCE_SECONDS", "300", int, "a signed trigger webhook whose timestamp is further from now is "
@@ -80,9 +87,13 @@ TABLE = [
     ("PDF_TIMEOUT_SECONDS", "60", float, "a LibreOffice conversion running longer is killed (and retried)"),
     ("SIGNED_FETCH_RETRIES", "8", int, "attempts to download a signed PDF and audit trail before the run goes on "
                                        "without them"),
+    ("DEFAULT_LOCALE", "en", str, "locale (en or pt-BR) of organizations created without one"),
     ("TEMPLATE_RENDER_TIMEOUT_S", "10", float, "seconds one tenant template may take to render (template.timeout)"),
     ("TEMPLATE_MAX_OUTPUT_BYTES", "20971520", int, "bytes one rendered template may produce (template.too_large)"),
     ("TEMPLATE_LOCALE", "pt_BR", str, "default locale of the template filters (currency, number, date, words)"),
+    ("BROKER_URL", "", str, "amqp://user:pass@host:5672/vhost runs the pipeline on RabbitMQ; empty uses REDIS_URL"),
+    ("ORG_MAX_INFLIGHT", "4", int, "runs of one organization moving at once; more wait queued (0 means no limit)"),
+    ("TIMER_TICK_SECONDS", "5", int, "how often the clock fires due wait expiries and reminders"),
     ("REDRIVE_MAX", "5", int, "times the reaper re-drives a run that makes no progress before it fails it with run.stuck"),
     ("REAPER_STUCK_SECONDS", "120", int, "seconds without hop progress after which the reaper re-drives a run"),
     ("OUTBOX_RELAY_WINDOW", "3600", int, "seconds back the clock looks for run events PostgreSQL holds but Redis lacks"),
@@ -129,6 +140,13 @@ class Settings:
     microsoft_client_id: str
     microsoft_client_secret: str
     stripe_webhook_secret: str
+    otel_exporter_otlp_endpoint: str
+    otel_service_name: str
+    worker_metrics_port: int
+    clock_metrics_port: int
+    retention_days: int
+    audit_retention_days: int
+    retention_batch: int
     docg_embedded: bool
     webhook_tolerance_seconds: int
     body_read_timeout_seconds: float
@@ -141,9 +159,13 @@ class Settings:
     reaper_stuck_seconds: int
     outbox_relay_window: int
     docg_fault: str
+    default_locale: str
     template_render_timeout_s: float = 10.0
     template_max_output_bytes: int = 20971520
     template_locale: str = "pt_BR"
+    broker_url: str = ""
+    org_max_inflight: int = 4
+    timer_tick_seconds: int = 5
 
     @property
     def sandbox_webhook_secret(self):
@@ -243,6 +265,8 @@ def export_embedded(settings):
 
 #: the correlation id of the run being worked on, added to every log line
 correlation_id = contextvars.ContextVar("correlation_id", default=None)
+#: callables returning extra fields for every log line (telemetry adds trace_id/span_id)
+log_field_hooks = []
 
 
 def _without_message_bodies(args):
@@ -272,6 +296,8 @@ class JsonFormatter(logging.Formatter):
         correlation = getattr(record, "correlation_id", None) or correlation_id.get()
         if correlation:
             data["correlation_id"] = str(correlation)
+        for hook in log_field_hooks:
+            data.update(hook())
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
         return json.dumps(data, default=str)

@@ -14,6 +14,7 @@ from storage import approvals, audit, documents, executions, logs, preflights, r
 from storage.errors import Conflict, InvalidTransition, NotFound
 from storage.events import EventBatch
 from storage.models import Execution, ExecutionStep, SideEffect, WorkflowNode, utcnow
+from telemetry import tracing
 from storage.steps import _phase_metrics
 
 RESUMABLE = ("needs_review",)
@@ -126,23 +127,42 @@ def retry_plan(execution, from_step):
                           "repeated": [describe(s) for s in steps[start:]]}
 
 
-def retry(execution, from_step, actor):
-    """Start a new execution of the same steps; reuse outputs before `from_step`."""
+def retry(execution, from_step, actor, definition="original"):
+    """Start a new execution of the run's steps; reuse outputs before `from_step`.
+
+    `definition` "original" runs the steps as the run had them (the node
+    configs copied when it started); "current" runs the workflow as it is
+    now, reusing the earlier run's outputs for the steps before `from_step`
+    that it still has (matched by label).
+    """
     if not execution.is_terminal:
         raise InvalidTransition(execution.status, "retried")
     start, steps, _ = retry_plan(execution, from_step)
     outputs = (execution.execution_context or {}).get("steps", {})
-    reused = {s.position: {"output": outputs.get(s.label, {}),
-                           "documents": documents.for_node(execution.id, s.node_id)} for s in steps[:start]}
-    nodes = [{"node_id": s.node_id, "node_type": s.node_type, "label": s.label, "config": s.config, "phase": s.phase}
-             for s in steps]
-    new, batch = executions.create(workflows.get(execution.workflow_id, execution.organization_id), nodes=nodes,
-                                   trigger_data=execution.trigger_data, trigger_type="retry", dry_run=execution.dry_run,
-                                   until_phase=execution.until_phase, retry_of=execution.id, actor=actor,
-                                   reused=reused)
+    workflow = workflows.get(execution.workflow_id, execution.organization_id)
+    if definition == "current":
+        registry = load_apps()
+        current = executions.nodes_of(workflow)
+        nodes = executions.node_specs(current, {n.node_type: registry.phase_of(n.node_type) for n in current})
+        earlier = {s.label: s for s in steps[:start]}
+        missing = [n["label"] for n in nodes[:start] if n["label"] not in earlier]
+        if missing:
+            raise Conflict(f"The workflow no longer matches this run before “{missing[0]}”; retry from the start.",
+                           f"labels {missing} not among the reused steps")
+        reused_steps = [(i, earlier[n["label"]]) for i, n in enumerate(nodes[:start])]
+    else:
+        nodes = [{"node_id": s.node_id, "node_type": s.node_type, "label": s.label, "config": s.config,
+                  "phase": s.phase} for s in steps]
+        reused_steps = [(s.position, s) for s in steps[:start]]
+    reused = {position: {"output": outputs.get(s.label, {}), "documents": documents.for_node(execution.id, s.node_id)}
+              for position, s in reused_steps}
+    new, batch = pipeline.traced(executions.create(
+        workflow, nodes=nodes, trigger_data=execution.trigger_data, trigger_type="retry", dry_run=execution.dry_run,
+        until_phase=execution.until_phase, retry_of=execution.id, actor=actor, reused=reused,
+        traceparent=tracing.current_traceparent()))
     audit.record(execution.organization_id, "execution.retried", actor_type=actor[0], actor_id=actor[1],
                  target_id=execution.id, execution_id=execution.id, correlation_id=execution.correlation_id,
-                 metadata={"new_execution_id": str(new.id), "from_step": start})
+                 metadata={"new_execution_id": str(new.id), "from_step": start, "definition": definition})
     batch.flush()
     pipeline.advance(new.id)
     return new
@@ -164,7 +184,8 @@ def request_signature(execution, config, actor):
                            "documents": documents.for_node(execution.id, s.node_id)} for s in steps}
     new, batch = executions.create(workflows.get(execution.workflow_id, execution.organization_id), nodes=nodes,
                                    trigger_data=execution.trigger_data, trigger_type="manual_signature",
-                                   retry_of=execution.id, actor=actor, reused=reused)
+                                   retry_of=execution.id, actor=actor, reused=reused,
+                                   traceparent=tracing.current_traceparent())
     batch.flush()
     pipeline.advance(new.id)
     return new

@@ -3,9 +3,15 @@
 It carries ids, the position in the pipeline and the run context (trigger
 data and step outputs). The database copy (`execution_context`, `hop`) is
 authoritative: a message whose hop is not the execution's current hop is a
-duplicate or stale and runs nothing.
+duplicate or stale and runs nothing. Messages carry `envelope_version` in
+their options (actors.middleware.EnvelopeVersion).
 """
 import dataclasses
+
+#: version of the message format this release sends (message option `envelope_version`)
+ENVELOPE_VERSION = 2
+#: versions this release can run: 1 = messages sent before versions existed
+SUPPORTED_VERSIONS = frozenset({1, 2})
 
 
 @dataclasses.dataclass
@@ -30,7 +36,14 @@ class Envelope:
 
     @classmethod
     def from_message(cls, data):
-        return cls(**data)
+        """Read a message's envelope; keys this release does not know are ignored.
+
+        NOTE: adding a key with a default is compatible both ways (an older
+        worker drops it, a newer one defaults it); anything else bumps
+        ENVELOPE_VERSION (docs/operations.md, "Releases").
+        """
+        known = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
 
     def to_message(self):
         return dataclasses.asdict(self)

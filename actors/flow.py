@@ -4,10 +4,11 @@ Shared by the hop (actors/pipeline.py), the waits (actors/waits.py), the
 controls and the clock, so none of them imports another to advance a run.
 """
 from actors.envelope import Envelope
-from storage import executions
+from storage import admission, executions
 from storage import steps as step_state
 from storage import runstate
 from storage.models import Execution, ExecutionStep
+from telemetry import tracing
 
 #: phase -> actor, filled by actors.phases
 HOPS = {}
@@ -15,8 +16,10 @@ WAITING = frozenset({"paused", "needs_review", "signing"})
 STOP_IN_DRY_RUN = frozenset({"save", "delivery", "approval", "signature"})
 
 
-def send(envelope, phase):
-    HOPS[phase].send(envelope.to_message())
+def send(envelope, phase, *, traceparent=None):
+    """Send the hop message, inside the run's trace (`traceparent` of its row)."""
+    with tracing.within_run(traceparent):
+        HOPS[phase].send(envelope.to_message())
 
 
 def should_stop(execution, steps):
@@ -44,15 +47,36 @@ def advance(execution_id, *, row=None):
     if execution.status in runstate.TERMINAL or execution.status in WAITING:
         return
     if execution.status == "queued" and execution.preflight_summary is None:
-        send(Envelope.of(execution), "preflight")
+        if admitted(execution):
+            send(Envelope.of(execution), "preflight", traceparent=execution.traceparent)
         return
     steps = executions.steps(execution.id, ExecutionStep.phase, ExecutionStep.status)
     if should_stop(execution, steps):
         step_state.finish(execution)
+        release_slots(execution.organization_id)
         return
     step = steps[execution.node_index]
     if step.status in ("pending", "running"):
-        send(Envelope.of(execution), step.phase)
+        send(Envelope.of(execution), step.phase, traceparent=execution.traceparent)
+
+
+def _org_max_inflight():
+    from actors import broker
+
+    return broker.services.settings.org_max_inflight
+
+
+def admitted(execution):
+    """True if the run may send its first hop (its org has a free slot); see storage/admission.py."""
+    return admission.admit(execution, _org_max_inflight())
+
+
+def release_slots(organization_id):
+    """Start the organization's deferred runs that now fit; return how many."""
+    ids = admission.release(organization_id, _org_max_inflight())
+    for execution_id in ids:
+        advance(execution_id)
+    return len(ids)
 
 
 def finish(execution_id):

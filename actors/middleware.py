@@ -1,9 +1,14 @@
-"""Dramatiq middleware: a pooled database connection and the log correlation id."""
+"""Dramatiq middleware: a pooled database connection, the log correlation id, envelope versions."""
+import logging
+
 import dramatiq
 
 import settings
+from actors import envelope
 
 from storage.db import database
+
+_log = logging.getLogger("docg.worker")
 
 
 class CorrelationId(dramatiq.Middleware):
@@ -30,3 +35,43 @@ class DatabaseConnection(dramatiq.Middleware):
             database.close()
 
     after_skip_message = after_process_message
+
+
+class EnvelopeVersion(dramatiq.Middleware):
+    """Stamp messages with the envelope version; leave unknown ones for others.
+
+    A message without a version comes from a release before versions
+    (version 1). A worker that does not support a message's version (a newer
+    release sent it during a rolling deploy) puts a copy back on the queue
+    after a growing delay and skips the original, so a compatible worker
+    picks it up; it never runs or crashes on it. After MAX_DEFERRALS (about
+    25 minutes) with no compatible worker, the message is dead-lettered: the
+    run's state is in PostgreSQL, so the reaper re-drives it with a message
+    this release understands.
+    """
+
+    MAX_DELAY_MS = 60_000
+    MAX_DEFERRALS = 30
+
+    def before_enqueue(self, broker, message, delay):
+        message.options.setdefault("envelope_version", envelope.ENVELOPE_VERSION)
+
+    def before_process_message(self, broker, message):
+        version = message.options.get("envelope_version", 1)
+        if version in envelope.SUPPORTED_VERSIONS:
+            return
+        if message.options.get("deferrals", 0) >= self.MAX_DEFERRALS:
+            _log.error("message %s of %s has envelope version %r and no worker took it: dead-lettered",
+                       message.message_id, message.actor_name, version)
+            message.fail()
+            raise dramatiq.middleware.SkipMessage(f"envelope version {version!r}: no compatible worker")
+        deferrals = message.options.get("deferrals", 0) + 1
+        delay = min(self.MAX_DELAY_MS, 500 * 2 ** min(deferrals, 10))
+        broker.enqueue(message.copy(options={"deferrals": deferrals}), delay=delay)
+        from telemetry import metrics
+
+        metrics.instruments().deferred.inc()
+        _log.warning("message %s of %s has envelope version %r (this worker supports %s): left for a compatible "
+                     "worker, again in %sms", message.message_id, message.actor_name, version,
+                     sorted(envelope.SUPPORTED_VERSIONS), delay)
+        raise dramatiq.middleware.SkipMessage(f"envelope version {version!r} not supported")

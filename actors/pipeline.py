@@ -17,7 +17,8 @@ from dramatiq.middleware import CurrentMessage
 
 from actors import waits as wait_actors
 from actors.envelope import Envelope
-from actors.flow import HOPS, STOP_IN_DRY_RUN, WAITING, advance, finish, send, should_stop  # noqa: F401
+from actors.flow import (HOPS, STOP_IN_DRY_RUN, WAITING, advance, finish, release_slots, send,  # noqa: F401
+                         should_stop)
 from storage import steps as step_state
 from integrations import preflight
 from integrations.base import NodeContext, load_apps
@@ -27,6 +28,7 @@ from storage.db import database
 from storage.errors import InvalidTransition
 from storage.events import EventBatch
 from storage.models import Execution, ExecutionStep, utcnow
+from telemetry import metrics, tracing
 
 log = logging.getLogger("docg.pipeline")
 #: the promise a transient error's text makes, dropped once no attempt is left
@@ -82,13 +84,26 @@ def _create(workflow, **options):
     registry = load_apps()
     nodes = executions.nodes_of(workflow)
     phases = {node.node_type: registry.phase_of(node.node_type) for node in nodes}
-    return executions.create(workflow, nodes=executions.node_specs(nodes, phases), **options)
+    return traced(executions.create(workflow, nodes=executions.node_specs(nodes, phases),
+                                    traceparent=tracing.current_traceparent(), **options))
+
+
+def traced(created):
+    """Name the run on the current span (the request's); return `created` as is."""
+    execution = created[0]
+    tracing.annotate(**{"docg.correlation_id": execution.correlation_id, "docg.execution_id": execution.id})
+    return created
 
 
 def run_hop(data, *, phase):
     """Run the node an envelope points at, at most once (logs what happened)."""
     envelope = Envelope.from_message(data)
     outcome = _hop(envelope)
+    metrics.note_outcome(outcome)
+    if outcome in ("failed", "waiting", "stopped"):
+        release_slots(envelope.organization_id)
+    elif outcome == "claimed-elsewhere":
+        outcome = recheck_later(data, phase)
     log.info("%s hop %s node %s of %s: %s", phase, envelope.hop, envelope.node_index, envelope.execution_id, outcome,
              extra={"correlation_id": envelope.correlation_id})
 
@@ -196,9 +211,12 @@ def run_preflight(data):
             if error is None and retries < services().settings.hop_max_retries:
                 raise
             step_state.fail_run(execution, error or final_failure(ex, retries + 1))
+            release_slots(execution.organization_id)
             return
     if execution is not None and execution.status == "queued":
         advance(execution.id, row=execution)
+    elif execution is not None:
+        release_slots(execution.organization_id)
 
 
 def record_preflight(execution):
@@ -227,6 +245,26 @@ def _run_node(execution, step, envelope):
                                        envelope.context)
     step_state.record_input(step, ctx.config)
     return action.run(ctx)
+
+
+#: how many times, and how long apart at most, a hop whose step claim is held looks again
+CLAIM_RECHECKS, CLAIM_RECHECK_MAX_MS = 6, 8000
+
+
+def recheck_later(data, phase):
+    """Look at a held step again later, in case its holder's host vanished.
+
+    A holder on a dead host keeps its claim until PostgreSQL drops the
+    session (TCP keepalives, see storage/db.py); a live holder finishes and
+    the recheck finds the hop stale. Returns the outcome to log.
+    """
+    message = CurrentMessage.get_current_message()
+    done = message.options.get("claim_rechecks", 0) if message else CLAIM_RECHECKS
+    if done >= CLAIM_RECHECKS:
+        return "claimed-elsewhere"
+    delay = min(CLAIM_RECHECK_MAX_MS, 1000 * 2 ** done)
+    HOPS[phase].send_with_options(args=(data,), delay=delay, claim_rechecks=done + 1)
+    return f"claimed-elsewhere, recheck in {delay} ms"
 
 
 __all__ = ["start", "start_once", "run_hop", "run_preflight", "advance", "send", "HOPS", "EventBatch"]

@@ -16,6 +16,7 @@ from integrations.errors import RunStuck
 from storage import clock
 from storage import steps as step_state
 from storage.models import Execution
+from telemetry import metrics
 
 log = logging.getLogger("docg.clock")
 
@@ -47,7 +48,7 @@ def redrive_stuck(older_than=None, *, page=100):
     """
     settings = services.settings
     older_than = settings.reaper_stuck_seconds if older_than is None else older_than
-    count, after = 0, None
+    count, after = admit_deferred(), None
     while True:
         stuck = clock.stuck_executions(older_than, limit=page, after=after)
         if not stuck:
@@ -60,12 +61,21 @@ def redrive_stuck(older_than=None, *, page=100):
                 continue
             redriven.append(execution.id)
         clock.record_redrives(redriven)
+        if redriven:
+            metrics.instruments().redrives.inc(len(redriven))
         for execution_id in redriven:
             try:
                 flow.advance(execution_id)
             except Exception as ex:  # noqa: BLE001 - one run's trouble must not starve the others
                 log.warning("re-drive of %s failed: %s: %s", execution_id, type(ex).__name__, ex)
         count += len(stuck)
+
+
+def admit_deferred():
+    """Start deferred runs of every organization with free slots (fair share)."""
+    from storage import admission
+
+    return sum(flow.release_slots(org) for org in admission.waiting_organizations())
 
 
 def expire_overdue():
@@ -106,23 +116,27 @@ def resend_stranded_webhooks(older_than=STRANDED_AFTER_SECONDS):
 
 
 def send_reminders():
-    """Email approvers who have not decided after `reminder_hours` (once each)."""
+    """Email approvers who have not decided after `reminder_hours` (once each), and
+    sandbox signers who have not signed (every `reminder_hours`, a few times)."""
     from integrations.local.approval import approval_message
     from integrations.local.email import smtp_send
-    from storage import approvals, documents
-    from storage.waits import step_at
+    from storage import approvals
 
     sent = 0
     for approval in approvals.reminders_due():
         if not approval.token_ciphertext or not approvals.claim_reminder(approval):
             continue
-        step = step_at(approval.execution_id, approval.node_id)
-        message = approval_message(services.settings, to=approval.approver_email, token=approval.token_ciphertext,
-                                   execution_id=approval.execution_id, label=step.label if step else "documents",
-                                   docs=documents.for_execution(approval.execution_id), reminder=True)
+        message = approval_message(services.settings, approval, approval.token_ciphertext, reminder=True)
         smtp_send(services.settings.smtp_url, message)
         sent += 1
-    return sent
+    return sent + remind_signers()
+
+
+def remind_signers():
+    from integrations.signatures import sandbox_mail
+    from integrations.signatures.sandbox import remind_due
+
+    return remind_due(sandbox_mail.sender(services.settings))
 
 
 def relay_events():

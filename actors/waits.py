@@ -10,7 +10,8 @@ import logging
 
 import dramatiq
 
-from actors import flow
+import settings as settings_module
+from actors import flow, timers
 from actors.broker import services
 from integrations.signatures import providers
 from integrations.signatures.sandbox import deliver, sent_notifications
@@ -18,6 +19,7 @@ from storage import approvals, logs, signatures, steps, waits
 from storage.errors import StorageError
 from storage.events import EventBatch
 from storage.models import Execution, utcnow
+from telemetry import tracing
 
 log = logging.getLogger("docg.waits")
 
@@ -32,6 +34,9 @@ class WaitEnded(StorageError):
 
 def _waiting(execution_id, node_id):
     execution = Execution.get_or_none(Execution.id == execution_id)
+    if execution is not None:  # this message's log lines and span name the run it acts on
+        settings_module.correlation_id.set(str(execution.correlation_id))
+        tracing.annotate(**{"docg.correlation_id": execution.correlation_id, "docg.execution_id": execution.id})
     step = waits.step_at(execution_id, node_id) if execution else None
     if step is None or not waits.is_waiting_at(execution, step):
         return None, None
@@ -166,9 +171,10 @@ def wait_started(execution, step, wait):
         if wait["provider"] == "sandbox":
             for notification in sent_notifications(wait["envelope_id"]):
                 sandbox_notify.send(notification)
-    expires_at = datetime.datetime.fromisoformat(wait["expires_at"])
-    delay_ms = max(0, int((expires_at - utcnow()).total_seconds() * 1000)) + 500
-    expire_wait.send_with_options(args=(str(execution.id), str(step.node_id)), delay=delay_ms)
+            sandbox_invite.send(wait["envelope_id"])
+    delay_ms = timers.expiry_delay_ms(datetime.datetime.fromisoformat(wait["expires_at"]), utcnow())
+    if delay_ms is not None:  # a far deadline is fired by actors/timers.py from PostgreSQL
+        expire_wait.send_with_options(args=(str(execution.id), str(step.node_id)), delay=delay_ms)
     settle(execution.id, step.node_id)
 
 
@@ -253,6 +259,16 @@ def apply_signature_delivery(delivery_id):
 def sandbox_notify(notification):
     """Deliver a sandbox provider webhook to our own endpoint, like a provider."""
     deliver(dict(notification), services.settings.sandbox_webhook_secret, timeout=services.settings.http_timeout)
+
+
+@dramatiq.actor(queue_name="waits", max_retries=10, min_backoff=1000)
+def sandbox_invite(envelope_id):
+    """E-mail the sandbox signers whose turn came their signing link (once each)."""
+    from integrations.signatures import sandbox_mail
+    from integrations.signatures.sandbox import invite_due
+
+    log.info("sandbox envelope %s: %s invitation(s)", envelope_id,
+             invite_due(envelope_id, sandbox_mail.sender(services.settings)))
 
 
 @dramatiq.actor(queue_name="waits", max_retries=10, min_backoff=1000)

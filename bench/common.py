@@ -99,7 +99,7 @@ def write_section(name, text):
     between `<!-- {name}:start -->` and `<!-- {name}:end -->` changes.
     """
     current = _settled_docs()
-    for section in ("sse", "api"):
+    for section in ("sse", "api", name):
         if f"<!-- {section}:start -->" not in current:
             current = current.rstrip("\n") + f"\n\n<!-- {section}:start -->\n<!-- {section}:end -->\n"
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"

@@ -35,9 +35,14 @@ def cmd_org_create(args):
     from storage import tenancy
     from storage.db import connection
 
-    _storage()
+    from storage import i18n
+
+    config = _storage()
+    locale = i18n.normalize(args.locale or config.default_locale)
+    if locale is None:
+        raise SystemExit(f"--locale must be one of {', '.join(i18n.LOCALES)}")
     with connection():
-        organization, token = tenancy.create_organization(args.name, email=args.email)
+        organization, token = tenancy.create_organization(args.name, email=args.email, locale=locale)
     if args.json:
         print(json.dumps({"organization_id": str(organization.id), "token": token}))
     elif args.env:
@@ -85,6 +90,55 @@ def cmd_audit_verify(args):
     print(f"audit trail broken at row {broken.id} ({broken.action}, organization {broken.organization_id}, "
           f"{broken.created_at.isoformat()}): its hash does not match its content or the previous row")
     return 1
+
+
+def cmd_retention(args):
+    from storage import retention
+    from storage.bootstrap import redis_client
+    from storage.db import connection
+
+    config = _storage()
+    with connection():
+        report = retention.apply(config, redis=None if args.dry_run else redis_client(config.redis_url),
+                                 dry_run=args.dry_run)
+    print(json.dumps(report, indent=2, default=str))
+    return 0
+
+
+def cmd_org_retention(args):
+    import uuid
+
+    from storage import retention
+    from storage.db import connection
+    from storage.errors import StorageError
+
+    _storage()
+    try:
+        organization_id = str(uuid.UUID(args.organization))
+        days = None if args.days == "default" else int(args.days)
+        with connection():
+            organization = retention.set_days(organization_id, days)
+    except (ValueError, StorageError) as ex:
+        print(f"docg org retention: {getattr(ex, 'message_human', None) or ex}", file=sys.stderr)
+        return 2
+    shown = organization.retention_days or f"default (RETENTION_DAYS={settings_module.load().retention_days})"
+    print(f"organization {organization.id} keeps ended runs {shown} days")
+    return 0
+
+
+def cmd_backup(args):
+    from storage import backup
+
+    config = settings_module.load()
+    print(f"wrote {backup.dump(config.database_url, args.file)}")
+
+
+def cmd_restore(args):
+    from storage import backup
+
+    target = args.database_url or settings_module.load().database_url
+    backup.restore(args.file, target)
+    print(f"restored {args.file}; now run `docg migrate` against it if it came from an older release")
 
 
 def cmd_keys_rotate(args):
@@ -148,10 +202,16 @@ def parser():
     create = org.add_parser("create", help="create an organization and print its API token")
     create.add_argument("name")
     create.add_argument("--email")
+    create.add_argument("--locale", help="language of its pages, e-mails and API texts: en or pt-BR "
+                                         "(default DEFAULT_LOCALE)")
     create.add_argument("--json", action="store_true")
     create.add_argument("--env", action="store_true",
                         help="print `export DOCG_URL=... DOCG_ORG=... DOCG_TOKEN=...` for eval in a shell")
     create.set_defaults(func=cmd_org_create)
+    keep_org = org.add_parser("retention", help="set how many days an organization keeps ended runs")
+    keep_org.add_argument("organization")
+    keep_org.add_argument("days", help="whole days, or `default` for RETENTION_DAYS")
+    keep_org.set_defaults(func=cmd_org_retention)
     up = sub.add_parser("up", help="run web + worker + clock on the embedded default")
     up.add_argument("--port", type=int)
     up.set_defaults(func=cmd_up)
@@ -171,6 +231,16 @@ def parser():
     verify = audit.add_parser("verify", help="check the hash chain; exit 1 at the first tampered row")
     verify.add_argument("--organization")
     verify.set_defaults(func=cmd_audit_verify)
+    keep = sub.add_parser("retention", help="delete ended runs past retention and drop old audit months")
+    keep.add_argument("--dry-run", action="store_true", help="report what would go; delete nothing")
+    keep.set_defaults(func=cmd_retention)
+    dump = sub.add_parser("backup", help="pg_dump the database (PostgreSQL is the source of truth)")
+    dump.add_argument("file")
+    dump.set_defaults(func=cmd_backup)
+    load = sub.add_parser("restore", help="pg_restore a `docg backup` file into an empty database")
+    load.add_argument("file")
+    load.add_argument("--database-url", help="target database (default DATABASE_URL)")
+    load.set_defaults(func=cmd_restore)
     keys = sub.add_parser("keys", help="encryption keys").add_subparsers(dest="keys_command", required=True)
     keys.add_parser("rotate", help="re-encrypt every secret with the first ENCRYPTION_KEY").set_defaults(
         func=cmd_keys_rotate)

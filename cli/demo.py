@@ -226,7 +226,8 @@ def main(config, *, keep=False):
             print(f"Error: {state['last_error_human']} ({state['last_error_tech']})")
             return 1
         print(f"Document:  {steps['archive']['data_out']['path']}")
-        print(f"Emails:    {demo_dir / 'mail'}  (the approval request, then the contract to ana@acme.example)")
+        print(f"Emails:    {demo_dir / 'mail'}  (the approval request, the signer's invitation, then the contract "
+              "to ana@acme.example)")
         print(f"Webhook:   {demo_dir / 'webhooks.jsonl'}  (signed with X-DocG-Signature)")
         print(f"Run state: {base}/api/v1/executions/{execution_id}  (headers: Authorization: Bearer {token}, "
               f"X-Organization-ID: {organization.id})")

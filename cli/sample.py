@@ -58,7 +58,10 @@ def demo_workflow(template_id, *, webhook_url, webhook_secret):
                     webhook_secret=webhook_secret)
     deal, contract, archive, send, notify = body["nodes"]
     review = {"node_type": "review-documents", "label": "review",
-              "config": {"approvers": [APPROVER], "strategy": "all", "timeout_hours": 48, "reminder_hours": 24}}
+              "config": {"approvers": [APPROVER], "strategy": "all", "timeout_hours": 48, "reminder_hours": 24,
+                         "summary_fields": [{"label": "Client", "path": "client_name"},
+                                            {"label": "Amount", "path": "amount"},
+                                            {"label": "Deal", "path": "deal_id"}]}}
     sign = {"node_type": "request-signatures", "label": "sign",
             "config": {"provider": "sandbox", "expires_in_days": 7,
                        "signers": [{"name": "{{trigger.contact.name}}", "email": "{{trigger.contact.email}}"}]}}

@@ -1,7 +1,8 @@
 """The append-only audit trail, hash-chained per organization.
 
 PostgreSQL refuses UPDATE, DELETE and TRUNCATE on `audit_events` (triggers
-in migration 0001). Each row's `hash` covers its content and the previous
+in migrations 0001 and 0081; the table is partitioned by month and only
+whole partitions are ever dropped, by retention). Each row's `hash` covers its content and the previous
 row's hash in the same organization, so an edit made with the triggers
 disabled is found by `verify()`.
 """
@@ -73,12 +74,25 @@ def record(organization_id, action, *, actor_type="system", actor_id=None, targe
         return next(iter(AuditEvent.raw(_APPEND, *params)))
 
 
+def checkpoints(organization_id=None):
+    """{organization_id: last hash of its newest dropped audit partition}.
+
+    Retention drops whole monthly partitions (storage/retention.py); the
+    chain of what remains starts from the hash kept here instead of GENESIS.
+    """
+    sql = ("SELECT DISTINCT ON (organization_id) organization_id, last_hash FROM audit_checkpoints"
+           + (" WHERE organization_id = %s::uuid" if organization_id else "")
+           + " ORDER BY organization_id, last_id DESC")
+    rows = database.execute_sql(sql, (str(organization_id),) if organization_id else ()).fetchall()
+    return {str(org): last_hash for org, last_hash in rows}
+
+
 def verify(organization_id=None):
     """Return the first row whose chain does not hold, or None when intact."""
     query = AuditEvent.select().order_by(AuditEvent.id)
     if organization_id:
         query = query.where(AuditEvent.organization_id == organization_id)
-    last_hash = {}
+    last_hash = checkpoints(organization_id)
     for event in query.iterator():
         org = str(event.organization_id)
         expected_prev = last_hash.get(org, GENESIS)

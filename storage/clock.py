@@ -32,6 +32,8 @@ def stuck_executions(older_than_seconds, limit=100, after=None):
     query = (Execution.select(Execution.id, Execution.status, Execution.redrive_count, Execution.redriven_at,
                               Execution.last_progress_at)
              .where(Execution.status.in_(ACTIVE_WORK) & (Execution.last_progress_at < before)
+                    # a queued run not yet admitted is deferred, not stuck: admission starts it
+                    & (Execution.admitted_at.is_null(False) | (Execution.status != "queued"))
                     & (Execution.redriven_at.is_null() | (Execution.redriven_at < before))))
     if after is not None:
         query = query.where(Execution.id > after)

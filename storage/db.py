@@ -28,7 +28,23 @@ def connect_params(url):
     if parsed.port:
         params["port"] = parsed.port
     params.update(query)
+    if not params["host"].startswith("/"):
+        for name, value in TCP_KEEPALIVES.items():
+            params.setdefault(name, value)
     return params
+
+
+#: NOTE: a worker host that vanishes (power, network) never closes its TCP
+#: connections, and PostgreSQL keeps their sessions, with the step claims
+#: (advisory locks) they hold, until TCP gives up: two hours by default.
+#: These probe both ends of an idle connection and drop a dead one in about
+#: 11 s. `options` in DATABASE_URL replaces the server half (PgBouncer wants
+#: `ignore_startup_parameters = options`, or set them in postgresql.conf).
+TCP_KEEPALIVES = {
+    "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
+    "options": "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 "
+               "-c tcp_user_timeout=15000",
+}
 
 
 class Pool(PooledPostgresqlExtDatabase):

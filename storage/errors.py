@@ -98,6 +98,13 @@ class Conflict(StorageError):
     message_human = "That conflicts with the current state."
 
 
+class BackupError(StorageError):
+    """pg_dump or pg_restore is missing or failed."""
+
+    code = "backup.failed"
+    message_human = "The backup or the restore failed."
+
+
 class SecretNotSet(StorageError):
     """A node secret was sent back as "[set]" where nothing is stored."""
 

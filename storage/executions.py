@@ -29,14 +29,15 @@ def node_specs(nodes, phases):
 
 
 def create(workflow, *, phases=None, nodes=None, trigger_data, trigger_type="api", dry_run=False, until_phase=None,
-           retry_of=None, actor=("user", None), reused=None):
+           retry_of=None, actor=("user", None), reused=None, traceparent=None):
     """Create a queued execution with one step per node (a snapshot of them).
 
     `nodes` are dicts (node_id, node_type, label, config, phase); by default
     the workflow's current nodes with `phases` mapping node_type to phase.
     `reused` maps a position to {output, documents} for steps a retry takes
     over from an earlier run: those steps are `skipped` and the run starts
-    after them. Returns (execution, batch): its event is written with the run;
+    after them. `traceparent` is the trace the run belongs to (telemetry).
+    Returns (execution, batch): its event is written with the run;
     flush the batch after the commit.
     """
     nodes = nodes if nodes is not None else node_specs(nodes_of(workflow), phases)
@@ -49,7 +50,7 @@ def create(workflow, *, phases=None, nodes=None, trigger_data, trigger_type="api
             organization=workflow.organization_id, workflow=workflow.id, status="queued",
             correlation_id=uuid.uuid4(), trigger_type=trigger_type, trigger_data=trigger_data,
             execution_context=context, dry_run=dry_run, until_phase=until_phase, retry_of=retry_of,
-            current_step=None, node_index=len(reused))
+            current_step=None, node_index=len(reused), traceparent=traceparent)
         ExecutionStep.insert_many([
             {"execution": execution.id, "node_id": n["node_id"], "position": i, "node_type": n["node_type"],
              "label": n["label"], "phase": n["phase"], "config": n["config"],

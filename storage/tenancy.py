@@ -13,10 +13,10 @@ def hash_token(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_organization(name, *, email=None):
+def create_organization(name, *, email=None, locale="en"):
     """Create an organization, its first user and an API token; return (org, token)."""
     with database.atomic():
-        organization = Organization.create(name=name)
+        organization = Organization.create(name=name, locale=locale)
         user = User.create(organization=organization, email=email or f"admin@{organization.id.hex[:8]}.local",
                            name="Admin", role="admin")
         token = issue_token(organization.id, user_id=user.id, name="cli")
@@ -49,3 +49,23 @@ def token_organization(token):
 
 def revoke(token):
     ApiToken.update(revoked_at=utcnow()).where(ApiToken.token_hash == hash_token(token)).execute()
+
+
+def locale_of(organization_id):
+    """The organization's locale ('en' when it is unknown)."""
+    try:
+        row = Organization.select(Organization.locale).where(Organization.id == uuid.UUID(str(organization_id))).first()
+    except ValueError:
+        return "en"
+    return row.locale if row else "en"
+
+
+def organization(organization_id):
+    return Organization.get_by_id(organization_id)
+
+
+def update_organization(organization_id, **fields):
+    """Change the organization's name or locale; return the row."""
+    if fields:
+        Organization.update(**fields).where(Organization.id == organization_id).execute()
+    return Organization.get_by_id(organization_id)

@@ -5,6 +5,10 @@ PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) when they answer;
 otherwise (or with DOCG_TEST_EMBEDDED=1) the embedded default started under
 var/test. The schema of the
 `docg_test` database is rebuilt from the migrations once per session.
+
+Broker: Redis by default. DOCG_TEST_BROKER=rabbitmq (or a BROKER_URL of
+amqp://) runs the pipeline on RabbitMQ in a vhost named after DOCG_TEST_DB,
+emptied per session; without a reachable RabbitMQ the e2e tests skip.
 """
 import os
 import tempfile
@@ -59,11 +63,38 @@ def pytest_configure(config):
         "SECRET_KEY": "test-secret", "dramatiq_worker_timeout": "100",
         "HOP_MAX_RETRIES": "3", "DB_POOL_SIZE": "40", "SSE_HEARTBEAT_SECONDS": "1",
         "CLICKSIGN_WEBHOOK_SECRET": "cs-webhook-secret", "ZAPSIGN_WEBHOOK_SECRET": "zs-webhook-secret",
+        "WORKER_METRICS_PORT": "0", "CLOCK_METRICS_PORT": "0",  # tests that scrape pass free ports
         # provider fakes and receivers run on loopback; tests/security starts workers without this
         "OUTBOUND_ALLOW": "127.0.0.1,localhost,::1",
         "ENCRYPTION_KEY": "test:" + "A" * 42 + "Q",
     })
     _reset(db_url, redis_url)
+    config.docg_broker_missing = _rabbitmq_for_tests()
+
+
+def _rabbitmq_for_tests():
+    """Point BROKER_URL at a fresh per-suite vhost when asked; the reason to skip, or None."""
+    from tests import rabbit
+
+    wanted = os.environ.get("DOCG_TEST_BROKER") == "rabbitmq" or os.environ.get("BROKER_URL", "").startswith("amqp")
+    if not wanted:
+        os.environ.pop("BROKER_URL", None)
+        return None
+    try:
+        os.environ["BROKER_URL"] = rabbit.fresh_vhost(f"{TEST_DB}-vhost")
+    except rabbit.Unavailable as ex:
+        os.environ.pop("BROKER_URL", None)
+        return str(ex)
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = getattr(config, "docg_broker_missing", None)
+    if reason:
+        skip = pytest.mark.skip(reason=f"RabbitMQ variant asked for but {reason}")
+        for item in items:
+            if "e2e" in item.keywords:
+                item.add_marker(skip)
 
 
 def _reset(db_url, redis_url):
@@ -217,7 +248,11 @@ def broken_web(logs_dir):
         port = free_port()
         dead = {"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/docg",
                 "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}[variable]
-        started.append(start_web(logs_dir, port, env={variable: dead}))
+        env = {variable: dead}
+        if variable == "REDIS_URL" and os.environ.get("BROKER_URL"):
+            # NOTE: on Redis the broker dies with Redis; on RabbitMQ the same outage takes both down.
+            env["BROKER_URL"] = f"amqp://guest:guest@127.0.0.1:{free_port()}/x?connection_attempts=1"
+        started.append(start_web(logs_dir, port, env=env))
         return f"http://127.0.0.1:{port}"
 
     yield start

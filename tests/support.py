@@ -218,3 +218,24 @@ class SseClient:
 
     def close(self):
         self.response.close()
+
+
+def queue_drained(broker, queue_name="pipeline"):
+    """True when no message of `queue_name` is queued or in flight (acked = gone), on either broker."""
+    return queue_messages(broker, queue_name) == 0
+
+
+def queue_messages(broker, queue_name="pipeline", *, ready_only=False):
+    """Messages of `queue_name` queued (and, unless `ready_only`, delivered but not acked)."""
+    if hasattr(broker, "client"):
+        if ready_only:
+            return broker.client.llen(f"{broker.namespace}:{queue_name}")
+        return broker.client.hlen(f"{broker.namespace}:{queue_name}.msgs")
+    from urllib.parse import unquote, urlparse
+
+    vhost = unquote(urlparse(os.environ["BROKER_URL"]).path.lstrip("/")) or "/"
+    column = "messages_ready" if ready_only else "messages"
+    out = subprocess.run(["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", column, "--no-table-headers"],
+                         capture_output=True, text=True, timeout=30).stdout
+    counts = dict(line.split()[:2] for line in out.splitlines() if len(line.split()) >= 2)
+    return int(counts.get(queue_name, 0))

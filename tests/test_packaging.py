@@ -17,5 +17,6 @@ def test_the_wheel_declares_web_static_and_ships_the_pages(tmp_path):
     assert "absent from the `packages` configuration" not in done.stdout + done.stderr
     [wheel] = tmp_path.glob("docg-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert {"web/static/run.html", "web/static/approval.html", "cli/__init__.py", "settings.py"} <= set(names)
+    assert {"web/static/run.html", "web/static/approval.html", "web/static/sign.html", "web/static/pages/approval.js",
+            "web/static/pages/pages.css", "cli/__init__.py", "settings.py"} <= set(names)
     assert not [n for n in names if "__pycache__" in n or n.startswith("tests/")]

@@ -5,9 +5,10 @@ from actors.payments import apply_stripe_delivery
 from storage.bootstrap import redis_client
 from web import errors, ops, validation
 from web.auth import AuthMiddleware
-from web.middleware import DatabaseConnection, RequestId, SecurityHeaders
+from web.middleware import DatabaseConnection, Localize, RequestId, SecurityHeaders
 from web.resources import (approvals, apps, connections, control, documents, executions, health, history, mail,
                            notfound, pages, sandbox, streams, template_images, templates, workflows)
+from web.resources import organization as organization_resource
 from web.webhooks.signature import SignatureWebhook
 from web.webhooks.stripe import StripeWebhook
 from web.webhooks.triggers import TriggerWebhook
@@ -30,7 +31,7 @@ def create_app(services=None, *, broker=None):
 
     validation.BODY_READ_TIMEOUT = settings.body_read_timeout_seconds
     app = falcon.App(middleware=[RequestId(), SecurityHeaders(), DatabaseConnection(),
-                                 AuthMiddleware(settings.secret_key)])
+                                 AuthMiddleware(settings.secret_key), Localize()])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
 
@@ -38,6 +39,7 @@ def create_app(services=None, *, broker=None):
     app.add_route("/health", health.Health(services.redis, broker))
     app.add_route("/metrics", ops.Metrics(broker, hub, admission))
     app.add_route(f"{api}/sse/health", health.SseHealth(services.redis))
+    app.add_route(f"{api}/organization", organization_resource.Organization())
     app.add_route(f"{api}/workflows", workflows.Workflows())
     app.add_route(f"{api}/workflows/{{workflow_id}}", workflows.Workflow())
     app.add_route(f"{api}/workflows/{{workflow_id}}/activate", workflows.WorkflowActivation())
@@ -73,6 +75,12 @@ def create_app(services=None, *, broker=None):
     app.add_route(f"{api}/approvals/{{token}}", approvals.ApprovalLink())
     app.add_route(f"{api}/approvals/{{token}}/decision", approvals.ApprovalDecision())
     app.add_route(f"{api}/approvals/{{token}}/documents/{{document_id}}", approvals.ApprovalDocument())
+    app.add_route(f"{api}/approvals/{{token}}/documents/{{document_id}}/pages/{{page}}",
+                  approvals.ApprovalDocumentPage())
+    signer = f"{api}/sandbox/envelopes/{{envelope_id}}/signers/{{token}}"
+    app.add_route(signer, sandbox.SandboxSigner())
+    app.add_route(f"{signer}/document", sandbox.SandboxDocument())
+    app.add_route(f"{signer}/document/pages/{{page}}", sandbox.SandboxDocumentPage())
     signature_webhook = SignatureWebhook(settings)
     app.add_route(f"{api}/webhooks/signature/{{provider}}", signature_webhook)
     app.add_route(f"{api}/webhooks/signature/{{provider}}/{{connection_id}}", signature_webhook, suffix="connection")
@@ -80,9 +88,11 @@ def create_app(services=None, *, broker=None):
     stripe_webhook = StripeWebhook(settings, enqueue=apply_stripe_delivery.send)
     app.add_route(f"{api}/webhooks/stripe", stripe_webhook)
     app.add_route(f"{api}/webhooks/stripe/{{connection_id}}", stripe_webhook, suffix="connection")
-    app.add_route("/approvals/{token}", pages.Page("approval.html"))
+    app.add_route("/approvals/{token}", pages.ApprovalPage())
     app.add_route("/runs/{execution_id}", pages.Page("run.html"))
-    app.add_route("/sandbox/sign/{envelope_id}/{token}", sandbox.SandboxSigning())
+    app.add_route("/static/pages/{name}", pages.PageAsset())
+    app.add_route("/sandbox/sign/{envelope_id}/{token}",
+                  sandbox.SandboxSigning(pages.LocalizedPage("sign.html", "sign.")))
     app.add_route("/ops/mail", mail.MailList(settings.var_dir))
     app.add_route("/ops/mail/{name}", mail.MailMessage(settings.var_dir))
     # NOTE: Falcon tries routes before sinks, so this only sees paths no route serves.

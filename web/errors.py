@@ -9,6 +9,7 @@ answer is a 503 with `Retry-After`, not a 500: the client should retry.
 """
 import logging
 
+import dramatiq.errors
 import falcon
 import peewee
 import redis
@@ -81,7 +82,8 @@ class TooManyStreams(ApiError):
 
 #: PostgreSQL or Redis cannot be reached, or the connection pool stayed exhausted.
 UNAVAILABLE = (peewee.OperationalError, peewee.InterfaceError, MaxConnectionsExceeded,
-               redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+               redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+               dramatiq.errors.BrokerConnectionError)  # RabbitMQ (BROKER_URL=amqp://) unreachable
 RETRY_AFTER_SECONDS = 5
 
 STORAGE_STATUS = [

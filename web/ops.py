@@ -15,6 +15,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from peewee import fn
 
+from actors.broker import queue_depth
 from storage.models import Execution
 
 DASHBOARD_PREFIX = "/ops/dramatiq"
@@ -64,7 +65,11 @@ class AdminGate:
 
 def mount(app, *, broker, admin_token):
     """Wrap the Falcon app with the dashboard and the admin gate."""
-    with_dashboard = make_wsgi_middleware(DASHBOARD_PREFIX, broker=broker)(app)
+    from dramatiq.brokers.redis import RedisBroker
+
+    # NOTE: dramatiq_dashboard reads Redis only; on RabbitMQ use its management UI.
+    with_dashboard = make_wsgi_middleware(DASHBOARD_PREFIX, broker=broker)(app) \
+        if isinstance(broker, RedisBroker) else app
     return AdminGate(with_dashboard, admin_token)
 
 
@@ -84,7 +89,7 @@ class RunCollector:
         yield runs
         depth = GaugeMetricFamily("docg_queue_messages", "Messages waiting per Dramatiq queue", labels=["queue"])
         for queue_name in sorted(self.broker.get_declared_queues()):
-            depth.add_metric([queue_name], self.broker.client.llen(f"{self.broker.namespace}:{queue_name}"))
+            depth.add_metric([queue_name], queue_depth(self.broker, queue_name))
         yield depth
         clients = GaugeMetricFamily("docg_sse_clients", "SSE clients connected to this process")
         clients.add_metric([], self.hub.client_count)

@@ -21,6 +21,7 @@ import threading
 import redis as redis_lib
 
 from storage.events import TERMINAL_EVENTS
+from web import drain
 from web.errors import TooManyStreams
 
 log = logging.getLogger("docg.sse")
@@ -274,6 +275,8 @@ def run_stream(hub, key, after, tip, history, *, resync=None, heartbeat=HEARTBEA
         if resync.get("terminal"):
             return
     sub = hub.subscribe(key, tip)
+    wake = _drain_waker(sub)
+    drain.register(wake)
     written = after
     try:
         for seq, event_type, frame in _history(history, written):
@@ -284,6 +287,9 @@ def run_stream(hub, key, after, tip, history, *, resync=None, heartbeat=HEARTBEA
         while not (sub.overflowed and sub.queue.empty()):
             try:
                 entry_id, fields = sub.queue.get(timeout=heartbeat)
+                if entry_id is None:  # drain.WAKE: this process is shutting down
+                    yield drain.reconnect_frame()
+                    return
                 seq = parse_id(entry_id)[0]
             except queue.Empty:
                 entry_id, seq = None, None
@@ -308,7 +314,19 @@ def run_stream(hub, key, after, tip, history, *, resync=None, heartbeat=HEARTBEA
             if event_type in TERMINAL_EVENTS:
                 return
     finally:
+        drain.unregister(wake)
         hub.unsubscribe(sub)
+
+
+def _drain_waker(sub):
+    """A callable that wakes `sub`'s stream when the process drains (web/drain.py)."""
+    def wake():
+        try:
+            sub.queue.put_nowait(drain.WAKE)
+        except queue.Full:  # a client this far behind ends its stream now and reconnects
+            sub.overflowed = True
+
+    return wake
 
 
 def event_stream(hub, redis, key, last_id, tip, *, resync=None, heartbeat=HEARTBEAT_SECONDS, until_terminal=True):
@@ -328,6 +346,8 @@ def event_stream(hub, redis, key, last_id, tip, *, resync=None, heartbeat=HEARTB
             return
         last_id = tip
     sub = hub.subscribe(key, tip)
+    wake = _drain_waker(sub)
+    drain.register(wake)
     try:
         written = parse_id(last_id)
         for entry_id, fields in replay(redis, key, last_id, tip):
@@ -342,6 +362,9 @@ def event_stream(hub, redis, key, last_id, tip, *, resync=None, heartbeat=HEARTB
             except queue.Empty:
                 yield b": heartbeat\n\n"
                 continue
+            if entry_id is None:  # drain.WAKE: this process is shutting down
+                yield drain.reconnect_frame()
+                return
             if parse_id(entry_id) <= written:
                 continue
             event_type, frame = _frame(entry_id, fields)
@@ -349,4 +372,5 @@ def event_stream(hub, redis, key, last_id, tip, *, resync=None, heartbeat=HEARTB
             if until_terminal and event_type in TERMINAL_EVENTS:
                 return
     finally:
+        drain.unregister(wake)
         hub.unsubscribe(sub)

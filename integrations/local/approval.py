@@ -5,21 +5,72 @@ from email.message import EmailMessage
 from integrations.base import Action, Result
 from integrations.errors import InvalidConfig
 from integrations.local.email import as_list, invalid_emails, smtp_send, smtp_unanswered
-from storage import approvals, documents
+from integrations.variables import MISSING, lookup
+from storage import approval_view, approvals, documents, i18n
 from storage.models import Execution
 
+MAX_FACTS = 12
 
-def approval_message(settings, *, to, token, execution_id, label, docs, reminder=False):
+
+def approval_message(settings, approval, token, *, summary=None, reminder=False):
+    """The e-mail asking one approver: what is to be approved in words, by whom, and the link.
+
+    Written in the organization's locale; "what" is the workflow's name and
+    the first summary fact (e.g. the client), not the step's label.
+    """
+    view = approval_view.describe(approval, summary)
+    locale = view["locale"]
+    what = view["workflow"]["name"]
+    if view["subject"]:
+        what = i18n.text("mail.what", locale, workflow=what, subject=view["subject"])
+    link = f"{settings.public_base_url.rstrip('/')}/approvals/{token}"
+    docs = documents.for_execution(approval.execution_id)
+    names = "\n".join(f"  - {d.name}" for d in docs) or i18n.text("mail.no_documents", locale)
+    lines = "\n".join(f"  {f['label']}: {f['value']}" for f in view["summary"])
     message = EmailMessage()
     message["From"] = settings.smtp_from
-    message["To"] = to
-    message["Subject"] = f"{'Reminder: ' if reminder else ''}Approval requested: {label}"
-    link = f"{settings.public_base_url.rstrip('/')}/approvals/{token}"
-    names = "\n".join(f"  - {d.name}" for d in docs) or "  (no documents)"
-    message.set_content(f"You are asked to review and approve “{label}”.\n\nDocuments:\n{names}\n\n"
-                        f"Approve or reject here: {link}\n\nRun {execution_id}.\n")
+    message["To"] = approval.approver_email
+    message["Subject"] = i18n.text("mail.approval_reminder_subject" if reminder else "mail.approval_subject",
+                                   locale, what=what)
+    message.set_content(i18n.text(
+        "mail.approval_body", locale, requester=view["requested_by"], what=what, documents=names, link=link,
+        facts=i18n.text("mail.facts", locale, lines=lines) if lines else "",
+        expires=i18n.mail_date(approval.expires_at, locale)))
     message["X-DocG-Approval-Link"] = link
+    message["Content-Language"] = locale  # after set_content, which drops Content-* headers
     return message
+
+
+def _humanize(path):
+    words = str(path).rsplit(".", 1)[-1].replace("_", " ").replace("-", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def summary_of(fields, run):
+    """The key facts an approver is shown: [{label, value}] from `summary_fields`.
+
+    Each entry is a trigger path ("client_name", "deal.amount") or
+    {"label", "path"} or {"label", "value"} (a value may use {{variables}},
+    resolved before the step runs). Empty values are left out.
+    """
+    if fields in (None, ""):
+        return []
+    if not isinstance(fields, list):
+        raise InvalidConfig("summary_fields must be a list of fields.", f"summary_fields={fields!r:.100}")
+    facts = []
+    for item in fields[:MAX_FACTS]:
+        if isinstance(item, str):
+            label, value = _humanize(item), lookup(run, f"trigger.{item}")
+        elif isinstance(item, dict) and ("path" in item or "value" in item):
+            label = item.get("label") or _humanize(item.get("path", ""))
+            value = item["value"] if "value" in item else lookup(run, f"trigger.{item['path']}")
+        else:
+            raise InvalidConfig("Each summary field is a trigger path or {label, path} or {label, value}.",
+                                f"summary field {item!r:.100}")
+        if value is MISSING or value in (None, "") or isinstance(value, (dict, list)):
+            continue
+        facts.append({"label": str(label)[:100], "value": str(value)[:300]})
+    return facts
 
 
 def wait_config(config):
@@ -60,34 +111,34 @@ class ReviewDocuments(Action):
     phase = "approval"
     fields = {"approvers": {"type": "array"}, "strategy": {"enum": ["all", "any", "quorum"]},
               "quorum": {"type": "integer"}, "timeout_hours": {"type": "number"},
-              "on_timeout": {"enum": ["fail", "approve"]}, "reminder_hours": {"type": "number"}}
+              "on_timeout": {"enum": ["fail", "approve"]}, "reminder_hours": {"type": "number"},
+              "summary_fields": {"type": "array"}}
 
     def run(self, ctx):
         config = wait_config(ctx.config)
         execution = Execution.get_by_id(ctx.execution_id)
         expires_at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=config["timeout_hours"])
-        docs = documents.for_execution(ctx.execution_id)
+        summary = summary_of(ctx.config.get("summary_fields"), ctx.run)
         for email in config["approvers"]:
             ctx.once(f"approval_email:{email}", lambda key, email=email: self._ask(ctx, execution, email, config,
-                                                                                 expires_at, docs))
+                                                                                 expires_at, summary))
         wait = {"kind": "approval", "pending": config["approvers"], "strategy": config["strategy"],
                 "quorum": config["quorum"], "expires_at": expires_at.isoformat(), "on_timeout": config["on_timeout"]}
         return Result(output={"approvers": config["approvers"], "strategy": config["strategy"],
-                              "expires_at": expires_at.isoformat()}, wait=wait)
+                              "expires_at": expires_at.isoformat(), "summary": summary}, wait=wait)
 
     def check(self, config, ctx, node_id):
         wait_config(config)
+        summary_of(config.get("summary_fields"), {})
         return smtp_unanswered(ctx.settings, node_id)
 
-    def _ask(self, ctx, execution, email, config, expires_at, docs):
+    def _ask(self, ctx, execution, email, config, expires_at, summary):
         approval, token = approvals.issue(
             execution, ctx.node_id, email, strategy=config["strategy"], quorum=config["quorum"],
             expires_at=expires_at, auto_approve=config["on_timeout"] == "approve",
             reminder_hours=config["reminder_hours"])
         if token is not None:
-            smtp_send(ctx.settings.smtp_url, approval_message(ctx.settings, to=email, token=token,
-                                                              execution_id=ctx.execution_id, label=ctx.label,
-                                                              docs=docs))
+            smtp_send(ctx.settings.smtp_url, approval_message(ctx.settings, approval, token, summary=summary))
         return {"approval_id": str(approval.id), "approver": email}
 
 

@@ -59,8 +59,15 @@ class SignatureProvider(abc.ABC):
     @abc.abstractmethod
     def create_envelope(self, *, name: str, document: bytes, content_type: str, signers: list,
                         expires_at: datetime.datetime, idempotency_key: str,
-                        message: Optional[str] = None) -> EnvelopeRef:
-        """Upload the document, add the signers, send it for signature."""
+                        message: Optional[str] = None, locale: str = "en", sequential: bool = False,
+                        reminder_hours: Optional[float] = None, sender: str = "") -> EnvelopeRef:
+        """Upload the document, add the signers, send it for signature.
+
+        `locale` (en, pt-BR) is the language of the provider's e-mails and
+        pages; `sequential` invites each signer after the previous one
+        signed; `reminder_hours` asks the provider to remind pending signers;
+        `sender` names who asks (the organization).
+        """
 
     def find_envelope(self, idempotency_key: str) -> Optional[EnvelopeRef]:
         """Return the envelope created earlier with this key, if the provider can tell."""

@@ -57,6 +57,15 @@ EXTENSIONS = {
 EVENT_KINDS = {"sign": "signed", "refusal": "declined", "close": "completed", "auto_close": "completed",
                "deadline": "expired", "cancel": "canceled"}
 SIGNER_EVENTS = ("sign", "refusal")
+LOCALES = {"en": "en-US", "pt-BR": "pt-BR"}
+#: the reminder intervals (days) ClickSign offers; up to three reminders are sent
+REMIND_INTERVALS = (1, 2, 3, 7, 14)
+
+
+def remind_interval(hours):
+    """The shortest interval ClickSign offers that is not sooner than `hours`."""
+    days = hours / 24
+    return next((d for d in REMIND_INTERVALS if d >= days), REMIND_INTERVALS[-1])
 
 
 def header(headers, name):
@@ -91,15 +100,21 @@ class ClickSignProvider(SignatureProvider):
         if session is not None and correlation_id:
             self.headers["X-Correlation-ID"] = str(correlation_id)
 
-    def create_envelope(self, *, name, document, content_type, signers, expires_at, idempotency_key, message=None):
+    def create_envelope(self, *, name, document, content_type, signers, expires_at, idempotency_key, message=None,
+                        locale=None, sequential=False, reminder_hours=None, sender=""):
         """Create, fill, activate and notify an envelope; drop it if a step fails.
 
         The creation takes several calls; when one fails the half-built
         envelope is deleted (draft) or canceled (already running) before the
-        error is raised, so a retry starts clean.
+        error is raised, so a retry starts clean. `sequential` puts each
+        signer in their own signing `group` (1, 2, ...): ClickSign notifies a
+        group once the previous one signed. `reminder_hours` becomes the
+        envelope's `remind_interval` (days, rounded up to what ClickSign offers).
         """
-        attributes = {"name": name[:255], "locale": self.locale, "auto_close": True,
+        attributes = {"name": name[:255], "locale": LOCALES.get(locale, self.locale), "auto_close": True,
                       "deadline_at": rfc3339(expires_at)}
+        if reminder_hours:
+            attributes["remind_interval"] = remind_interval(reminder_hours)
         if message:
             attributes["default_message"] = message
         envelope = self._create("/envelopes", "envelopes", attributes, what="envelope creation")
@@ -107,12 +122,13 @@ class ClickSignProvider(SignatureProvider):
         state = {"document_id": None, "running": False}
         try:
             return self._fill(envelope, state, name=name, document=document, content_type=content_type,
-                              signers=signers, idempotency_key=idempotency_key, message=message)
+                              signers=signers, idempotency_key=idempotency_key, message=message,
+                              sequential=sequential)
         except IntegrationError:
             self._abandon(envelope_id, state)
             raise
 
-    def _fill(self, envelope, state, *, name, document, content_type, signers, idempotency_key, message):
+    def _fill(self, envelope, state, *, name, document, content_type, signers, idempotency_key, message, sequential):
         envelope_id = envelope["id"]
         data_uri = f"data:{content_type};base64,{base64.b64encode(document).decode('ascii')}"
         uploaded = self._create(f"/envelopes/{envelope_id}/documents", "documents", {
@@ -121,12 +137,14 @@ class ClickSignProvider(SignatureProvider):
         }, what="document upload")
         state["document_id"] = uploaded["id"]
         people = []
-        for signer in signers:
-            created = self._create(f"/envelopes/{envelope_id}/signers", "signers", {
-                "name": signer.get("name") or signer["email"], "email": signer["email"],
-                "communicate_events": {"signature_request": "email", "signature_reminder": "email",
-                                       "document_signed": "email"},
-            }, what="signer creation")
+        for position, signer in enumerate(signers):
+            attributes = {"name": signer.get("name") or signer["email"], "email": signer["email"],
+                          "communicate_events": {"signature_request": "email", "signature_reminder": "email",
+                                                 "document_signed": "email"}}
+            if sequential:
+                attributes["group"] = position + 1
+            created = self._create(f"/envelopes/{envelope_id}/signers", "signers", attributes,
+                                   what="signer creation")
             people.append(SignerRef(email=signer["email"], name=signer.get("name") or signer["email"],
                                     external_id=created["id"]))
         for person in people:

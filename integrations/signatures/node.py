@@ -6,7 +6,7 @@ from integrations.errors import InvalidConfig
 from integrations.local.email import invalid_emails
 from integrations.signatures import providers
 from storage import documents, signatures
-from storage.models import Connection, Execution
+from storage.models import Connection, Execution, Organization
 
 
 def signers_of(config):
@@ -23,6 +23,20 @@ def signers_of(config):
     if bad:
         raise InvalidConfig(f"Invalid signer email: {', '.join(bad)}.", f"invalid: {bad}", code="signature.invalid_signer")
     return cleaned
+
+
+def order_options(config):
+    """Validate `sequential` and `reminder_hours`; return them as create_envelope options."""
+    sequential = config.get("sequential", False)
+    if not isinstance(sequential, bool):
+        raise InvalidConfig("sequential must be true or false.", f"sequential={sequential!r}")
+    reminder = config.get("reminder_hours")
+    if reminder is not None:
+        if isinstance(reminder, bool) or not isinstance(reminder, (int, float)) or not 0 < reminder <= 24 * 60:
+            raise InvalidConfig("reminder_hours must be a number of hours between 0 and 1440.",
+                                f"reminder_hours={reminder!r}")
+        reminder = float(reminder)
+    return {"sequential": sequential, "reminder_hours": reminder}
 
 
 def credentials_for(config, organization_id):
@@ -48,7 +62,8 @@ class RequestSignatures(Action):
     phase = "signature"
     provider = None
     fields = {"provider": {"enum": list(providers.PROVIDERS)}, "signers": {"type": "array"},
-              "expires_in_days": {"type": "number"}, "connection_id": {"type": "string"}}
+              "expires_in_days": {"type": "number"}, "connection_id": {"type": "string"},
+              "sequential": {"type": "boolean"}, "reminder_hours": {"type": "number"}}
 
     def check(self, config, ctx, node_id):
         from integrations.preflight import Issue
@@ -56,6 +71,7 @@ class RequestSignatures(Action):
         name = self.provider or config.get("provider", "sandbox")
         providers.provider_class(name)
         signers_of(config)
+        order_options(config)
         if name != "sandbox" and not config.get("connection_id"):
             raise InvalidConfig(f"Connect a {name} account first.", "connection_id missing",
                                 code="connection_error")
@@ -77,6 +93,9 @@ class RequestSignatures(Action):
         if document is None:
             raise InvalidConfig("There is no document to sign; add a render step before this one.",
                                 "no generated documents", code="signature.no_document")
+        options = order_options(ctx.config)
+        organization = Organization.get_by_id(ctx.organization_id)
+        options.update(locale=organization.locale, sender=organization.name)
         expires_at = signatures.expires_in(ctx.config.get("expires_in_days", 7))
         client = providers.build(name, settings=ctx.settings, correlation_id=ctx.correlation_id,
                                  credentials=credentials_for(ctx.config, ctx.organization_id))
@@ -84,7 +103,7 @@ class RequestSignatures(Action):
         def create(key):
             ref = client.create_envelope(name=document.name, document=bytes(document.content),
                                          content_type=document.content_type, signers=signers,
-                                         expires_at=expires_at, idempotency_key=key)
+                                         expires_at=expires_at, idempotency_key=key, **options)
             return {"envelope_id": ref.envelope_id, "signers": [dataclasses.asdict(s) for s in ref.signers]}
 
         envelope = ctx.once("signature_envelope", create)

@@ -5,7 +5,8 @@ Endpoints used:
 - POST /api/v1/docs/     create the document with its signers in one call
                          (https://docs.zapsign.com.br/english/documentos/criar-documento):
                          `base64_pdf` or `base64_docx`, `external_id`, `date_limit_to_sign`,
-                         `allow_refuse_signature`, `signers[]`; the answer carries the
+                         `allow_refuse_signature`, `signature_order_active`, `reminder_every_n_days`,
+                         `signers[]` (with `order_group`); the answer carries the
                          document `token` and each signer's `token` and `sign_url`
 - GET  /api/v1/docs/{token}/  detail: `signed_file` is the signed PDF, a link that
                          expires after 60 minutes, so it is fetched at once
@@ -35,6 +36,7 @@ import base64
 import datetime
 import hmac
 import json
+import math
 
 from integrations.errors import BadResponse, InvalidConfig, Unavailable
 from integrations.http import Session, raise_for_status
@@ -46,6 +48,7 @@ SANDBOX_URL = "https://sandbox.api.zapsign.com.br/api/v1"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 FILE_FIELDS = {"application/pdf": "base64_pdf", DOCX: "base64_docx"}
 REFUSED = ("refused", "rejected", "recusado", "recusou")
+LANGS = {"en": "en", "pt-BR": "pt-br"}
 
 
 def header(headers, name):
@@ -78,22 +81,36 @@ class ZapSignProvider(SignatureProvider):
         if session is not None and correlation_id:
             self.headers["X-Correlation-ID"] = str(correlation_id)
 
-    def create_envelope(self, *, name, document, content_type, signers, expires_at, idempotency_key, message=None):
-        """Create the document with its signers; ZapSign e-mails each of them."""
+    def create_envelope(self, *, name, document, content_type, signers, expires_at, idempotency_key, message=None,
+                        locale=None, sequential=False, reminder_hours=None, sender=""):
+        """Create the document with its signers; ZapSign e-mails each of them.
+
+        `sequential` turns on `signature_order_active` with one `order_group`
+        per signer (1, 2, ...): ZapSign invites a group once the previous one
+        signed. `reminder_hours` becomes `reminder_every_n_days`, rounded up
+        to whole days: ZapSign re-sends to pending signers itself, and only
+        takes the setting when the document is created.
+        """
         field = FILE_FIELDS.get(content_type)
         if field is None:
             raise InvalidConfig("ZapSign signs PDF or DOCX documents only.", f"content_type={content_type!r}",
                                 code="signature.unsupported_document")
         people = []
-        for signer in signers:
+        for position, signer in enumerate(signers):
             person = {"name": signer.get("name") or signer["email"], "email": signer["email"],
                       "auth_mode": self.auth_mode, "send_automatic_email": True, "lock_email": True}
+            if sequential:
+                person["order_group"] = position + 1
             if message:
                 person["custom_message"] = message
             people.append(person)
         payload = {"name": name[:255], field: base64.b64encode(document).decode("ascii"),
-                   "external_id": idempotency_key, "lang": self.lang, "date_limit_to_sign": zapsign_date(expires_at),
-                   "allow_refuse_signature": True, "signers": people}
+                   "external_id": idempotency_key, "lang": LANGS.get(locale, self.lang),
+                   "date_limit_to_sign": zapsign_date(expires_at), "allow_refuse_signature": True, "signers": people}
+        if sequential:
+            payload["signature_order_active"] = True
+        if reminder_hours:
+            payload["reminder_every_n_days"] = max(1, math.ceil(float(reminder_hours) / 24))
         created = self._json(self._send("POST", "/docs/", payload, what="document creation"),
                              what="document creation")
         token, answered = created.get("token"), created.get("signers")

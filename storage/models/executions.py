@@ -38,6 +38,8 @@ class Execution(BaseModel):
     last_progress_at = timestamp(default=utcnow)
     created_at = created_at()
     updated_at = timestamp(default=utcnow)
+    admitted_at = timestamp(null=True)  # set once the run may move (storage/admission.py)
+    traceparent = peewee.TextField(null=True)
     event_seq = peewee.IntegerField(default=0)
     redrive_count = peewee.IntegerField(default=0)
     redriven_at = timestamp(null=True)

@@ -7,7 +7,9 @@ from storage.models.base import BaseModel, created_at, timestamp, uuid_pk
 class Organization(BaseModel):
     id = uuid_pk()
     name = peewee.TextField()
+    locale = peewee.TextField(default="en")
     created_at = created_at()
+    retention_days = peewee.IntegerField(null=True)
 
     class Meta:
         table_name = "organizations"

@@ -92,6 +92,10 @@ class SandboxEnvelope(BaseModel):
     status = peewee.TextField(default="sent")
     webhook_url = peewee.TextField()
     expires_at = timestamp(null=True)
+    locale = peewee.TextField(default="en")
+    sender = peewee.TextField(default="")
+    sequential = peewee.BooleanField(default=False)
+    reminder_hours = peewee.FloatField(null=True)
     created_at = created_at()
 
     class Meta:

@@ -17,7 +17,7 @@ from cli import sample
 from storage import embedded
 from storage.models import ExecutionStep, GeneratedDocument, SandboxEnvelope, SignatureRequest
 from tests import factories
-from tests.support import free_port, http_ok, start_web, wait_until
+from tests.support import free_port, http_ok, queue_drained, start_web, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -147,7 +147,7 @@ def test_duplicate_signature_hop_creates_one_envelope(client, org, db, spawn_wor
         pipeline.send(envelope, "signature")
         pipeline.send(envelope, "signature")
         factories.wait_for_status(client, org, execution_id, "signing")
-        wait_until(lambda: broker.client.hlen(f"{broker.namespace}:pipeline.msgs") == 0, 30, message="drained")
+        wait_until(lambda: queue_drained(broker), 30, message="drained")
     finally:
         worker.stop()
 

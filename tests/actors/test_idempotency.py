@@ -6,14 +6,9 @@ from actors.envelope import Envelope
 from storage import events
 from storage.models import Execution
 from tests import factories
-from tests.support import wait_until
+from tests.support import queue_drained, queue_messages, wait_until
 
 pytestmark = pytest.mark.e2e
-
-
-def queue_drained(broker):
-    """True when no pipeline message is queued or in flight (acked = gone)."""
-    return broker.client.hlen(f"{broker.namespace}:pipeline.msgs") == 0
 
 
 def stream_types(redis, execution_id):
@@ -79,7 +74,7 @@ def test_concurrent_duplicates_of_a_slow_hop_wait_for_the_claim(client, org, db,
     wait_until(lambda: calls, 30, message="hop in flight")
     for _ in range(4):
         pipeline.send(envelope, "delivery")
-    wait_until(lambda: broker.client.llen(f"{broker.namespace}:pipeline") == 0, 10,
+    wait_until(lambda: queue_messages(broker, ready_only=True) == 0, 10,
                message="duplicates fetched by the worker while the hop is in flight")
     release.set()
     factories.wait_for_status(client, org, execution_id)

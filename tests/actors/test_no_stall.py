@@ -102,11 +102,11 @@ def poisoned_run(wf, org):
 
 
 def lost_run(wf, org):
-    """A queued run whose first message never reached the broker: a re-drive makes it complete."""
+    """A queued run, admitted, whose first message never reached the broker: a re-drive makes it complete."""
     execution, batch = executions.create(workflows.get(wf["id"], org.id), phases={"webhook": "trigger"},
                                          trigger_data={"x": 1})
     batch.flush()
-    Execution.update(last_progress_at=utcnow() - datetime.timedelta(hours=1)).where(
+    Execution.update(last_progress_at=utcnow() - datetime.timedelta(hours=1), admitted_at=utcnow()).where(
         Execution.id == execution.id).execute()
     return execution.id
 

@@ -12,13 +12,14 @@ pytestmark = pytest.mark.e2e
 SIGNERS = [{"name": "Ana", "email": "ana@acme.example"}, {"name": "Bruno", "email": "bruno@acme.example"}]
 
 
-def provider_run(client, org, provider, fake, credentials):
+def provider_run(client, org, provider, fake, credentials, **config):
     connection = Connection.create(organization=org.id, provider=provider, auth_type="api_key",
                                    credentials={**credentials, "base_url": fake.base_url}, key_id="test")
     template_id = factories.template(client, org)
     wf = factories.workflow(client, org, [
         factories.render_node(template_id),
-        {"node_type": provider, "label": "sign", "config": {"connection_id": str(connection.id), "signers": SIGNERS}},
+        {"node_type": provider, "label": "sign", "config": {"connection_id": str(connection.id), "signers": SIGNERS,
+                                                            **config}},
     ])
     execution_id = factories.start(client, org, wf["id"], sample.trigger_data())
     factories.wait_for_status(client, org, execution_id, "signing")
@@ -95,3 +96,26 @@ def test_a_connection_url_verifies_with_that_customers_own_secret(client, org, o
     assert post(ours.id, "acme-own-secret", bruno).json()["accepted"] == 1
     state = factories.wait_for_status(client, org, execution_id)
     assert state["status"] == "completed" and state["signature_state"] == "signed"
+
+
+@pytest.mark.parametrize("provider", ["clicksign", "zapsign"])
+def test_a_sequential_node_asks_the_provider_to_invite_signers_in_order(client, org, db, worker, web_server,
+                                                                         httpserver, provider):
+    # Given a Portuguese organization and a node with `sequential: true`
+    assert client.simulate_patch("/api/v1/organization", json={"locale": "pt-BR"},
+                                 headers=org.headers).status_code == 200
+    if provider == "clicksign":
+        fake = FakeClickSign(httpserver)
+        _, envelope_id = provider_run(client, org, provider, fake, {"access_token": fake.token}, sequential=True,
+                                      reminder_hours=48)
+        # Then ClickSign gets one group per signer, notifies the first only, and reminds every 2 days
+        envelope = fake.envelopes[envelope_id]
+        assert [s["group"] for s in envelope["signers"].values()] == [1, 2]
+        assert envelope["notified"] == [[SIGNERS[0]["email"]]]
+        assert (envelope["attributes"]["locale"], envelope["attributes"]["remind_interval"]) == ("pt-BR", 2)
+    else:
+        fake = FakeZapSign(httpserver)
+        _, envelope_id = provider_run(client, org, provider, fake, {"api_token": fake.token}, sequential=True)
+        # Then ZapSign gets its signing order switched on, and asks the first signer only
+        assert fake.docs[envelope_id]["signature_order_active"] is True
+        assert fake.invited(envelope_id) == [SIGNERS[0]["email"]]

@@ -147,6 +147,8 @@ class FakeClickSign(FakeProvider):
         attributes = data.get("attributes") or {}
         if attributes.get("locale", "pt-BR") not in ("pt-BR", "en-US"):
             return self.error(400, "locale deve estar em: pt-BR, en-US", "/data/attributes/locale")
+        if attributes.get("remind_interval", 1) not in (1, 2, 3, 7, 14):
+            return self.error(400, "remind_interval deve estar em: 1, 2, 3, 7, 14", "/data/attributes/remind_interval")
         id_ = str(uuid.uuid4())
         self.envelopes[id_] = {"id": id_, "attributes": {**attributes, "status": "draft", "created": NOW,
                                                           "modified": NOW},
@@ -178,6 +180,8 @@ class FakeClickSign(FakeProvider):
             attributes.update(status="draft", content=content, mime=match.group(1))
         elif kind == "signers" and not (attributes.get("name") and attributes.get("email")):
             return self.error(422, "email - não pode ficar em branco", "/data/attributes/email", code="100")
+        elif kind == "signers" and not isinstance(attributes.get("group", 1), int):
+            return self.error(422, "group - deve ser um número inteiro", "/data/attributes/group", code="100")
         elif kind == "requirements":
             links = data.get("relationships") or {}
             document = ((links.get("document") or {}).get("data") or {}).get("id")
@@ -189,6 +193,7 @@ class FakeClickSign(FakeProvider):
             if envelope["attributes"]["status"] != "running":
                 return self.error(422, "O envelope precisa estar em andamento", code="100")
             envelope["notifications"].append(attributes)
+            envelope.setdefault("notified", []).append(self.active_group(envelope["id"]))
             return reply(None, 201, JSONAPI)
         id_ = str(uuid.uuid4())
         if kind == "requirements":
@@ -198,6 +203,12 @@ class FakeClickSign(FakeProvider):
         shown = {k: v for k, v in attributes.items() if k not in ("content", "mime")}
         return reply({"data": self.resource(kind, id_, shown, f"/envelopes/{envelope['id']}/{kind}/{id_}")},
                      201, JSONAPI)
+
+    def active_group(self, envelope_id):
+        """E-mails of the signers ClickSign notifies now: the lowest `group` (all when none is set)."""
+        signers = self.envelopes[envelope_id]["signers"].values()
+        groups = [s.get("group") or 1 for s in signers]
+        return [s["email"] for s in signers if (s.get("group") or 1) == min(groups, default=1)]
 
     def update_envelope(self, seen, envelope, parts):
         data, problem = self.data(seen, "envelopes")
@@ -383,7 +394,8 @@ class FakeZapSign(FakeProvider):
                             "lock_name": False, "email": signer.get("email", ""),
                             "lock_email": bool(signer.get("lock_email")), "phone_country": "55", "phone_number": "",
                             "times_viewed": 0, "last_view_at": None, "signed_at": None,
-                            "auth_mode": signer.get("auth_mode", "assinaturaTela"), "qualification": ""})
+                            "auth_mode": signer.get("auth_mode", "assinaturaTela"), "qualification": "",
+                            "order_group": signer.get("order_group")})
         self.docs[token] = {
             "sandbox": False, "external_id": body.get("external_id", ""), "open_id": len(self.docs) + 1,
             "token": token, "name": body["name"], "folder_path": "/", "status": "pending", "rejected_reason": None,
@@ -392,6 +404,8 @@ class FakeZapSign(FakeProvider):
             "signed_file_only_finished": False, "disable_signer_emails": False,
             "date_limit_to_sign": body.get("date_limit_to_sign"),
             "allow_refuse_signature": bool(body.get("allow_refuse_signature")),
+            "signature_order_active": bool(body.get("signature_order_active")),
+            "reminder_every_n_days": int(body.get("reminder_every_n_days") or 0),
             "created_at": "2024-05-02T13:15:00.000000Z", "last_update_at": "2024-05-02T13:15:00.000000Z",
             "signers": signers}
         return reply(self.docs[token])
@@ -406,10 +420,21 @@ class FakeZapSign(FakeProvider):
         return reply({"message": "Document successfully refused. Please note: this endpoint is asynchronous, so "
                                  "wait for the final PDFs to be ready via webhooks or check them in a few minutes."})
 
+    def invited(self, token):
+        """Who ZapSign has asked to sign now: everyone, or the lowest open order_group when ordered."""
+        doc = self.docs[token]
+        waiting = [s for s in doc["signers"] if s["status"] not in ("signed", "refused")]
+        if doc["signature_order_active"] and waiting:
+            first = min(s["order_group"] or 1 for s in waiting)
+            waiting = [s for s in waiting if (s["order_group"] or 1) == first]
+        return [s["email"] for s in waiting]
+
     def act(self, token, email, action, at="2024-05-03T12:00:00.000000Z"):
         """Make a signer view, sign or refuse; return the webhook body ZapSign posts."""
         doc = self.docs[token]
         signer = next(s for s in doc["signers"] if s["email"] == email)
+        if action in ("doc_signed", "doc_refused") and email not in self.invited(token):
+            raise ValueError(f"{email} may not sign yet: the signing order is active")
         extra = {}
         if action == "doc_viewed":
             signer.update(status="link-opened", times_viewed=signer["times_viewed"] + 1, last_view_at=at)

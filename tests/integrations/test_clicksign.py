@@ -232,3 +232,23 @@ def test_a_body_without_an_event_is_a_bad_response():
         ClickSignProvider.parse_webhook(b'{"document": {"key": "x"}}')
     with pytest.raises(BadResponse):
         ClickSignProvider.parse_webhook(b"not json")
+
+
+def test_sequential_signing_puts_each_signer_in_their_own_group(clicksign):
+    # Given an envelope created in order, in English, with reminders every 30 hours
+    ref = send(client(clicksign), sequential=True, locale="en", reminder_hours=30)
+
+    # Then each signer has a group (1, 2), ClickSign notifies the first group only, and reminds every 2 days
+    envelope = clicksign.envelopes[ref.envelope_id]
+    assert [(s["email"], s["group"]) for s in envelope["signers"].values()] == [("ana@acme.example", 1),
+                                                                                 ("bruno@acme.example", 2)]
+    assert envelope["notified"][0] == ["ana@acme.example"]
+    assert (envelope["attributes"]["locale"], envelope["attributes"]["remind_interval"]) == ("en-US", 2)
+
+
+def test_without_sequential_every_signer_is_notified_at_once(clicksign):
+    ref = send(client(clicksign), reminder_hours=24 * 30)
+    envelope = clicksign.envelopes[ref.envelope_id]
+    assert all("group" not in s for s in envelope["signers"].values())
+    assert envelope["notified"][0] == ["ana@acme.example", "bruno@acme.example"]
+    assert (envelope["attributes"]["locale"], envelope["attributes"]["remind_interval"]) == ("pt-BR", 14)

@@ -244,3 +244,38 @@ def test_email_bounce_is_ignored_and_garbage_is_a_bad_response():
         ZapSignProvider.parse_webhook(b'{"token": "abc"}')
     with pytest.raises(BadResponse):
         ZapSignProvider.parse_webhook(b"<html>")
+
+
+def test_sequential_signing_turns_on_zapsigns_signing_order(zapsign):
+    # Given an envelope created with the signers in order, in English
+    ref = send(client(zapsign), sequential=True, locale="en")
+
+    # Then ZapSign gets the order switched on and one group per signer, and asks only the first
+    body = zapsign.requests[0].body
+    assert body["signature_order_active"] is True and body["lang"] == "en"
+    assert [(s["email"], s["order_group"]) for s in body["signers"]] == [("ana@acme.example", 1),
+                                                                         ("bruno@acme.example", 2)]
+    assert zapsign.invited(ref.envelope_id) == ["ana@acme.example"]
+    with pytest.raises(ValueError):
+        zapsign.act(ref.envelope_id, "bruno@acme.example", "doc_signed")
+    zapsign.act(ref.envelope_id, "ana@acme.example", "doc_signed")
+    assert zapsign.invited(ref.envelope_id) == ["bruno@acme.example"]
+
+
+def test_without_sequential_no_order_is_sent_and_everyone_is_asked_at_once(zapsign):
+    ref = send(client(zapsign))
+    body = zapsign.requests[0].body
+    assert "signature_order_active" not in body and all("order_group" not in s for s in body["signers"])
+    assert zapsign.invited(ref.envelope_id) == ["ana@acme.example", "bruno@acme.example"]
+
+
+@pytest.mark.parametrize(("hours", "days"), [(24, 1), (30, 2), (1, 1), (168, 7)])
+def test_reminder_hours_become_zapsigns_reminder_every_n_days(zapsign, hours, days):
+    ref = send(client(zapsign), reminder_hours=hours)
+    assert zapsign.requests[0].body["reminder_every_n_days"] == days
+    assert zapsign.docs[ref.envelope_id]["reminder_every_n_days"] == days
+
+
+def test_without_reminder_hours_no_reminder_is_asked(zapsign):
+    send(client(zapsign))
+    assert "reminder_every_n_days" not in zapsign.requests[0].body

@@ -98,4 +98,8 @@ def test_key_rotation_re_encrypts_every_secret(org, db, services):
         fields.configure(Keyring.from_config(new_entry, "unused"))
         assert Connection.get_by_id(row.id).credentials == {"api_token": "t-1"}
     finally:
+        # NOTE: reseal with the suite's key: rotate_keys rewrote every row (other tests' approvals and node
+        # secrets too), and no later test or worker has the temporary key
+        fields.configure(Keyring.from_config(f"{old_entry},{new_entry}", "unused"))
+        connections.rotate_keys()
         fields.configure(old)

@@ -10,7 +10,9 @@ RESUME = {"type": "object", "properties": {"changes": {"type": "object", "proper
     "nodes": {"type": "object", "additionalProperties": {"type": "object"}}}, "additionalProperties": False}},
     "additionalProperties": False}
 CANCEL = {"type": "object", "properties": {"reason": {"type": "string", "maxLength": 2000}}, "additionalProperties": False}
-RETRY = {"type": "object", "properties": {"from_step": {"type": ["string", "integer"]}}, "additionalProperties": False}
+RETRY = {"type": "object", "properties": {"from_step": {"type": ["string", "integer"]},
+                                          "definition": {"enum": ["original", "current"]}},
+         "additionalProperties": False}
 SIGN = {"type": "object", "required": ["signers"], "properties": {
     "provider": {"enum": ["sandbox", "clicksign", "zapsign"]},
     "signers": {"type": "array", "minItems": 1, "items": {
@@ -52,7 +54,8 @@ class ExecutionRetry:
         execution = executions.get(execution_id, req.context.organization_id)
         body = read_json(req, RETRY, required=False)
         from_step = body.get("from_step")
-        _accepted(resp, control.retry(execution, None if from_step is None else str(from_step), req.context.actor))
+        _accepted(resp, control.retry(execution, None if from_step is None else str(from_step), req.context.actor,
+                                      definition=body.get("definition", "original")))
 
 
 class ExecutionRetryPreview:

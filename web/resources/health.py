@@ -1,6 +1,7 @@
 """Liveness of the web process and what it depends on."""
 import falcon
 
+from actors.broker import ping as broker_ping
 from storage.db import database
 
 
@@ -22,7 +23,7 @@ class Health:
         checks = {
             "db": _check(lambda: database.execute_sql("SELECT 1")),
             "redis": _check(self.redis.ping),
-            "broker": _check(self.broker.client.ping),
+            "broker": _check(lambda: broker_ping(self.broker)),
         }
         healthy = all(v == "ok" for v in checks.values())
         resp.status = falcon.HTTP_200 if healthy else falcon.HTTP_503
