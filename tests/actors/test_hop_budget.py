@@ -1,0 +1,60 @@
+"""The hot path's statement budget: one plain hop must not issue more SQL than it does today.
+
+The hops run in process through `actors.pipeline.run_hop`, against the real
+database, with `flow.send` captured so no worker takes them; the counter
+(tests/statements.py) sees every statement Peewee sends, BEGIN/COMMIT
+included. No timing is asserted: statement counts are what regress.
+"""
+import pytest
+
+from actors import flow, pipeline
+from cli import sample
+from tests import factories
+from tests.statements import counting
+
+pytestmark = pytest.mark.e2e
+
+#: statements per hop measured on this branch (issue 10's outbox in place).
+#: issue 11 goal: 2 round trips (take and start the step; commit it with its events and the next hop).
+WEBHOOK_HOP_BUDGET = 15  # 4 of them BEGIN/COMMIT
+RENDER_HOP_BUDGET = 26  # 6 of them BEGIN/COMMIT
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    """Hold every hop message the code under test sends, instead of sending it to the broker."""
+    sent = []
+    monkeypatch.setattr(flow, "send", lambda envelope, phase, **_: sent.append((envelope, phase)))
+    return sent
+
+
+def next_hop(sent):
+    assert len(sent) == 1, f"expected one hop message, got {sent}"
+    return sent.pop()
+
+
+def test_one_plain_hop_stays_within_its_statement_budget(client, org, db, captured):
+    # Given a run of a webhook trigger and a local-docx render, its preflight done in process
+    template_id = factories.template(client, org)
+    wf = factories.workflow(client, org, [{"node_type": "webhook", "label": "deal"},
+                                          factories.render_node(template_id)])
+    execution_id = factories.start(client, org, wf["id"], sample.trigger_data())
+    envelope, phase = next_hop(captured)
+    assert phase == "preflight"
+    pipeline.run_preflight(envelope.to_message())
+
+    # When each of its two hops runs once, in process, counted
+    counts = {}
+    for node_type in ("webhook", "local-docx"):
+        envelope, phase = next_hop(captured)
+        with counting(db) as statements:
+            pipeline.run_hop(envelope.to_message(), phase=phase)
+        counts[node_type] = statements
+
+    # Then the run completed and neither hop grew past its budget
+    assert factories.run_state(client, org, execution_id)["status"] == "completed"
+    for node_type, budget in (("webhook", WEBHOOK_HOP_BUDGET), ("local-docx", RENDER_HOP_BUDGET)):
+        statements = counts[node_type]
+        assert len(statements) <= budget, (
+            f"a {node_type} hop issued {len(statements)} statements ({len(statements.control)} "
+            f"BEGIN/COMMIT/savepoint), budget {budget}:\n{statements.listing()}")
