@@ -11,7 +11,7 @@ from storage import audit, logs, recommendations, runstate
 from storage.db import database
 from storage.events import EventBatch
 from storage.models import Execution, ExecutionStep, utcnow
-from storage.steps import _phase_metrics
+from storage.steps import _phase_metrics, mark_failed
 
 
 def hold(execution, step, error):
@@ -20,10 +20,7 @@ def hold(execution, step, error):
     actions = recommendations.for_codes([(error.code, step.node_id)])
     batch = EventBatch()
     with database.atomic():
-        changed = (ExecutionStep.update(status="failure", error_code=error.code, error_human=error.message_human,
-                                        error_tech=error.message_tech, completed_at=now)
-                   .where((ExecutionStep.id == step.id) & (ExecutionStep.status == "running")).execute())
-        if not changed:
+        if not mark_failed(step, error, now):
             return False
         current = Execution.get_by_id(execution.id)
         if not runstate.can_transition(current.status, "needs_review"):

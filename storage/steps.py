@@ -196,10 +196,7 @@ def fail(execution, step, error, *, events=()):
     now = utcnow()
     actions = recommendations.for_codes([(error.code, step.node_id)])
     with database.atomic():
-        changed = (ExecutionStep.update(status="failure", error_code=error.code, error_human=error.message_human,
-                                        error_tech=error.message_tech, completed_at=now)
-                   .where((ExecutionStep.id == step.id) & (ExecutionStep.status == "running")).execute())
-        if not changed:
+        if not mark_failed(step, error, now):
             return False
         logs.write(execution, "error", _domain(step.phase), f"“{step.label}” failed: {error.message_human}",
                    f"[{error.code}] {error.message_tech}", step.id)
@@ -280,3 +277,10 @@ def finish(execution):
 
 def _domain(phase):
     return {"delivery": "delivery", "approval": "approval", "signature": "signature"}.get(phase, "step")
+
+
+def mark_failed(step, error, now):
+    """Set a running step to failure with `error`; False if it was not running."""
+    return bool(ExecutionStep.update(status="failure", error_code=error.code, error_human=error.message_human,
+                                     error_tech=error.message_tech, completed_at=now)
+                .where((ExecutionStep.id == step.id) & (ExecutionStep.status == "running")).execute())
