@@ -14,6 +14,7 @@ keepalive = 5
 # (two suites, several test servers) would fight over it, and nothing here uses it.
 control_socket_disable = True
 accesslog = "-"
+logger_class = "web.access_log.RedactingLogger"  # no approval, signing or stream tokens in the log
 access_log_format = '{"remote":"%(h)s","request":"%(r)s","status":%(s)s,"bytes":%(B)s,"ms":%(M)s,"request_id":"%({x-request-id}o)s"}'
 
 
