@@ -186,7 +186,7 @@ def _postgres_url(pgdata, database):
     if info is None:
         return None
     pid, port, socket_dir, status = info
-    if status != "ready" or not socket_dir or not _pid_alive(pid):
+    if status != "ready" or not socket_dir or not pid_alive(pid):
         return None
     return f"postgresql://postgres@/{quote(database)}?host={quote(socket_dir, safe='/')}&port={port}"
 
@@ -303,7 +303,8 @@ def _stop_postgres(pgdata):
     )
 
 
-def _pid_alive(pid):
+def pid_alive(pid):
+    """True if a process with this pid exists (also one we may not signal)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -135,20 +135,12 @@ def serve_worker_metrics():
 
 
 def _remove_stale_dirs(parent):
+    from storage.embedded import pid_alive
+
     for path in parent.glob("worker-*"):
         pid = path.name.partition("-")[2]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def serve_clock_metrics(settings, broker, redis=None):
