@@ -62,6 +62,9 @@ def pytest_configure(config):
         "BROKER_NAMESPACE": "docg-test", "ADMIN_TOKEN": "test-admin-token",
         "SECRET_KEY": "test-secret", "dramatiq_worker_timeout": "100",
         "HOP_MAX_RETRIES": "3", "DB_POOL_SIZE": "40", "SSE_HEARTBEAT_SECONDS": "1",
+        # short waits where a test waits out a timer, not a condition: the browser-like reconnect after a
+        # stream ends, and the hub's quiet XREAD (tests/web/test_idle_streams.py sets its own)
+        "SSE_RETRY_MS": "200", "SSE_HUB_BLOCK_MS": "1000",
         "CLICKSIGN_WEBHOOK_SECRET": "cs-webhook-secret", "ZAPSIGN_WEBHOOK_SECRET": "zs-webhook-secret",
         "WORKER_METRICS_PORT": "0", "CLOCK_METRICS_PORT": "0",  # tests that scrape pass free ports
         # provider fakes and receivers run on loopback; tests/security starts workers without this
@@ -70,6 +73,11 @@ def pytest_configure(config):
     })
     _reset(db_url, redis_url)
     config.docg_broker_missing = _rabbitmq_for_tests()
+    if not os.environ.get("BROKER_URL"):
+        # NOTE: on Redis a kill -9'd worker's hop comes back once its heartbeat is this old (10 s by
+        # default); tests that kill workers wait that out. Redis only: on RabbitMQ this is the AMQP
+        # heartbeat, and a killed worker's messages come back when its connection drops anyway.
+        os.environ.setdefault("BROKER_HEARTBEAT_MS", "3000")
 
 
 def _rabbitmq_for_tests():
