@@ -4,7 +4,7 @@ import re
 
 from docxtpl import DocxTemplate
 
-from integrations import template_checks, templating
+from integrations import template_cache, template_checks, templating
 from integrations.base import Action, Result
 from integrations.errors import InvalidConfig, TemplateError, TemplateInvalid, TemplateNotFound
 from integrations.local import pdf
@@ -33,13 +33,53 @@ def template_context(run):
     return {**top, "trigger": trigger, "step": run.get("steps", {})}
 
 
-def load_template(template_id, organization_id):
-    template = Template.get_or_none((Template.id == template_id)
-                                    & (Template.organization == organization_id)
-                                    & Template.deleted_at.is_null())
+def load_template(template_id, organization_id, *, content=True):
+    """Return the organization's live template row; without `content`, only its small columns."""
+    columns = () if content else (Template.id, Template.organization, Template.name, Template.version,
+                                  Template.sha256, Template.size)
+    template = (Template.select(*columns)
+                .where((Template.id == template_id) & (Template.organization == organization_id)
+                       & Template.deleted_at.is_null()).first())
     if template is None:
         raise TemplateNotFound(message_tech=f"template {template_id} not found")
     return template
+
+
+def prepared_template(template_id, organization_id, settings=None):
+    """Return (the template row, its cached Prepared entry); one SELECT either way.
+
+    NOTE: with no entry for this template the row is read with its bytes;
+    with one (of some version) only its small columns are read, and the
+    bytes only if the version moved on, matching the version and hash just
+    read: a version stored in between is read again from the top, so an
+    entry never holds the bytes of a version other than its key's.
+    """
+    cache = template_cache.cache(settings)
+    for _ in range(3):
+        with_content = not cache.holds(str(organization_id), str(template_id))
+        template = load_template(template_id, organization_id, content=with_content)
+
+        def content():
+            if with_content:
+                return template.content
+            row = (Template.select(Template.content)
+                   .where((Template.id == template.id) & (Template.version == template.version)
+                          & (Template.sha256 == template.sha256)).first())
+            if row is None:
+                raise _Replaced()
+            return row.content
+
+        try:
+            return template, template_cache.prepare(template, settings, content=content)
+        except _Replaced:
+            continue
+        except TemplateError as ex:
+            raise ex.naming(template.name)
+    raise TemplateNotFound(message_tech=f"template {template_id} kept changing while it was read")
+
+
+class _Replaced(Exception):
+    """The template got a new version between reading its row and its bytes."""
 
 
 class SandboxedDocx(DocxTemplate):
@@ -54,15 +94,20 @@ class SandboxedDocx(DocxTemplate):
             budget.fmt = previous
 
 
-def render_docx(content, context, *, settings=None, locale=None, images=None, template_name="The template"):
+def render_docx(content, context, *, settings=None, locale=None, images=None, template_name="The template",
+                prepared=None):
     """Return the rendered .docx bytes, rendered in the shared sandbox.
 
     Values are escaped for WordprocessingML, newlines become line breaks;
     unmapped tags are an error (`template.unmapped_tags`), not blanks.
     `images` ({name: bytes}) are what `template_image(name)` may place.
+    `prepared` (template_cache) is the stored template's checked report and
+    compiled tags, reused from earlier renders of the same version.
     """
-    if template_checks.inspect(bytes(content)).kind != template_checks.DOCX:
+    report = prepared.report if prepared is not None else template_checks.inspect(bytes(content))
+    if report.kind != template_checks.DOCX:
         raise TemplateInvalid("The template is not a Word (.docx) file.", "package is not a .docx")
+    jinja_env = prepared.jinja_env() if prepared is not None else templating.environment()
     doc = SandboxedDocx(io.BytesIO(content))
     try:
         doc.init_docx()
@@ -70,7 +115,7 @@ def render_docx(content, context, *, settings=None, locale=None, images=None, te
         raise TemplateInvalid("The template is not a valid Word (.docx) file.", f"{type(ex).__name__}: {ex}") from ex
 
     def render():
-        doc.render(context, jinja_env=templating.environment())
+        doc.render(context, jinja_env=jinja_env)
         out = io.BytesIO()
         doc.save(out)
         return out.getvalue()
@@ -79,9 +124,10 @@ def render_docx(content, context, *, settings=None, locale=None, images=None, te
                               images=images, template_name=template_name)
 
 
-def stored_images(template):
+def stored_images(template, report=None):
     """The images stored with `template` that its tags may place ({name: bytes}; no query when none)."""
-    return template_images.contents(template.id, template_checks.inspect(bytes(template.content)).images_needed())
+    report = report or template_checks.inspect(bytes(template.content))
+    return template_images.contents(template.id, report.images_needed())
 
 
 def template_tags(content):
@@ -117,11 +163,11 @@ class LocalDocx(Action):
         if not ctx.config.get("template_id"):
             raise InvalidConfig("Choose a template for this step.", "template_id missing", code="template.not_found")
         formats = output_formats(ctx.config)
-        template = load_template(ctx.config["template_id"], ctx.organization_id)
+        template, prepared = prepared_template(ctx.config["template_id"], ctx.organization_id, ctx.settings)
         try:
-            rendered = render_docx(bytes(template.content), template_context(ctx.run), settings=ctx.settings,
-                                   locale=ctx.config.get("locale"), images=stored_images(template),
-                                   template_name=f"The template “{template.name}”")
+            rendered = render_docx(prepared.content, template_context(ctx.run), settings=ctx.settings,
+                                   locale=ctx.config.get("locale"), images=stored_images(template, prepared.report),
+                                   template_name=f"The template “{template.name}”", prepared=prepared)
         except TemplateError as ex:
             raise ex.naming(template.name)
         made = []
