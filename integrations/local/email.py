@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 from integrations.base import Action, Result
 from integrations.errors import InvalidConfig, UnknownDelivery
-from integrations.local.smtp import smtp_send  # noqa: F401 - approvals, reminders and signing mail import it here
+from integrations.local.smtp import answered_lately, smtp_send  # noqa: F401 - others import smtp_send here
 from storage import documents
 from storage.errors import OutcomeUnknown
 
@@ -58,6 +58,8 @@ def smtp_unanswered(settings, node_id, *, timeout=2.0):
 
     url = urlparse(settings.smtp_url)
     port = url.port or (465 if url.scheme == "smtps" else 25)
+    if answered_lately(settings.smtp_url):
+        return []  # NOTE: this thread's kept connection answered moments ago; no probe per run.
     try:
         client = (smtplib.SMTP_SSL(url.hostname, port, timeout=timeout, context=ssl.create_default_context())
                   if url.scheme == "smtps" else smtplib.SMTP(url.hostname, port, timeout=timeout))

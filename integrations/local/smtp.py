@@ -28,6 +28,7 @@ import smtplib
 import ssl
 import threading
 import time
+import weakref
 from urllib.parse import parse_qs, unquote, urlparse
 
 from integrations.errors import Unavailable
@@ -39,7 +40,7 @@ MAX_AGE_S = 300.0
 
 _local = threading.local()
 _registry_lock = threading.Lock()
-_registry = set()
+_registry = weakref.WeakSet()  # NOTE: weak, so a pool dropped with its thread (or greenlet) frees its clients
 
 
 class _Staged:
@@ -91,13 +92,23 @@ def _open(url, port, timeout):
     return client
 
 
+def _fresh(client, now):
+    return (client.sock is not None and now - client.used_at <= IDLE_S
+            and now - client.opened_at <= MAX_AGE_S)
+
+
+def answered_lately(smtp_url):
+    """Whether this thread holds a fresh connection to `smtp_url` (the server answered within IDLE_S)."""
+    client = _pool().get(smtp_url)
+    return client is not None and _fresh(client, time.monotonic())
+
+
 def _take(key):
     """Return (a kept connection for `key` or None); a stale one is closed."""
     client = _pool().pop(key, None)
     if client is None:
         return None
-    now = time.monotonic()
-    if now - client.used_at > IDLE_S or now - client.opened_at > MAX_AGE_S or client.sock is None:
+    if not _fresh(client, time.monotonic()):
         _close(client)
         return None
     return client
@@ -190,7 +201,7 @@ def close_all():
 def _forget_after_fork():
     """A forked child must not QUIT its parent's sessions: drop them without a word."""
     global _local, _registry, _registry_lock
-    _local, _registry, _registry_lock = threading.local(), set(), threading.Lock()
+    _local, _registry, _registry_lock = threading.local(), weakref.WeakSet(), threading.Lock()
 
 
 atexit.register(close_all)
