@@ -187,18 +187,14 @@ class LocalDocx(Action):
     def check(self, config, ctx, node_id):
         if not config.get("template_id"):
             raise InvalidConfig("Choose a template for this step.", "template_id missing", code="template.not_found")
-        template = load_template(config["template_id"], ctx.organization_id)
+        template, prepared = prepared_template(config["template_id"], ctx.organization_id, ctx.settings)
         from integrations.preflight import Issue
         from integrations.preflight_warnings import defaulted_roots
 
         issues = []
-        try:
-            report = template_checks.inspect(bytes(template.content))
-        except TemplateError as ex:
-            raise ex.naming(template.name)
+        report = prepared.report
         # a field with a default is a warning (template.default_used), not a blocking issue
-        unmapped = sorted(set(template_checks.missing(report, ctx.trigger)) - defaulted_roots(report,
-                                                                                             bytes(template.content)))
+        unmapped = sorted(set(template_checks.missing(report, ctx.trigger)) - defaulted_roots(report, prepared.content))
         absent = template_checks.missing_images(report, template_images.names(template.id) if report.images else ())
         if absent:
             issues.append(Issue("template.image_missing", "template",
