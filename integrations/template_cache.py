@@ -8,7 +8,9 @@ source again. All of that depends only on the version's bytes, so one
 - `content`: the bytes (a hit reads only the template's small columns);
 - `report`: the checks' result (kind, fields, images the tags need);
 - the compiled Jinja templates of its sources (`compiled(source)`), built
-  in the shared sandbox, filled by the first render of the version.
+  in the shared sandbox, filled by the first render of the version;
+- what a renderer derives from the bytes once (`derived(name, build)`), such
+  as the .docx package without its styles (integrations/local/docx_package.py).
 
 NOTE: a docxtpl `DocxTemplate` is mutated by `render()`, and a python-docx
 `Document` costs as much to deep-copy as to parse, so the package itself is
@@ -37,9 +39,24 @@ class Prepared:
 
     def __init__(self, content, report):
         self.content, self.report = content, report
-        self._compiled = {}
+        self._compiled, self._derived = {}, {}
         self._lock = threading.Lock()
         self.size = len(content)
+
+    def derived(self, name, build):
+        """Return `build(content)`, computed once for the entry; its bytes (first item, if any) count."""
+        value = self._derived.get(name)
+        if value is None:
+            value = build(self.content)
+            with self._lock:
+                kept = self._derived.setdefault(name, value)
+                grew = len(value[0]) if kept is value and isinstance(value, tuple) and value and \
+                    isinstance(value[0], bytes) and value[0] is not self.content else 0
+                self.size += grew
+            if grew:
+                _cache.grew(self, grew)
+            value = kept
+        return value
 
     def compiled(self, source):
         """The sandbox's compiled template for `source`, compiled on first use."""

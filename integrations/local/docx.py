@@ -7,7 +7,7 @@ from docxtpl import DocxTemplate
 from integrations import template_cache, template_checks, templating
 from integrations.base import Action, Result
 from integrations.errors import InvalidConfig, TemplateError, TemplateInvalid, TemplateNotFound
-from integrations.local import pdf
+from integrations.local import docx_package, pdf
 from storage import documents, template_images
 from storage.models import Template
 
@@ -101,14 +101,16 @@ def render_docx(content, context, *, settings=None, locale=None, images=None, te
     Values are escaped for WordprocessingML, newlines become line breaks;
     unmapped tags are an error (`template.unmapped_tags`), not blanks.
     `images` ({name: bytes}) are what `template_image(name)` may place.
-    `prepared` (template_cache) is the stored template's checked report and
-    compiled tags, reused from earlier renders of the same version.
+    `prepared` (template_cache) is the stored template's checked report,
+    compiled tags and styles-free package, reused from earlier renders of
+    the same version.
     """
     report = prepared.report if prepared is not None else template_checks.inspect(bytes(content))
     if report.kind != template_checks.DOCX:
         raise TemplateInvalid("The template is not a Word (.docx) file.", "package is not a .docx")
     jinja_env = prepared.jinja_env() if prepared is not None else templating.environment()
-    doc = SandboxedDocx(io.BytesIO(content))
+    package, kept = prepared.derived("docx.light", docx_package.light) if prepared is not None else (content, {})
+    doc = SandboxedDocx(io.BytesIO(package))
     try:
         doc.init_docx()
     except Exception as ex:  # noqa: BLE001 - python-docx raises zip/xml/key errors for a broken file
@@ -118,7 +120,7 @@ def render_docx(content, context, *, settings=None, locale=None, images=None, te
         doc.render(context, jinja_env=jinja_env)
         out = io.BytesIO()
         doc.save(out)
-        return out.getvalue()
+        return docx_package.restore(out.getvalue(), kept)
 
     return templating.guarded(render, limits=templating.Limits.of(settings), fmt="xml", doc=doc, locale=locale,
                               images=images, template_name=template_name)
