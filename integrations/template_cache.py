@@ -43,15 +43,14 @@ class Prepared:
         self._lock = threading.Lock()
         self.size = len(content)
 
-    def derived(self, name, build):
-        """Return `build(content)`, computed once for the entry; its bytes (first item, if any) count."""
+    def derived(self, name, build, weight=len):
+        """Return `build(content)`, computed once for the entry; `weight(value)` bytes count towards its size."""
         value = self._derived.get(name)
         if value is None:
             value = build(self.content)
             with self._lock:
                 kept = self._derived.setdefault(name, value)
-                grew = len(value[0]) if kept is value and isinstance(value, tuple) and value and \
-                    isinstance(value[0], bytes) and value[0] is not self.content else 0
+                grew = weight(value) if kept is value else 0
                 self.size += grew
             if grew:
                 _cache.grew(self, grew)

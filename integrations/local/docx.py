@@ -109,7 +109,8 @@ def render_docx(content, context, *, settings=None, locale=None, images=None, te
     if report.kind != template_checks.DOCX:
         raise TemplateInvalid("The template is not a Word (.docx) file.", "package is not a .docx")
     jinja_env = prepared.jinja_env() if prepared is not None else templating.environment()
-    package, kept = prepared.derived("docx.light", docx_package.light) if prepared is not None else (content, {})
+    package, kept = (prepared.derived("docx.light", docx_package.light, docx_package.weight)
+                     if prepared is not None else (content, {}))
     doc = SandboxedDocx(io.BytesIO(package))
     try:
         doc.init_docx()

@@ -51,6 +51,12 @@ def light(content):
     return out.getvalue(), kept
 
 
+def weight(light_value):
+    """Bytes a `light()` result holds beyond the template's own (for the cache's bound)."""
+    package, kept = light_value
+    return len(package) + sum(len(raw) for _, raw in kept.values()) if kept else 0
+
+
 def _entries(data):
     """{name: (ZipInfo, compressed bytes)} of a zip, in its order, read past each local header."""
     entries = {}
