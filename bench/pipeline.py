@@ -44,6 +44,7 @@ NAMESPACE = "docg-bench"
 VAR_DIR = ROOT / "var" / "bench"
 COUNTS_DIR = VAR_DIR / "sqlcount"
 PEER_PYTHON = ROOT / "var" / "bench-peers" / "venv" / "bin" / "python"
+PEER_READY = ROOT / "var" / "bench-peers" / "venv" / ".installed"  # written last by `make bench-peers`
 PEER_RESULTS = ROOT / "var" / "bench-peers" / "dbos.json"
 WARMUP_RUNS = 5
 STALL_SECONDS = 90
@@ -218,7 +219,7 @@ def measure(side, name, count, rate, worker, window):
 def dbos_available(args):
     if args.no_dbos:
         return False, "left out (--no-dbos)"
-    if not PEER_PYTHON.exists():
+    if not PEER_READY.exists():
         return False, "skipped: no var/bench-peers/venv (run `make bench-peers` to build it)"
     return True, f"dbos {peer_version()}, {args.dbos_processes} processes × {args.dbos_workers}"
 

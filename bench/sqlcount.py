@@ -20,7 +20,9 @@ FLUSH_SECONDS = 0.1
 _CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
 
 
-class _Counts:
+class Counts:
+    """A process's running totals (thread-safe)."""
+
     def __init__(self):
         self.lock, self.statements, self.control = threading.Lock(), 0, 0
 
@@ -29,6 +31,12 @@ class _Counts:
         with self.lock:
             self.statements += 1
             self.control += control
+
+    def add_transaction(self):
+        """One BEGIN and one COMMIT (or ROLLBACK) a driver sent without a cursor."""
+        with self.lock:
+            self.statements += 2
+            self.control += 2
 
     def snapshot(self):
         with self.lock:
@@ -68,8 +76,13 @@ def install(database, directory=None):
     if not directory:
         return None
     target = getattr(database, "obj", None) or database
-    counts, original = _Counts(), target.cursor
+    counts, original = Counts(), target.cursor
     target.cursor = lambda *args, **kwargs: _Cursor(original(*args, **kwargs), counts)
+    return start_flushing(counts, directory)
+
+
+def start_flushing(counts, directory):
+    """Write `counts` to `<directory>/<pid>.json` every FLUSH_SECONDS from a daemon thread."""
     path = os.path.join(directory, f"{os.getpid()}.json")
 
     def flush():
