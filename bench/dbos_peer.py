@@ -172,7 +172,8 @@ class Peer:
         self.client = DBOSClient(system_database_url=self.url)
         self.engine = sa.create_engine(self.url.replace("postgresql://", "postgresql+psycopg://", 1))
         self.conn = psycopg.connect(self.url, autocommit=True)
-        self.backends = procstat.Backends(lambda sql: self.conn.execute(sql).fetchall(), [s.pid for s in servers])
+        self.backends = procstat.Backends(lambda sql: self.conn.execute(sql).fetchall(), [s.pid for s in servers],
+                                          sa.make_url(self.url).port or 5432)
 
     def options(self, batch, i):
         return {"queue_name": QUEUE, "workflow_name": WORKFLOW, "workflow_id": f"{batch}-{i}",

@@ -31,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import time
+from urllib.parse import urlparse
 
 from bench import common, procstat, sqlcount
 from bench.common import DOCS, with_database
@@ -159,17 +160,36 @@ def start_worker(processes, threads):
 
 
 class Window:
-    """What the worker, its PostgreSQL backends and Redis did between begin() and end()."""
+    """What the worker, its PostgreSQL backends and Redis did between begin() and end().
+
+    Statements come from pg_stat_statements when the server has it loaded,
+    less the bench process's own (its run creation, polling and these reads,
+    counted by wrapping its cursors), else from the worker's in-process
+    counts (bench/sqlcount.py). `source` says which.
+    """
 
     def __init__(self, services, worker):
-        def query(sql):
-            with services.db.connection_context():
-                return services.db.execute_sql(sql).fetchall()
-
         self.services, self.worker = services, worker
-        self.backends = procstat.Backends(query, [worker.proc.pid])
+        port = urlparse(services.settings.database_url).port or 5432
+        self.backends = procstat.Backends(self.query, [worker.proc.pid], port)
+        self.own = getattr(services.db, "_bench_counts", None)
+        if self.own is None:
+            self.own = services.db._bench_counts = sqlcount.wrap(services.db)
+        why_not = procstat.stat_statements(self.query)
+        self.pgss = why_not is None
+        self.source = ("pg_stat_statements (calls in the bench database, less the bench process's own)"
+                       if self.pgss else f"counted in the worker's process ({why_not})")
+
+    def query(self, sql):
+        with self.services.db.connection_context():
+            cursor = self.services.db.execute_sql(sql)
+            return cursor.fetchall() if cursor.description else []
 
     def _statements(self, after):
+        if self.pgss:
+            calls, control = self.query(procstat.STAT_STATEMENTS_SQL)[0]
+            own = self.own.snapshot()
+            return {"statements": int(calls) - own["statements"], "control": int(control) - own["control"]}
         return sqlcount.totals(COUNTS_DIR, self.worker.processes, after) or {"statements": 0, "control": 0}
 
     def begin(self):
@@ -313,14 +333,16 @@ def main(argv=None):
             stack.callback(worker.stop)
             sides = {"raw": RawChain(services), "noop": Docg(services, http.url, noop=True),
                      "real": Docg(services, http.url)}
-            results, real_runs = run(args, sides, worker, Window(services, worker), use_dbos)
+            window = Window(services, worker)
+            results, real_runs = run(args, sides, worker, window, use_dbos)
             emails = len(mailbox.messages())
             if (emails, http.count) != (real_runs, real_runs):
                 raise SystemExit(f"{real_runs} real DocG runs completed but {emails} emails and {http.count} "
                                  "webhook calls arrived")
             if not use_dbos and PEER_RESULTS.exists() and not args.no_dbos:
                 dbos_note = f"from {PEER_RESULTS.relative_to(ROOT)} (`make bench-peers`), not interleaved"
-            text = report(args, argv, results, machine, (load_before, os.getloadavg()[0]), dbos_note,
+            text = report(args, argv, results, machine, (load_before, os.getloadavg()[0]),
+                          {"dbos": dbos_note, "statements": window.source},
                           PEER_RESULTS if not use_dbos and not args.no_dbos else None)
             section = "pipeline"
     print("\n" + text)

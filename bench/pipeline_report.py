@@ -92,6 +92,20 @@ def goals_table(figures):
     return "\n".join(lines)
 
 
+def node_table(traces):
+    """Per node of the real workflow, paced: the gap before it, its hop time, the node's own work and the rest."""
+    lines = ["| node | gap before (ms) | hop time (ms) | node work (ms) | bookkeeping (ms) |",
+             "|---|---:|---:|---:|---:|"]
+    for i in range(HOPS):
+        label, node_type = traces[0]["nodes"][i][:2]
+        gap = percentile([t["hops"][i][0] - (t["hops"][i - 1][1] if i else t["created"]) for t in traces], 0.5)
+        hop = percentile([t["hops"][i][1] - t["hops"][i][0] for t in traces], 0.5) * 1000
+        work = percentile([t["nodes"][i][2] for t in traces], 0.5)
+        lines.append(f"| {i + 1}. {label} ({node_type}) | {gap * 1000:.1f}{' ¹' if not i else ''} "
+                     f"| {hop:.1f} | {work:.1f} | {hop - work:.1f} |")
+    return "\n".join(lines)
+
+
 def peer_from_file(path):
     """DBOS's repetitions from the JSON `make bench-peers` wrote, or None."""
     if path is None or not path.exists():
@@ -99,7 +113,8 @@ def peer_from_file(path):
     return json.loads(path.read_text())["repetitions"]
 
 
-def report(args, argv, results, machine, loads, dbos_note, peer_file=None):
+def report(args, argv, results, machine, loads, notes, peer_file=None):
+    """The `pipeline` section; `notes` says where DBOS's figures and the statement counts came from."""
     if "dbos" not in results and (peer := peer_from_file(peer_file)):
         results = {**results, "dbos": peer}
     figures = {key: summarize(reps) for key, reps in results.items() if reps}
@@ -108,17 +123,22 @@ def report(args, argv, results, machine, loads, dbos_note, peer_file=None):
         f"`{' '.join(['python -m bench.pipeline', *argv])}` at `{revision()}` — "
         f"{datetime.datetime.now():%Y-%m-%d %H:%M}, {machine}; 1-minute load average "
         f"{loads[0]:.1f} before, {loads[1]:.1f} after.", "",
-        f"{configuration(args)}. DBOS: {dbos_note}.", "",
+        f"{configuration(args)}. DBOS: {notes['dbos']}. Statements: {notes['statements']}.", "",
         figures_table(figures), "",
         goals_table(figures), "",
         "Runs/s is the median of the repetitions (each in brackets); CPU, statements and Redis commands are "
         "per run of the burst, medians. Worker CPU: utime + stime of the worker's process tree from /proc "
         "(DBOS: its processes). PostgreSQL CPU: utime + stime from /proc of the backends whose client port "
-        "belongs to the worker (the bench's own connections left out). Statements: counted in process "
-        "(bench/sqlcount.py; pg_stat_statements needs shared_preload_libraries, which this server lacks), "
-        "BEGIN/COMMIT included. Redis commands: the server's INFO commandstats delta, so other clients of "
+        "belongs to the worker (the bench's own connections left out). Statements: BEGIN/COMMIT included; "
+        "DBOS's are always counted in its processes (psycopg cursor executes, plus BEGIN and COMMIT per "
+        "transaction). Redis commands: the server's INFO commandstats delta, so other clients of "
         "the same server count too. Idle: runs started at "
-        f"{PACED_RATE:g}/s; DocG's start is `workflow_executions.created_at`, so it includes `pipeline.start`.",
+        f"{PACED_RATE:g}/s; DocG's start is `workflow_executions.created_at`, so it includes `pipeline.start`. "
+        "While DBOS runs, the idle Dramatiq worker still polls Redis (about 8% of a core at worker_timeout 100).",
+        *(["", "The real local workflow per node, idle (p50):", "",
+           node_table([t for r in results["real"] for t in r["paced"]["traces"]]), "",
+           "¹ from the run's creation, so it includes `pipeline.start`'s transaction and enqueue."]
+          if results.get("real") else []),
     ])
 
 

@@ -58,11 +58,11 @@ class Backends:
     closed during it is lost, which pools make rare.
     """
 
-    def __init__(self, query, roots):
-        self.query, self.roots, self.start = query, list(roots), {}
+    def __init__(self, query, roots, server_port=5432):
+        self.query, self.roots, self.server_port, self.start = query, list(roots), server_port, {}
 
     def _now(self):
-        ports = client_ports(p for root in self.roots for p in process_tree(root))
+        ports = client_ports((p for root in self.roots for p in process_tree(root)), self.server_port)
         return {pid: cpu_seconds(pid) for pid, port in self.query(BACKENDS_SQL) if port in ports}
 
     def begin(self):
@@ -77,3 +77,27 @@ class Backends:
 def redis_commands(client):
     """Total commands the Redis server has run (INFO commandstats), server-wide."""
     return sum(stat["calls"] for stat in client.info("commandstats").values())
+
+
+_DATABASE = "dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+_CONTROL = r"'^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)'"
+STAT_STATEMENTS_SQL = (f"SELECT coalesce(sum(calls), 0), coalesce(sum(calls) FILTER (WHERE query ~* {_CONTROL}), 0) "
+                       f"FROM pg_stat_statements WHERE {_DATABASE}")
+
+
+def stat_statements(query):
+    """Return None when pg_stat_statements counts this database (creating the extension), else why not.
+
+    `query(sql)` runs one statement and returns its rows. NOTE: CREATE EXTENSION
+    works without the library, but reading the view then fails unless
+    `shared_preload_libraries` has pg_stat_statements, so that is checked first.
+    """
+    try:
+        preload = query("SHOW shared_preload_libraries")[0][0]
+        if "pg_stat_statements" not in preload:
+            return f"pg_stat_statements is not in shared_preload_libraries ({preload!r})"
+        query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        query(STAT_STATEMENTS_SQL)
+    except Exception as ex:  # noqa: BLE001 — any failure means: count in process instead
+        return f"pg_stat_statements unusable: {type(ex).__name__}: {str(ex).strip()[:120]}"
+    return None

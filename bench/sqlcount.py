@@ -75,10 +75,15 @@ def install(database, directory=None):
     directory = directory or os.environ.get(ENV)
     if not directory:
         return None
+    return start_flushing(wrap(database), directory)
+
+
+def wrap(database):
+    """Count every statement `database` (a Peewee Database or its proxy) runs in this process; return the Counts."""
     target = getattr(database, "obj", None) or database
     counts, original = Counts(), target.cursor
     target.cursor = lambda *args, **kwargs: _Cursor(original(*args, **kwargs), counts)
-    return start_flushing(counts, directory)
+    return counts
 
 
 def start_flushing(counts, directory):
