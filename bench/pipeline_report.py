@@ -119,7 +119,7 @@ def report(args, argv, results, machine, loads, notes, peer_file=None):
         results = {**results, "dbos": peer}
     figures = {key: summarize(reps) for key, reps in results.items() if reps}
     return "\n".join([
-        "## Pipeline side by side: raw chain, DocG no-op, DocG real, DBOS (`bench/pipeline.py`)", "",
+        "#### Pipeline side by side: raw chain, DocG no-op, DocG real, DBOS (`bench/pipeline.py`)", "",
         f"`{' '.join(['python -m bench.pipeline', *argv])}` at `{revision()}` — "
         f"{datetime.datetime.now():%Y-%m-%d %H:%M}, {machine}; 1-minute load average "
         f"{loads[0]:.1f} before, {loads[1]:.1f} after.", "",
@@ -143,7 +143,7 @@ def report(args, argv, results, machine, loads, notes, peer_file=None):
 
 
 def sweep_report(args, argv, results, machine, loads):
-    lines = ["## Pipeline: processes × threads for the no-op workflow (`bench/pipeline.py --sweep`)", "",
+    lines = ["#### Pipeline: processes × threads for the no-op workflow (`bench/pipeline.py --sweep`)", "",
              f"`{' '.join(['python -m bench.pipeline', *argv])}` at `{revision()}` — "
              f"{datetime.datetime.now():%Y-%m-%d %H:%M}, {machine}; 1-minute load average "
              f"{loads[0]:.1f} before, {loads[1]:.1f} after. N={args.executions} × {args.repeats} interleaved.", "",
