@@ -59,15 +59,19 @@ def _ratio(a, b):
 
 
 def goals(figures):
-    """Issue 11's goals: (what, measured ratio or figure, target, met)."""
-    raw, noop, real, dbos = (figures.get(k) for k in ("raw", "noop", "real", "dbos"))
-    rows = [("no-op worker CPU per run ÷ raw chain's", _ratio(noop["cpu"], raw["cpu"]), "≤ 2", lambda v: v <= 2),
-            ("no-op runs/s ÷ raw chain's", _ratio(noop["rate"], raw["rate"]), "≥ 0.5", lambda v: v >= 0.5),
-            ("no-op runs/s ÷ DBOS's", _ratio(noop["rate"], dbos["rate"]) if dbos else None, "≥ 2",
-             lambda v: v >= 2),
-            ("idle end-to-end p50, no-op ÷ raw chain's", _ratio(noop["e2e"][0], raw["e2e"][0]), "≤ 1.2",
-             lambda v: v <= 1.2),
-            ("real local workflow runs/s", real["rate"], "≥ 30", lambda v: v >= 30)]
+    """Issue 11's goals: (what, measured ratio or figure, target, met); None where a configuration is missing."""
+    def get(key, field, index=None):
+        value = (figures.get(key) or {}).get(field)
+        return value[index] if value is not None and index is not None else value
+
+    rows = [("no-op worker CPU per run ÷ raw chain's", _ratio(get("noop", "cpu"), get("raw", "cpu")), "≤ 2",
+             lambda v: v <= 2),
+            ("no-op runs/s ÷ raw chain's", _ratio(get("noop", "rate"), get("raw", "rate")), "≥ 0.5",
+             lambda v: v >= 0.5),
+            ("no-op runs/s ÷ DBOS's", _ratio(get("noop", "rate"), get("dbos", "rate")), "≥ 2", lambda v: v >= 2),
+            ("idle end-to-end p50, no-op ÷ raw chain's", _ratio(get("noop", "e2e", 0), get("raw", "e2e", 0)),
+             "≤ 1.2", lambda v: v <= 1.2),
+            ("real local workflow runs/s", get("real", "rate"), "≥ 30", lambda v: v >= 30)]
     return [(what, value, target, None if value is None else test(value)) for what, value, target, test in rows]
 
 
