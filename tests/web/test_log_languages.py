@@ -81,13 +81,23 @@ def _keys(message):
     return None
 
 
-def test_every_log_call_site_writes_a_catalogued_key():
+def _given(message):
+    """The param names a `logs.text`/`logs.failure` call passes, per branch of a conditional."""
+    if isinstance(message, ast.IfExp):
+        return _given(message.body) + _given(message.orelse)
+    names = {keyword.arg for keyword in message.keywords}
+    return [names | {"error"} if message.func.attr == "failure" else names]
+
+
+def test_every_log_call_site_writes_a_catalogued_key_with_its_parts():
     calls = list(_log_calls())
     assert len(calls) >= 15  # steps, waits, reviews, preflights, signatures, cancel, payments
     for where, message in calls:
         keys = _keys(message)
         assert keys, f"{where}: pass logs.text(key, ...) so the row can be read in every language"
         assert keys <= set(catalogue.LOGS), (where, keys - set(catalogue.LOGS))
+        needed = [set(PARTS.findall(catalogue.LOGS[key]["en"])) for key in keys]
+        assert all(any(parts <= given for given in _given(message)) for parts in needed), where
 
 
 def test_parts_of_a_text_are_translated_by_their_own_catalogue():
