@@ -194,12 +194,70 @@ def mailbox():
     box.stop()
 
 
+class SharedWorker:
+    """The `dramatiq actors` process that the `worker` fixture hands out, reused from module to module.
+
+    NOTE: a worker costs 3-5 s to start and stop, and most test modules ask
+    for one. A module still has one from its first test that asks for
+    `worker` to its end, and none before (or at all, if it never asks):
+    `_worker_only_where_asked` stops it for those tests (tests with their
+    own processes decide who holds a hop), so a test sees a worker exactly
+    when a module-scoped one would have been up. Its log starts afresh for
+    each module.
+    """
+
+    made = []  # the session's one SharedWorker, once a test asked for it
+
+    def __init__(self, logs_dir):
+        self.logs_dir, self.process = logs_dir, None
+        SharedWorker.made.append(self)
+
+    def ensure(self):
+        if self.process is None or self.process.proc.poll() is not None:
+            self.process = start_worker(self.logs_dir)
+        return self.process
+
+    def stop(self):
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+
+
+@pytest.fixture(scope="session")
+def shared_worker(services, mailbox, logs_dir):
+    shared = SharedWorker(logs_dir)
+    yield shared
+    shared.stop()
+
+
 @pytest.fixture(scope="module")
-def worker(services, mailbox, logs_dir):
-    """A real `dramatiq actors` process for the test module."""
-    process = start_worker(logs_dir)
-    yield process
-    process.stop()
+def worker(shared_worker):
+    """A real `dramatiq actors` process for the test module (see SharedWorker)."""
+    process = shared_worker.ensure()
+    process.mark_log()
+    return process
+
+
+def _asks_for_the_shared_worker(item):
+    defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {}).get("worker")
+    return bool(defs) and getattr(defs[-1].func, "__module__", "") == __name__
+
+
+def pytest_collection_finish(session):
+    """Flag each test that runs with the shared worker up: one in a module where a test at or before it asked."""
+    asked = set()
+    for item in session.items:
+        module = item.nodeid.split("::")[0]
+        if _asks_for_the_shared_worker(item):
+            asked.add(module)
+        item.docg_worker_up = module in asked
+
+
+@pytest.fixture(autouse=True)
+def _worker_only_where_asked(request):
+    if not getattr(request.node, "docg_worker_up", False):
+        for shared in SharedWorker.made:
+            shared.stop()
 
 
 @pytest.fixture

@@ -57,6 +57,7 @@ class Process:
         self.log_path = Path(log_dir) / f"{name}-{time.monotonic_ns()}.log"
         self.env = {**os.environ, **(env or {})}
         self.proc = None
+        self._log_from = 0
 
     def start(self):
         self._log = open(self.log_path, "wb")
@@ -65,7 +66,16 @@ class Process:
         return self
 
     def log(self):
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        """What the process logged (since `mark_log()`, when that was called)."""
+        if not self.log_path.exists():
+            return ""
+        with open(self.log_path, "rb") as log:
+            log.seek(self._log_from)
+            return log.read().decode(errors="replace")
+
+    def mark_log(self):
+        """Make `log()` start here: a process reused by the next test module shows it only its own lines."""
+        self._log_from = self.log_path.stat().st_size if self.log_path.exists() else 0
 
     def wait_for_log(self, text, timeout=30.0):
         wait_until(lambda: text in self.log() or self.proc.poll() is not None, timeout, message=f"{self.name}: {text}")
