@@ -18,7 +18,8 @@ from urllib.parse import urlparse, urlunparse
 
 import pytest
 
-from tests.support import ROOT, Mailbox, free_port, http_ok, reachable, start_web, start_worker, wait_until
+from tests.support import (ROOT, Mailbox, free_port, http_ok, reachable, start_web, start_worker, stop_workers,
+                           wait_until)
 
 TEST_DB = os.environ.get("DOCG_TEST_DB", "docg_test")
 TEST_REDIS_DB = int(os.environ.get("DOCG_TEST_REDIS_DB", "12"))
@@ -217,17 +218,19 @@ class SharedWorker:
             self.process = start_worker(self.logs_dir)
         return self.process
 
-    def stop(self):
-        if self.process is not None:
-            self.process.stop()
-            self.process = None
+    def stop(self, wait=False):
+        process, self.process = self.process, None
+        if process is not None and wait:
+            process.stop()
+        elif process is not None:
+            stop_workers([process])
 
 
 @pytest.fixture(scope="session")
 def shared_worker(services, mailbox, logs_dir):
     shared = SharedWorker(logs_dir)
     yield shared
-    shared.stop()
+    shared.stop(wait=True)
 
 
 @pytest.fixture(scope="module")
@@ -289,8 +292,7 @@ def spawn_worker(services, mailbox, logs_dir):
         return process
 
     yield spawn
-    for process in started:
-        process.stop()
+    stop_workers(started)
 
 
 @pytest.fixture(scope="session")

@@ -41,15 +41,6 @@ def stream_url(base, execution_id):
     return f"{base}/api/v1/sse/executions/{execution_id}/stream"
 
 
-def test_streams_ask_browsers_to_reconnect_after_3_s_by_default():
-    import settings
-    from web.sse import event_stream, run_stream
-
-    assert settings.load({}).sse_retry_ms == 3000
-    assert next(run_stream(None, "k", 0, "0-0", None)) == next(event_stream(None, None, "k", "0-0", "0-0")) \
-        == b"retry: 3000\n\n"
-
-
 def test_reconnect_with_last_event_id_gets_exactly_the_missed_events(client, org, worker, web_server, gate, redis):
     opened, gate_url = gate
     execution_id = gated_run(client, org, gate_url)
@@ -332,3 +323,13 @@ def test_a_client_too_slow_for_its_buffer_is_cut_off_and_its_reconnect_replays_t
         assert rest[-1][1] == "execution.completed" and set(published) <= set(seen) | {e[0] for e in rest}
     finally:
         tiny.stop()
+
+
+# (last: a test without the worker before the others would stop the shared one; see tests/conftest.py)
+def test_streams_ask_browsers_to_reconnect_after_3_s_by_default():
+    import settings
+    from web.sse import event_stream, run_stream
+
+    assert settings.load({}).sse_retry_ms == 3000
+    assert next(run_stream(None, "k", 0, "0-0", None)) == next(event_stream(None, None, "k", "0-0", "0-0")) \
+        == b"retry: 3000\n\n"
