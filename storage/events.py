@@ -214,6 +214,11 @@ class EventBatch:
             self._written.append((seq, event["execution_id"], event["organization_id"], event["event_type"],
                                   json.dumps(event, default=str)))
 
+    def note_written(self, execution_id, organization_id, rows):
+        """Take (seq, event_type, JSON text) rows a hot statement wrote to the outbox itself, to relay on flush."""
+        self._written.extend((seq, str(execution_id), str(organization_id), event_type, text)
+                             for seq, event_type, text in rows)
+
     @contextlib.contextmanager
     def atomic(self):
         """A transaction that writes the batch's events before it commits (and drops them if it rolls back)."""

@@ -15,3 +15,13 @@ def entry(execution, level, domain, message_human, details_tech=None, step_id=No
 
 def write(execution, level, domain, message_human, details_tech=None, step_id=None):
     entry(execution, level, domain, message_human, details_tech, step_id).execute()
+
+
+#: the columns `insert_from`'s SELECT yields, in this order
+COLUMNS = ("execution_id", "organization_id", "level", "domain", "message_human", "details_tech", "step_id",
+           "correlation_id", "timestamp")
+
+
+def insert_from(select_sql):
+    """Return the SQL INSERT of the log lines `select_sql` yields (COLUMNS), for a fixed hot statement."""
+    return f"INSERT INTO execution_logs ({', '.join(COLUMNS)}){select_sql}"

@@ -25,7 +25,8 @@ NOT_CLAIMABLE = ("paused", "needs_review", "signing", "completed", "failed", "ca
 AUDIT_ACTION = {"render": "document.generated", "save": "document.saved", "delivery": "document.sent"}
 
 
-def _lock_key(execution_id, position):
+def lock_key(execution_id, position):
+    """The advisory lock key of a run's step (the claim; storage/hop.py takes it too)."""
     digest = hashlib.blake2b(f"{execution_id}:{position}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
@@ -39,7 +40,7 @@ def claim(execution, index, token):
     lock at once, so the redelivered message can run the step again. Call
     `release()` when the hop ends.
     """
-    key = _lock_key(execution.id, index)
+    key = lock_key(execution.id, index)
     cursor = database.execute_sql("SELECT pg_try_advisory_lock(%s)", (key,))
     if not cursor.fetchone()[0]:
         return None
@@ -58,14 +59,15 @@ def claim(execution, index, token):
 
 
 def release(execution_id, index):
-    database.execute_sql("SELECT pg_advisory_unlock(%s)", (_lock_key(execution_id, index),))
+    database.execute_sql("SELECT pg_advisory_unlock(%s)", (lock_key(execution_id, index),))
 
 
 def _current_step(step):
     return {"index": step.position, "label": step.label, "node_id": str(step.node_id), "node_type": step.node_type}
 
 
-def _phase_metrics(execution, phase, *, start=None, end=None):
+def phase_metrics(execution, phase, *, start=None, end=None):
+    """The run's phase_metrics with `phase` started at `start` (if not yet) or completed at `end`."""
     metrics = dict(execution.phase_metrics or {})
     entry = dict(metrics.get(phase) or {})
     if start and not entry.get("started_at"):
@@ -84,7 +86,7 @@ def begin(execution, step):
     now = utcnow()
     target = PHASE_STATUS.get(step.phase, "running")
     fields = {"current_step": _current_step(step), "current_node_id": step.node_id,
-              "phase_metrics": _phase_metrics(execution, step.phase, start=now), "last_progress_at": now}
+              "phase_metrics": phase_metrics(execution, step.phase, start=now), "last_progress_at": now}
     if step.phase == "delivery":
         fields["delivery_state"] = "sending"
     reason = f"step {step.label}"
@@ -102,7 +104,7 @@ def begin(execution, step):
                                               "attempt": step.attempt})
         batch.add(execution, "execution.progress", {"progress": execution.progress,
                                                     "current_step": execution.current_step})
-        logs.write(execution, "ok", _domain(step.phase), f"Started “{step.label}”.",
+        logs.write(execution, "ok", domain(step.phase), f"Started “{step.label}”.",
                    f"node {step.node_type} attempt {step.attempt}", step.id)
     batch.flush()
     return execution
@@ -113,7 +115,7 @@ def record_input(step, config):
 
 
 def note_retry(execution, step, error, retries):
-    logs.write(execution, "warn", _domain(step.phase), f"“{step.label}” failed and will be retried.",
+    logs.write(execution, "warn", domain(step.phase), f"“{step.label}” failed and will be retried.",
                f"attempt {retries + 1}: {error}", step.id)
 
 
@@ -126,7 +128,7 @@ def complete(execution, step, envelope, result, duration_ms):
     now = utcnow()
     context = dict(envelope.context)
     context["steps"] = {**context.get("steps", {}), step.label: result.output}
-    progress = min(100, round(100 * (step.position + 1) / max(_step_count(execution.id, context), 1)))
+    progress = min(100, round(100 * (step.position + 1) / max(step_count(execution.id, context), 1)))
     batch = EventBatch()
     try:
         with batch.atomic():
@@ -148,7 +150,7 @@ def complete(execution, step, envelope, result, duration_ms):
     return execution
 
 
-def _step_count(execution_id, context):
+def step_count(execution_id, context):
     """The number of steps of the run: `create` maps every step's node in the context."""
     known = len(context.get("step_ids") or ())
     return known or ExecutionStep.select().where(ExecutionStep.execution == execution_id).count()
@@ -169,11 +171,11 @@ def _commit_step(execution, step, hop, result, duration_ms, context, progress, n
     done = (ExecutionStep.update(status="success", data_out=redact(result.output), completed_at=now,
                                  duration_ms=duration_ms, error_code=None, error_human=None, error_tech=None)
             .where(ExecutionStep.id == step.id).cte("done"))
-    logged = logs.entry(execution, "ok", _domain(step.phase), f"“{step.label}” completed.",
+    logged = logs.entry(execution, "ok", domain(step.phase), f"“{step.label}” completed.",
                         f"node {step.node_type} in {duration_ms} ms", step.id).cte("logged")
     rows = list(Execution.update(
         hop=Execution.hop + 1, node_index=step.position + 1, execution_context=context,
-        progress=progress, phase_metrics=_phase_metrics(execution, step.phase, end=now),
+        progress=progress, phase_metrics=phase_metrics(execution, step.phase, end=now),
         last_progress_at=now, updated_at=now, version=Execution.version + 1)
         .with_cte(done, logged)
         .where((Execution.id == execution.id) & (Execution.hop == hop))
@@ -198,7 +200,7 @@ def fail(execution, step, error, *, events=()):
     with database.atomic():
         if not mark_failed(step, error, now):
             return False
-        logs.write(execution, "error", _domain(step.phase), f"“{step.label}” failed: {error.message_human}",
+        logs.write(execution, "error", domain(step.phase), f"“{step.label}” failed: {error.message_human}",
                    f"[{error.code}] {error.message_tech}", step.id)
         audit.record(execution.organization_id, "execution.failed", target_id=execution.id,
                      execution_id=execution.id, correlation_id=execution.correlation_id,
@@ -209,7 +211,7 @@ def fail(execution, step, error, *, events=()):
         if step.phase == "delivery":
             fields["delivery_state"] = "failed"
         fields.update(getattr(error, "run_fields", None) or {})
-        fields["phase_metrics"] = _phase_metrics(execution, step.phase, end=now)
+        fields["phase_metrics"] = phase_metrics(execution, step.phase, end=now)
         execution = Execution.get_by_id(execution.id)
         for event_type, data in events:
             batch.add(execution, event_type, data)
@@ -275,7 +277,7 @@ def finish(execution):
     batch.flush()
 
 
-def _domain(phase):
+def domain(phase):
     return {"delivery": "delivery", "approval": "approval", "signature": "signature"}.get(phase, "step")
 
 
