@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup browser office test test-rabbitmq test-netns demo up bench clean org run mail down
+.PHONY: setup browser office test test-rabbitmq test-netns demo up bench bench-quick bench-sweep bench-peers clean org run mail down
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -55,8 +55,29 @@ mail: setup
 down:
 	-$(VENV)/bin/docg down
 
+# bench/README.md: BENCH_ARGS passes flags, e.g. make bench BENCH_ARGS="--processes 2 --threads 4"
+BENCH_ARGS ?=
+PEERS := var/bench-peers/venv
+
 bench: setup
-	$(PY) -m bench.pipeline
+	$(PY) -m bench.pipeline $(BENCH_ARGS)
+
+bench-quick: setup
+	$(PY) -m bench.pipeline --quick --no-write $(BENCH_ARGS)
+
+bench-sweep: setup
+	$(PY) -m bench.pipeline --sweep $(BENCH_ARGS)
+
+# DBOS Transact in a venv of its own (it never shares ours); bench.pipeline then runs it interleaved.
+$(PEERS)/.installed:
+	python3 -m venv $(PEERS)
+	$(PEERS)/bin/pip install --quiet 'dbos==3.4.0' 'psutil==7.2.2'
+	touch $@
+
+bench-peers:
+	@$(MAKE) --no-print-directory $(PEERS)/.installed || { rm -rf $(PEERS); \
+		echo "bench-peers: could not build $(PEERS) with dbos 3.4.0; DBOS skipped"; exit 0; }
+	@test ! -f $(PEERS)/.installed || $(PEERS)/bin/python bench/dbos_peer.py $(BENCH_ARGS)
 
 clean:
 	-$(VENV)/bin/docg down

@@ -90,7 +90,8 @@ def cancel(execution, reason, actor):
                                         event_data={"canceled_by": actor[1] or actor[0], "reason": reason,
                                                     "approvals_revoked": revoked,
                                                     "envelopes_withdrawn": [r.envelope_id for r in withdrawn]})
-        logs.write(execution, "warn", "step", f"Run canceled{': ' + reason if reason else ''}.",
+        said = logs.text("run.canceled_because", given_reason=reason) if reason else logs.text("run.canceled")
+        logs.write(execution, "warn", "step", said,
                    f"by {actor}; {revoked} approval link(s) revoked; {len(withdrawn)} envelope(s) withdrawn")
         audit.record(execution.organization_id, "execution.canceled", actor_type=actor[0], actor_id=actor[1],
                      target_id=execution.id, execution_id=execution.id, correlation_id=execution.correlation_id,

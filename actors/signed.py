@@ -53,8 +53,8 @@ def collect(request_id):
             error = ex if isinstance(ex, IntegrationError) else IntegrationError(message_tech=repr(ex))
             if (error.retryable or not isinstance(ex, IntegrationError)) \
                     and attempt < min(services.settings.signed_fetch_retries, MAX_ATTEMPTS):
-                logs.write(execution, "warn", "signature", "The signed document is not downloadable yet; "
-                           "DocG will try again.", f"attempt {attempt}: {error}")
+                logs.write(execution, "warn", "signature", logs.text("signature.documents_retrying"),
+                           f"attempt {attempt}: {error}")
                 raise
             _give_up(request, execution, error, attempt)
         else:
@@ -92,7 +92,7 @@ def _store(request, execution, files):
         return
     batch = EventBatch()
     batch.add(execution, "signature.documents_stored", {"envelope_id": request.envelope_id, **stored})
-    logs.write(execution, "ok", "signature", "The signed document and its audit trail are stored with the run.",
+    logs.write(execution, "ok", "signature", logs.text("signature.documents_stored"),
                f"{request.provider} envelope {request.envelope_id}: {stored}")
     audit.record(execution.organization_id, "signature.documents_stored", actor_type="system",
                  target_type="signature", target_id=request.id, execution_id=execution.id,
@@ -102,5 +102,5 @@ def _store(request, execution, files):
 
 def _give_up(request, execution, error, attempt):
     if signatures.set_documents_state(request.id, "unavailable", {}):
-        logs.write(execution, "error", "signature", "The signed document could not be downloaded; the run goes on "
-                   "with the original. Download it from the provider.", f"after {attempt} attempt(s): {error}")
+        logs.write(execution, "error", "signature", logs.text("signature.documents_unavailable"),
+                   f"after {attempt} attempt(s): {error}")

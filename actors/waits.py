@@ -124,7 +124,7 @@ def _cancel_at_provider(request, execution):
                                  credentials=_credentials(request))
         client.cancel_envelope(request.envelope_id)
     except Exception as ex:  # noqa: BLE001 - the run is already failed; the provider expires it too
-        logs.write(execution, "warn", "signature", "Could not withdraw the envelope at the provider.", repr(ex))
+        logs.write(execution, "warn", "signature", logs.text("signature.withdraw_failed"), repr(ex))
 
 
 def _credentials(request):
@@ -283,4 +283,4 @@ def withdraw_signature_request(request_id):
     client = providers.build(request.provider, settings=services.settings, correlation_id=str(execution.correlation_id),
                              credentials=_credentials(request))
     client.cancel_envelope(request.envelope_id)
-    logs.write(execution, "ok", "signature", "The envelope was withdrawn at the provider.", request.envelope_id)
+    logs.write(execution, "ok", "signature", logs.text("signature.withdrawn"), request.envelope_id)

@@ -1,65 +1,103 @@
-"""The report of `python -m bench.pipeline`: its numbers, its tables and its docs section.
+"""The report of `python -m bench.pipeline`: per-configuration figures, issue 11's goal ratios, the sweep.
 
-`report()` turns the measurements of a run into the markdown section of one
-configuration; `write_docs()` puts that section into docs/benchmarks.md.
+Every figure is the median over the interleaved repetitions; latencies pool
+the paced runs of all repetitions. The text goes into docs/benchmarks.md's
+`pipeline` (or `pipeline-sweep`) section through bench.common.write_section.
 """
 import datetime
-import os
-import re
+import json
+import statistics
 
-from bench.common import DOCS, ms, percentile, revision
+from bench.common import ms, percentile, revision
 
 HOPS = 5
 PACED_RATE = 5.0
+TITLES = {"raw": "raw 5-actor Dramatiq chain (`bench/rawchain.py`)",
+          "noop": "DocG, 5 no-op nodes (`bench/noop.py`)",
+          "real": "DocG, the real local workflow",
+          "dbos": "DBOS Transact, 5 no-op durable steps, its queue"}
 
 
 def configuration(args):
     prefetch = args.prefetch or f"default ({2 * args.threads})"
-    return (f"N={args.executions}, {args.processes} process(es) × {args.threads} threads, "
-            f"worker_timeout={args.worker_timeout_ms} ms, prefetch={prefetch}, "
+    return (f"N={args.executions} × {args.repeats} interleaved, {args.processes} process(es) × {args.threads} "
+            f"threads, worker_timeout={args.worker_timeout_ms} ms, prefetch={prefetch}, "
             f"DB_POOL_SIZE={args.db_pool or 'default (20)'}")
 
 
-def summarize(measurement):
-    """Return executions/s, worker CPU per run and (p50, p99) latencies in ms."""
-    traces = measurement["traces"]
-    if any(len(trace["hops"]) != HOPS for trace in traces):
-        raise SystemExit(f"a run recorded a number of hops other than {HOPS}")
+def burst_figures(burst):
+    """runs/s over first hop sent → last completed, and per-run CPU, statements and Redis commands."""
+    traces, runs = burst["traces"], len(burst["traces"])
     window = max(t["completed"] for t in traces) - min(t["created"] for t in traces)
-    series = {
-        "end_to_end": [t["completed"] - t["created"] for t in traces],
-        "gap": [b[0] - a[1] for t in traces for a, b in zip(t["hops"], t["hops"][1:])],
-        "hop": [end - start for t in traces for start, end in t["hops"]],
-    }
-    out = {"rate": len(traces) / window, "cpu": measurement["cpu"] / len(traces) * 1000}
-    for name, values in series.items():
-        out[name] = (percentile(values, 0.5) * 1000, percentile(values, 0.99) * 1000)
+    redis = burst.get("redis")
+    return {"rate": runs / window, "cpu": burst["cpu"] / runs * 1000, "pg_cpu": burst["pg_cpu"] / runs * 1000,
+            "statements": burst["statements"] / runs, "control": burst["control"] / runs,
+            "redis": None if redis is None else redis / runs}
+
+
+def latency_figures(traces):
+    if any(len(t["hops"]) != HOPS for t in traces):
+        raise SystemExit(f"a run recorded a number of hops other than {HOPS}")
+    e2e = [t["completed"] - t["created"] for t in traces]
+    gaps = [b[0] - a[1] for t in traces for a, b in zip(t["hops"], t["hops"][1:])]
+    return {"e2e": (percentile(e2e, 0.5) * 1000, percentile(e2e, 0.99) * 1000),
+            "gap": percentile(gaps, 0.5) * 1000}
+
+
+def summarize(repetitions):
+    """Median of each burst figure over the repetitions, latencies over all paced runs."""
+    bursts = [burst_figures(r["burst"]) for r in repetitions]
+    out = {key: statistics.median(b[key] for b in bursts) if bursts[0][key] is not None else None
+           for key in bursts[0]}
+    out["rates"] = [b["rate"] for b in bursts]
+    out.update(latency_figures([t for r in repetitions for t in r["paced"]["traces"]]))
     return out
 
 
-def _times(docg, raw):
-    """DocG as a multiple of the chain; under 1 ms the chain does nothing and a ratio means nothing."""
-    return f"{docg / raw:.1f}×" if raw >= 1 else "—"
+def _ratio(a, b):
+    return a / b if a is not None and b else None
 
 
-def results_table(results):
-    lines = ["| | DocG 5-node workflow | raw 5-actor chain | DocG ÷ raw |", "|---|---:|---:|---:|"]
-    for load, label in (("burst", "burst"), ("paced", f"paced {PACED_RATE:g}/s")):
-        docg, raw = summarize(results[load]["docg"]), summarize(results[load]["raw"])
-        if load == "burst":
-            lines.append(f"| burst: executions/s | {docg['rate']:.1f} | {raw['rate']:.1f} "
-                         f"| {docg['rate'] / raw['rate']:.3f} |")
-            lines.append(f"| burst: worker CPU per execution (ms) | {docg['cpu']:.1f} | {raw['cpu']:.1f} "
-                         f"| {_times(docg['cpu'], raw['cpu'])} |")
-        for key, what in (("end_to_end", "end-to-end"), ("gap", "hop gap"), ("hop", "hop time")):
-            (d50, d99), (r50, r99) = docg[key], raw[key]
-            lines.append(f"| {label}: {what} p50 / p99 (ms) | {ms(d50)} / {ms(d99)} | {ms(r50)} / {ms(r99)} "
-                         f"| {_times(d50, r50)} / {_times(d99, r99)} |")
+def goals(figures):
+    """Issue 11's goals: (what, measured ratio or figure, target, met); None where a configuration is missing."""
+    def get(key, field, index=None):
+        value = (figures.get(key) or {}).get(field)
+        return value[index] if value is not None and index is not None else value
+
+    rows = [("no-op worker CPU per run ÷ raw chain's", _ratio(get("noop", "cpu"), get("raw", "cpu")), "≤ 2",
+             lambda v: v <= 2),
+            ("no-op runs/s ÷ raw chain's", _ratio(get("noop", "rate"), get("raw", "rate")), "≥ 0.5",
+             lambda v: v >= 0.5),
+            ("no-op runs/s ÷ DBOS's", _ratio(get("noop", "rate"), get("dbos", "rate")), "≥ 2", lambda v: v >= 2),
+            ("idle end-to-end p50, no-op ÷ raw chain's", _ratio(get("noop", "e2e", 0), get("raw", "e2e", 0)),
+             "≤ 1.2", lambda v: v <= 1.2),
+            ("real local workflow runs/s", get("real", "rate"), "≥ 30", lambda v: v >= 30)]
+    return [(what, value, target, None if value is None else test(value)) for what, value, target, test in rows]
+
+
+def figures_table(figures):
+    lines = ["| 5-node run | runs/s (burst) | worker CPU per run (ms) | PostgreSQL CPU per run (ms) "
+             "| SQL statements per run (BEGIN/COMMIT) | Redis commands per run | idle end-to-end p50 / p99 (ms) "
+             "| idle hop gap p50 (ms) |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for key, f in figures.items():
+        redis = "—" if f["redis"] is None else f"{f['redis']:.0f}"
+        rates = ", ".join(f"{r:.1f}" for r in f["rates"])
+        lines.append(f"| {TITLES[key]} | {f['rate']:.1f} ({rates}) | {ms(f['cpu'])} | {ms(f['pg_cpu'])} "
+                     f"| {f['statements']:.0f} ({f['control']:.0f}) | {redis} | {ms(f['e2e'][0])} / {ms(f['e2e'][1])} "
+                     f"| {ms(f['gap'])} |")
+    return "\n".join(lines)
+
+
+def goals_table(figures):
+    lines = ["| goal (issue 11) | measured | target | met |", "|---|---:|---:|:---:|"]
+    for what, value, target, met in goals(figures):
+        shown = "—" if value is None else f"{value:.2f}"
+        lines.append(f"| {what} | {shown} | {target} | {'—' if met is None else ('yes' if met else '**no**')} |")
     return "\n".join(lines)
 
 
 def node_table(traces):
-    """Per node: the gap before it, its hop time, the node's own work and the rest (bookkeeping)."""
+    """Per node of the real workflow, paced: the gap before it, its hop time, the node's own work and the rest."""
     lines = ["| node | gap before (ms) | hop time (ms) | node work (ms) | bookkeeping (ms) |",
              "|---|---:|---:|---:|---:|"]
     for i in range(HOPS):
@@ -72,40 +110,55 @@ def node_table(traces):
     return "\n".join(lines)
 
 
-def report(args, argv, results, machine):
-    burst, docg_paced = results["burst"], results["paced"]["docg"]["traces"]
-    retried = sum(n[3] > 1 for load in results.values() for t in load["docg"]["traces"] for n in t["nodes"])
+def peer_from_file(path):
+    """DBOS's repetitions from the JSON `make bench-peers` wrote, or None."""
+    if path is None or not path.exists():
+        return None
+    return json.loads(path.read_text())["repetitions"]
+
+
+def report(args, argv, results, machine, loads, notes, peer_file=None):
+    """The `pipeline` section; `notes` says where DBOS's figures and the statement counts came from."""
+    if "dbos" not in results and (peer := peer_from_file(peer_file)):
+        results = {**results, "dbos": peer}
+    figures = {key: summarize(reps) for key, reps in results.items() if reps}
     return "\n".join([
-        f"#### {configuration(args)}", "",
+        "#### Pipeline side by side: raw chain, DocG no-op, DocG real, DBOS (`bench/pipeline.py`)", "",
         f"`{' '.join(['python -m bench.pipeline', *argv])}` at `{revision()}` — "
-        f"{datetime.datetime.now():%Y-%m-%d %H:%M}, {machine}.", "",
-        results_table(results), "",
-        f"Burst: the bench process created the DocG runs with `pipeline.start` in "
-        f"{burst['docg']['enqueue']:.2f} s, holding their first hops back, then sent those together; "
-        f"it sent the chain's first hops in {burst['raw']['enqueue']:.2f} s. DocG steps retried: {retried}.", "",
-        "DocG per node, paced (p50):", "", node_table(docg_paced), "",
-        "¹ from the run's creation, so it includes `pipeline.start`'s transaction and enqueue.",
+        f"{datetime.datetime.now():%Y-%m-%d %H:%M}, {machine}; 1-minute load average "
+        f"{loads[0]:.1f} before, {loads[1]:.1f} after.", "",
+        f"{configuration(args)}. DBOS: {notes['dbos']}. Statements: {notes['statements']}.", "",
+        figures_table(figures), "",
+        goals_table(figures), "",
+        "Runs/s is the median of the repetitions (each in brackets); CPU, statements and Redis commands are "
+        "per run of the burst, medians. Worker CPU: utime + stime of the worker's process tree from /proc "
+        "(DBOS: its processes). PostgreSQL CPU: utime + stime from /proc of the backends whose client port "
+        "belongs to the worker (the bench's own connections left out). DocG's CPU and statements cover all of a "
+        "run's hops: its preflight hop and the 5 nodes. Statements: BEGIN/COMMIT included (the in-process "
+        "counter costs a few µs per statement); "
+        "DBOS's are always counted in its processes (psycopg cursor executes, plus BEGIN and COMMIT per "
+        "transaction). Redis commands: the server's INFO commandstats delta, so other clients of "
+        "the same server count too. Idle: runs started at "
+        f"{PACED_RATE:g}/s; DocG's start is `workflow_executions.created_at`, so it includes `pipeline.start`. "
+        "While DBOS runs, the idle Dramatiq worker still polls Redis (about 8% of a core at worker_timeout 100).",
+        *(["", "The real local workflow per node, idle (p50):", "",
+           node_table([t for r in results["real"] for t in r["paced"]["traces"]]), "",
+           "¹ from the run's creation, so it includes `pipeline.start`'s transaction and enqueue."]
+          if results.get("real") else []),
     ])
 
 
-def write_docs(args, text):
-    """Replace this configuration's section of docs/benchmarks.md, or add one.
-
-    A new section goes after the last section of ours, else after the
-    `<!-- bench/pipeline -->` anchor, else at the end. NOTE: other benchmarks
-    own the rest of the file, so it is rewritten with one atomic rename.
-    """
-    block = f"<!-- bench/pipeline: {configuration(args)} -->\n{text}\n<!-- /bench/pipeline -->"
-    current = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    mine = re.compile(rf"<!-- bench/pipeline: {re.escape(configuration(args))} -->.*?<!-- /bench/pipeline -->", re.S)
-    if mine.search(current):
-        updated = mine.sub(lambda _: block, current)
-    else:
-        after = max(current.rfind("<!-- /bench/pipeline -->"), current.find("<!-- bench/pipeline -->"))
-        cut = current.index("-->", after) + 3 if after >= 0 else len(current.rstrip("\n"))
-        tail = current[cut:].lstrip("\n")
-        updated = f"{current[:cut]}\n\n{block}\n" + (f"\n{tail}" if tail else "")
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    temporary = DOCS.with_name(f".{DOCS.name}.{os.getpid()}.tmp")
-    temporary.write_text(updated)
-    os.replace(temporary, DOCS)
+def sweep_report(args, argv, results, machine, loads):
+    lines = ["#### Pipeline: processes × threads for the no-op workflow (`bench/pipeline.py --sweep`)", "",
+             f"`{' '.join(['python -m bench.pipeline', *argv])}` at `{revision()}` — "
+             f"{datetime.datetime.now():%Y-%m-%d %H:%M}, {machine}; 1-minute load average "
+             f"{loads[0]:.1f} before, {loads[1]:.1f} after. N={args.executions} × {args.repeats} interleaved.", "",
+             "| processes × threads | no-op runs/s | no-op worker CPU per run (ms) | no-op PostgreSQL CPU per run (ms) "
+             "| raw chain runs/s | raw chain worker CPU per run (ms) |", "|---|---:|---:|---:|---:|---:|"]
+    for (processes, threads), reps in results.items():
+        noop = [burst_figures(r["noop"]) for r in reps]
+        raw = [burst_figures(r["raw"]) for r in reps]
+        med = lambda rows, key: statistics.median(r[key] for r in rows)  # noqa: E731
+        lines.append(f"| {processes} × {threads} | {med(noop, 'rate'):.1f} | {ms(med(noop, 'cpu'))} "
+                     f"| {ms(med(noop, 'pg_cpu'))} | {med(raw, 'rate'):.1f} | {ms(med(raw, 'cpu'))} |")
+    return "\n".join(lines)

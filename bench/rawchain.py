@@ -14,6 +14,10 @@ import dramatiq
 
 from actors import broker as docg_broker  # NOTE: installs DocG's broker before the actors below exist
 from actors.phases import HOP_OPTIONS
+from bench import noop, sqlcount
+
+noop.register()  # NOTE: the no-op node exists only in the bench's processes, not in the shipped registry
+sqlcount.install(docg_broker.services.db)  # counts only when DOCG_BENCH_SQL_COUNTS is set
 
 QUEUE = "bench-rawchain"
 OPTIONS = {**HOP_OPTIONS, "queue_name": QUEUE}

@@ -47,9 +47,12 @@ import json
 from storage import audit, fault, logs, runstate, steps
 from storage.db import database
 from storage.events import EventBatch, build
+from storage.i18n.logs import LOGS
 from storage.models import ExecutionStep, utcnow
 from storage.redact import redact
 
+#: the English log text of a started step, around its label (CLAIM renders it in SQL; storage/i18n/logs.py)
+_STARTED = LOGS["step.started"]["en"].partition("{label}")
 #: statuses a run may be claimed in (storage/steps.py NOT_CLAIMABLE is the rest)
 CLAIMABLE = ["queued", "ready", "running", "sending", "sent", "signed"]
 #: statuses CLAIM itself starts a `running` phase from; every other one goes through runstate.transition
@@ -99,7 +102,7 @@ r AS (
 logged AS (""" + logs.insert_from("""
     SELECT r.id, r.organization_id, 'ok',
            CASE WHEN c.phase IN ('delivery', 'approval', 'signature') THEN c.phase ELSE 'step' END,
-           'Started “' || c.label || '”.',
+           %(started_before)s || c.label || %(started_after)s, 'step.started', jsonb_build_object('label', c.label),
            'node ' || c.node_type || ' attempt ' || c.attempt, c.id, r.correlation_id, %(now)s
     FROM r, claimed c""") + """),
 evented AS (""" + _EVENTS.format(source="r, claimed c", where="""
@@ -131,8 +134,8 @@ done AS (
     FROM r WHERE s.id = %(step)s
     RETURNING s.id),
 logged AS (""" + logs.insert_from("""
-    SELECT r.id, r.organization_id, 'ok', %(domain)s, %(message)s, %(details)s, %(step)s::uuid, r.correlation_id,
-           %(now)s
+    SELECT r.id, r.organization_id, 'ok', %(domain)s, %(message)s, %(key)s, %(params)s::jsonb, %(details)s,
+           %(step)s::uuid, r.correlation_id, %(now)s
     FROM r""") + """),
 evented AS (""" + _EVENTS.format(source="r", where="", data=_PROGRESS) + """),
 unlocked AS MATERIALIZED (SELECT pg_advisory_unlock(%(key)s) AS released FROM r, done)
@@ -210,7 +213,8 @@ def claim(envelope, token, *, key):
     row = database.execute_sql(CLAIM, {
         "key": key, "id": envelope.execution_id, "hop": envelope.hop, "index": envelope.node_index,
         "claimable": CLAIMABLE, "token": token, "now": now, "now_iso": now.isoformat(), "begin_from": FAST_BEGIN,
-        "own_status": list(steps.PHASE_STATUS), "events": json.dumps(events)}).fetchone()
+        "own_status": list(steps.PHASE_STATUS), "events": json.dumps(events), "started_before": _STARTED[0],
+        "started_after": _STARTED[2]}).fetchone()
     held, step_id = row[0], row[1]
     if step_id is None:
         if held:
@@ -242,7 +246,7 @@ def commit(claimed, *, next_index, context, progress, metrics, data_in, data_out
     """Write the step's output, the next hop, its events and log line; release the claim.
 
     `events` are built dicts (their state fields are overwritten with the
-    run's); `log` is (domain, message, details). Returns (Committed, the
+    run's); `log` is (domain, logs.text(...), details). Returns (Committed, the
     written (seq, type, JSON) rows to relay after the caller's commit), or
     None when the hop had moved (nothing written).
     """
@@ -252,7 +256,8 @@ def commit(claimed, *, next_index, context, progress, metrics, data_in, data_out
         "id": run.id, "hop": run.hop, "next": next_index, "context": json.dumps(context, default=str),
         "progress": progress, "metrics": json.dumps(metrics, default=str), "now": now,
         "data_in": json.dumps(data_in, default=str), "data_out": json.dumps(data_out, default=str),
-        "duration": duration_ms, "step": str(step.id), "domain": log[0], "message": log[1], "details": log[2],
+        "duration": duration_ms, "step": str(step.id), "domain": log[0], "message": log[1].english,
+        "key": log[1].key, "params": json.dumps(log[1].params, default=str), "details": log[2],
         "events": json.dumps(events, default=str), "key": claimed.key}).fetchone()
     if row is None:
         return None
@@ -286,7 +291,7 @@ def complete(claimed, context, result, duration_ms, data_in):
         out = commit(claimed, next_index=step.position + 1, context=context, progress=progress,
                      metrics=steps.phase_metrics(run, step.phase, end=now), data_in=redact(data_in),
                      data_out=redact(result.output), duration_ms=duration_ms, events=events,
-                     log=(steps.domain(step.phase), f"“{step.label}” completed.",
+                     log=(steps.domain(step.phase), logs.text("step.completed", label=step.label),
                           f"node {step.node_type} in {duration_ms} ms"))
         if out is None:
             return None

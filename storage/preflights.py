@@ -42,9 +42,10 @@ def record(execution, summary, issues, *, stop_after=False, checked=None):
         execution = rows[0]
         for issue in issues:
             logs.write(execution, "error" if issue["severity"] == "blocking" else "warn", "preflight",
-                       issue["message_human"], f"[{issue['code']}] {issue['message_tech']}")
+                       logs.text("preflight.issue", error=issue["message_human"], error_code=issue["code"]),
+                       f"[{issue['code']}] {issue['message_tech']}")
         if not issues:
-            logs.write(execution, "ok", "preflight", "Preflight found nothing to fix.")
+            logs.write(execution, "ok", "preflight", logs.text("preflight.clean"))
         batch.add(execution, "preflight.completed", {"blocking_count": summary["blocking_count"],
                                                      "warning_count": summary["warning_count"],
                                                      "groups": summary["groups"]})

@@ -33,7 +33,7 @@ def hold(execution, step, error):
             "recommended_actions": actions, "last_progress_at": now,
             "phase_metrics": phase_metrics(current, "needs_review", start=now),
             **(getattr(error, "run_fields", None) or {})})
-        logs.write(current, "error", "step", f"“{step.label}” needs review: {error.message_human}",
+        logs.write(current, "error", "step", logs.failure("step.needs_review", error, label=step.label),
                    f"[{error.code}] {error.message_tech}", step.id)
         audit.record(current.organization_id, "execution.needs_review", target_id=execution.id,
                      execution_id=execution.id, correlation_id=execution.correlation_id,

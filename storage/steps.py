@@ -104,7 +104,7 @@ def begin(execution, step):
                                               "attempt": step.attempt})
         batch.add(execution, "execution.progress", {"progress": execution.progress,
                                                     "current_step": execution.current_step})
-        logs.write(execution, "ok", domain(step.phase), f"Started “{step.label}”.",
+        logs.write(execution, "ok", domain(step.phase), logs.text("step.started", label=step.label),
                    f"node {step.node_type} attempt {step.attempt}", step.id)
     batch.flush()
     return execution
@@ -115,7 +115,7 @@ def record_input(step, config):
 
 
 def note_retry(execution, step, error, retries):
-    logs.write(execution, "warn", domain(step.phase), f"“{step.label}” failed and will be retried.",
+    logs.write(execution, "warn", domain(step.phase), logs.text("step.retrying", label=step.label),
                f"attempt {retries + 1}: {error}", step.id)
 
 
@@ -171,7 +171,7 @@ def _commit_step(execution, step, hop, result, duration_ms, context, progress, n
     done = (ExecutionStep.update(status="success", data_out=redact(result.output), completed_at=now,
                                  duration_ms=duration_ms, error_code=None, error_human=None, error_tech=None)
             .where(ExecutionStep.id == step.id).cte("done"))
-    logged = logs.entry(execution, "ok", domain(step.phase), f"“{step.label}” completed.",
+    logged = logs.entry(execution, "ok", domain(step.phase), logs.text("step.completed", label=step.label),
                         f"node {step.node_type} in {duration_ms} ms", step.id).cte("logged")
     rows = list(Execution.update(
         hop=Execution.hop + 1, node_index=step.position + 1, execution_context=context,
@@ -200,7 +200,7 @@ def fail(execution, step, error, *, events=()):
     with database.atomic():
         if not mark_failed(step, error, now):
             return False
-        logs.write(execution, "error", domain(step.phase), f"“{step.label}” failed: {error.message_human}",
+        logs.write(execution, "error", domain(step.phase), logs.failure("step.failed", error, label=step.label),
                    f"[{error.code}] {error.message_tech}", step.id)
         audit.record(execution.organization_id, "execution.failed", target_id=execution.id,
                      execution_id=execution.id, correlation_id=execution.correlation_id,
@@ -249,7 +249,7 @@ def fail_run(execution, error):
                                                      "error_tech": error.message_tech})
             runstate.transition(execution.id, "failed", batch=batch, fields=fields, reason=error.code,
                                 event_data={"error_human": error.message_human, "error_tech": error.message_tech})
-            logs.write(execution, "error", "step", f"The run failed: {error.message_human}",
+            logs.write(execution, "error", "step", logs.failure("run.failed", error),
                        f"[{error.code}] {error.message_tech}", step.id if step is not None else None)
             audit.record(execution.organization_id, "execution.failed", target_id=execution.id,
                          execution_id=execution.id, correlation_id=execution.correlation_id,

@@ -47,7 +47,7 @@ def pause(execution, step, wait, output, *, events=()):
                                                   "node_id": str(step.node_id)})
         for event_type, data in events:
             batch.add(execution, event_type, data)
-        logs.write(execution, "ok", _domain(step.phase), f"Waiting at “{step.label}”.",
+        logs.write(execution, "ok", _domain(step.phase), logs.text("wait.started", label=step.label),
                    json.dumps(wait, sort_keys=True, default=str), step.id)
     batch.flush()
     return execution
@@ -82,7 +82,8 @@ def resume(execution_id, node_id, output, *, reason, events=(), actor=("system",
             batch.add(execution, event_type, data)
         batch.add(execution, "execution.resumed", {"reason": reason, "node_id": str(node_id)})
         batch.add(execution, "step.completed", {"node_id": str(node_id), "output_preview": redact(output)})
-        logs.write(execution, "ok", _domain(step.phase), f"“{step.label}” done: {reason}.", None, step.id)
+        logs.write(execution, "ok", _domain(step.phase), logs.text("wait.done", label=step.label, reason=reason),
+                   None, step.id)
         audit.record(execution.organization_id, "execution.resumed", actor_type=actor[0], actor_id=actor[1],
                      target_id=execution.id, execution_id=execution.id, correlation_id=execution.correlation_id,
                      metadata={"node_id": str(node_id), "reason": reason})

@@ -69,7 +69,7 @@ class Localize:
     """Answer API texts in the caller's language: Accept-Language, else the organization's locale.
 
     Only bodies that carry translatable texts (an error, issues, recommended
-    actions) cost a look-up of the organization's locale; codes are untouched.
+    actions, log rows) cost a look-up of the organization's locale; codes are untouched.
     Resources for links set `req.context.organization_id` (approvals) or
     `req.context.locale` (sandbox envelopes) so their answers follow it too.
     """
@@ -94,7 +94,8 @@ def _translatable(media, depth=0):
         return False
     if isinstance(media, list):
         return any(_translatable(item, depth + 1) for item in media[:200] if isinstance(item, (dict, list)))
-    if ("message_human" in media and "code" in media or "params" in media and "action" in media
+    if ("message_human" in media and ("code" in media or "message_key" in media)
+            or "params" in media and "action" in media
             or "error_human" in media and "error_code" in media or "last_error_human" in media):
         return True
     return any(_translatable(value, depth + 1) for value in media.values() if isinstance(value, (dict, list)))

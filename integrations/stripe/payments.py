@@ -19,10 +19,6 @@ from storage.db import database
 from storage.models import Execution, ExecutionStep, SideEffect, WebhookDelivery, utcnow
 
 PROVIDER = "stripe"
-MESSAGES = {"completed": "Checkout completed at Stripe: {amount} ({payment_status}).",
-            "succeeded": "Stripe confirmed the delayed payment: {amount}.",
-            "failed": "Stripe reported that the delayed payment failed: {amount}.",
-            "expired": "The Stripe checkout expired without payment."}
 LEVELS = {"completed": "ok", "succeeded": "ok", "failed": "error", "expired": "warn"}
 
 
@@ -85,7 +81,8 @@ def _amount(payment):
 
 def _record(execution, step, payment):
     outcome = payment["outcome"]
-    message = MESSAGES[outcome].format(amount=_amount(payment), payment_status=payment.get("payment_status"))
+    # NOTE: the texts are the log catalogue's payment.<outcome> (storage/i18n/logs.py), in en and pt-BR
+    message = logs.text(f"payment.{outcome}", amount=_amount(payment), payment_status=payment.get("payment_status"))
     logs.write(execution, LEVELS[outcome], "delivery", message, json.dumps(payment, sort_keys=True),
                step.id if step else None)
     audit.record(execution.organization_id, f"payment.{outcome}", actor_type="webhook", actor_id=PROVIDER,

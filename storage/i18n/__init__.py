@@ -1,7 +1,7 @@
 """Human texts in English and Brazilian Portuguese, looked up by code.
 
 The catalogue is data (`messages.py` for API errors and recommended
-actions, `texts.py` for pages and e-mails). Codes never change with the
+actions, `texts.py` for pages and e-mails, `logs.py` for run log rows). Codes never change with the
 language; only `message_human`, action labels and page or e-mail words do.
 
 Errors are keyed by their code, then by the English text as a template
@@ -10,14 +10,15 @@ is matched against the templates of its code and its parts carried into the
 translation. An English text with no entry stays English rather than being
 replaced by a vaguer generic one. `localize()` applies this to a whole JSON
 body: errors and issues (code, message_human), step errors (error_code,
-error_human), a run's last error (its code leads last_error_tech) and
-recommended actions (by params.issue_code).
+error_human), a run's last error (its code leads last_error_tech),
+recommended actions (by params.issue_code) and log rows (message_key,
+message_params).
 """
 import datetime
 import functools
 import re
 
-from storage.i18n import messages, texts
+from storage.i18n import logs, messages, texts
 
 LOCALES = ("en", "pt-BR")
 DEFAULT = "en"
@@ -130,6 +131,28 @@ def action(entry, locale):
     return {**entry, "label": label, "description": description}
 
 
+def log_text(key, params, locale, stored):
+    """Render a log row's `message_human` in `locale` from its key and params.
+
+    `stored` (the English text written with the row) is the answer for an
+    old row without a key, an unknown key, or params that do not fit.
+    """
+    entry = logs.LOGS.get(key) if isinstance(key, str) else None
+    if entry is None or locale not in entry or (params is not None and not isinstance(params, dict)):
+        return stored
+    params = dict(params or {})
+    if isinstance(params.get("error"), str):
+        params["error"] = error_text(params.get("error_code"), params["error"], locale)
+    for name, terms in logs.TERMS.items():
+        term = terms.get(params[name]) if isinstance(params.get(name), str) else None
+        if term is not None:
+            params[name] = term[locale]
+    try:
+        return entry[locale].format(**params)
+    except (KeyError, IndexError, ValueError, AttributeError):
+        return stored
+
+
 MAX_DEPTH = 12
 #: (code field, text field) pairs translated wherever they appear in a body
 TEXT_FIELDS = (("code", "message_human"), ("error_code", "error_human"))
@@ -138,7 +161,7 @@ _TAGGED = re.compile(r"\[([\w.-]+)\]")
 
 
 def localize(media, locale, _depth=0):
-    """Translate, in a JSON body, every {code, message_human}, step error, run error and recommended action.
+    """Translate, in a JSON body, every {code, message_human}, step error, run error, action and log row.
 
     Returns a new structure; bodies in English are returned unchanged.
     """
@@ -156,6 +179,8 @@ def localize(media, locale, _depth=0):
     tagged = _TAGGED.match(out.get("last_error_tech") or "") if isinstance(out.get("last_error_tech"), str) else None
     if tagged and "last_error_human" in out:
         out["last_error_human"] = error_text(tagged.group(1), out["last_error_human"], locale)
+    if "message_key" in out and isinstance(out.get("message_human"), str):
+        out["message_human"] = log_text(out["message_key"], out.get("message_params"), locale, out["message_human"])
     if "action" in out and "label" in out and isinstance(out.get("params"), dict):
         out = action(out, locale)
     return out

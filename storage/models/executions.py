@@ -85,6 +85,8 @@ class ExecutionLog(BaseModel):
     level = peewee.TextField()
     domain = peewee.TextField()
     message_human = peewee.TextField()
+    message_key = peewee.TextField(null=True)
+    message_params = jsonb(null=True)
     details_tech = peewee.TextField(null=True)
     step_id = peewee.UUIDField(null=True)
     correlation_id = peewee.UUIDField(null=True)

@@ -10,7 +10,7 @@ import pytest
 
 from actors import flow, pipeline
 from cli import sample
-from storage import events, hop, runstate, steps
+from storage import events, hop, logs, runstate, steps
 from storage.db import database
 from storage.models import Execution, ExecutionStep
 from tests import factories
@@ -131,7 +131,7 @@ def test_a_duplicate_that_wins_the_lock_between_unlock_and_commit_finds_the_hop_
                          data_in={}, data_out={"ok": True}, duration_ms=1,
                          events=[events.build(run, "step.completed", {"node_id": str(claimed.step.node_id)}),
                                  events.build(run, "execution.progress", {})],
-                         log=("step", "done", "test"))
+                         log=("step", logs.text("step.completed", label="deal"), "test"))
         assert out is not None and claimed.released
 
         # When a duplicate claims now: it wins the free lock and must wait on A's row lock

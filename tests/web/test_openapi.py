@@ -81,6 +81,21 @@ def test_sse_endpoints_are_event_streams_with_every_event_type(document):
     assert {"bearer": [], "organization": []} in stream["security"] and {"streamToken": []} in stream["security"]
 
 
+def test_every_operation_with_human_texts_documents_accept_language(document):
+    health = {"/health", "/api/v1/sse/health"}
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            languages = [p for p in operation["parameters"] if p["name"] == "Accept-Language"]
+            if path in health:
+                assert not languages, (method, path)  # their answers are codes only
+                continue
+            assert len(languages) == 1 and languages[0]["in"] == "header", (method, path)
+            description = languages[0]["description"]
+            assert "`pt-BR`" in description and "`en`" in description and "`locale`" in description
+    log = document["components"]["schemas"]["Log"]["properties"]
+    assert {"message_key", "message_params"} <= set(log)
+
+
 def test_request_bodies_are_the_schemas_the_api_enforces(document):
     from web import schemas
     from web.resources import control

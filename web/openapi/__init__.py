@@ -22,6 +22,20 @@ ERROR_TEXT = {
     "502": "The provider answered with an error",
     "503": "PostgreSQL or Redis cannot be reached, or too many streams; retry after `Retry-After` seconds",
 }
+LANGUAGES = ("pt-BR", "en")
+#: NOTE: its schema stays a plain string: any header is accepted (an unsupported one falls back), so there is
+#: no invalid value for schemathesis's negative mode to send (tests/web/test_schemathesis.py)
+ACCEPT_LANGUAGE = {
+    "name": "Accept-Language", "in": "header", "required": False, "schema": {"type": "string"},
+    "example": "pt-BR,pt;q=0.9,en;q=0.8",
+    "description": "The language of the answer's human texts (`message_human` of errors, issues and log rows, "
+                   "`error_human`, `last_error_human`, recommended action labels and descriptions). Supported: "
+                   "`pt-BR` (any `pt` tag) and `en` (any `en` tag), chosen by `q` weight. Without a supported "
+                   "language the organization's `locale` applies (GET/PATCH /api/v1/organization), else `en`. "
+                   "Codes and keys (`code`, `error_code`, `message_key`, `action`) never change with the language; "
+                   "the answer's `Content-Language` names the language used. The approval and signing pages "
+                   "for people follow the locale of the organization or envelope that sent the link.",
+}
 SECURITY = {"org": [{"bearer": [], "organization": []}],
             "stream": [{"bearer": [], "organization": []}, {"streamToken": []}], "public": [], "admin": [{"admin": []}]}
 
@@ -61,6 +75,13 @@ def _statuses(op):
     return statuses | set(op.errors)
 
 
+def _has_human_texts(responses):
+    """Whether an answer may carry human texts: every JSON answer but the health reports' (codes only)."""
+    schemas = [media.get("schema", {}) for answer in responses.values()
+               for content_type, media in answer.get("content", {}).items() if content_type == "application/json"]
+    return any(schema.get("$ref", "").rsplit("/", 1)[-1] not in ("Health", "SseHealth") for schema in schemas)
+
+
 def _operation(op):
     parameters = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
                   for p in PARAM.findall(op.path)]
@@ -75,6 +96,8 @@ def _operation(op):
         for status, answer in responses.items():
             if status.startswith("2") and "content" in answer:
                 answer["links"] = op.links
+    if _has_human_texts(responses):
+        parameters.append(dict(ACCEPT_LANGUAGE))
     operation = {"operationId": _operation_id(op), "summary": op.summary, "tags": [op.tag],
                  "parameters": parameters, "responses": dict(sorted(responses.items())),
                  "security": SECURITY[op.auth]}
@@ -102,7 +125,9 @@ def document():
         "openapi": "3.1.0",
         "info": {"title": "DocG API", "version": API_VERSION,
                  "description": "Document workflows: render, save, deliver, approve, sign. Errors are "
-                                "`{\"error\": {code, message_human, message_tech}}`; live events are schema v1."},
+                                "`{\"error\": {code, message_human, message_tech}}`; live events are schema v1. "
+                                "Human texts are in English or Brazilian Portuguese (`Accept-Language`, else the "
+                                "organization's `locale`); codes are language-neutral."},
         "servers": [{"url": "/"}],
         "tags": [{"name": t} for t in dict.fromkeys(op.tag for op in OPERATIONS)],
         "paths": paths,

@@ -88,6 +88,12 @@ SCHEMAS = {
     "StepList": obj({"steps": {"type": "array", "items": ref("Step")}}),
     "Log": obj({"id": {"type": "integer"}, "execution_id": UUID, "level": {"enum": list(LEVELS)},
                 "domain": {"enum": list(DOMAINS)}, "message_human": {"type": "string"},
+                "message_key": {"type": ["string", "null"],
+                                "description": "Language-neutral key of the text (null on rows written before "
+                                               "keys existed, served as stored)."},
+                "message_params": {"type": ["object", "null"],
+                                   "description": "The parts of the text: step labels, an error's text and "
+                                                  "`error_code`..."},
                 "message_tech": NULL_STRING, "details_tech": NULL_STRING, "step_id": NULL_UUID,
                 "correlation_id": NULL_UUID, "timestamp": TIME}),
     "LogPage": page_of("logs", "Log"),

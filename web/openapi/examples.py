@@ -11,7 +11,13 @@ SSE_HEALTH = {"status": "healthy", "redis": "connected", "mode": "streams"}
 SSE_UNHEALTHY = {"status": "unhealthy", "redis": "disconnected", "mode": "streams"}
 LOGS = {"logs": [{"id": 41, "execution_id": EXECUTION, "step_id": UUID, "timestamp": "2025-12-23T10:30:00.000Z",
                   "level": "error", "domain": "step", "message_human": "Could not generate the document",
+                  "message_key": None, "message_params": None,
                   "message_tech": "Template not found: uuid", "details_tech": "Template not found: uuid",
+                  "correlation_id": UUID},
+                 {"id": 42, "execution_id": EXECUTION, "step_id": UUID, "timestamp": "2025-12-23T10:30:02.000Z",
+                  "level": "ok", "domain": "step", "message_human": "“contract” completed.",
+                  "message_key": "step.completed", "message_params": {"label": "contract"},
+                  "message_tech": "node local-docx in 812 ms", "details_tech": "node local-docx in 812 ms",
                   "correlation_id": UUID}],
         "has_more": False, "next_cursor": None}
 AUDIT = {"events": [{"id": 7, "organization_id": UUID, "timestamp": "2025-12-23T10:30:00.000Z",

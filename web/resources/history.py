@@ -44,8 +44,10 @@ def _moment(req, name):
 
 
 def serialize_log(row):
+    """A log row with its English text; web.middleware.Localize renders it in the reader's language by key."""
     return {"id": row.id, "execution_id": str(row.execution_id), "level": row.level, "domain": row.domain,
-            "message_human": row.message_human, "message_tech": row.details_tech,
+            "message_human": row.message_human, "message_key": row.message_key,
+            "message_params": row.message_params, "message_tech": row.details_tech,
             "details_tech": row.details_tech, "step_id": str(row.step_id) if row.step_id else None,
             "correlation_id": str(row.correlation_id) if row.correlation_id else None,
             "timestamp": row.timestamp.isoformat()}
