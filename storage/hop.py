@@ -134,7 +134,7 @@ done AS (
     FROM r WHERE s.id = %(step)s
     RETURNING s.id),
 logged AS (""" + logs.insert_from("""
-    SELECT r.id, r.organization_id, 'ok', %(domain)s, %(message)s, %(key)s, %(params)s::jsonb, %(details)s,
+    SELECT r.id, r.organization_id, 'ok', %(domain)s, %(message)s, %(log_key)s, %(log_params)s::jsonb, %(details)s,
            %(step)s::uuid, r.correlation_id, %(now)s
     FROM r""") + """),
 evented AS (""" + _EVENTS.format(source="r", where="", data=_PROGRESS) + """),
@@ -257,7 +257,7 @@ def commit(claimed, *, next_index, context, progress, metrics, data_in, data_out
         "progress": progress, "metrics": json.dumps(metrics, default=str), "now": now,
         "data_in": json.dumps(data_in, default=str), "data_out": json.dumps(data_out, default=str),
         "duration": duration_ms, "step": str(step.id), "domain": log[0], "message": log[1].english,
-        "key": log[1].key, "params": json.dumps(log[1].params, default=str), "details": log[2],
+        "log_key": log[1].key, "log_params": json.dumps(log[1].params, default=str), "details": log[2],
         "events": json.dumps(events, default=str), "key": claimed.key}).fetchone()
     if row is None:
         return None
