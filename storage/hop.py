@@ -53,8 +53,8 @@ from storage.redact import redact
 
 #: the English log text of a started step, around its label (CLAIM renders it in SQL; storage/i18n/logs.py)
 _STARTED = LOGS["step.started"]["en"].partition("{label}")
-#: statuses a run may be claimed in (storage/steps.py NOT_CLAIMABLE is the rest)
-CLAIMABLE = ["queued", "ready", "running", "sending", "sent", "signed"]
+#: statuses a run may be claimed in: not waiting, not over
+CLAIMABLE = sorted(set(runstate.TRANSITIONS) - set(steps.NOT_CLAIMABLE))
 #: statuses CLAIM itself starts a `running` phase from; every other one goes through runstate.transition
 FAST_BEGIN = ["queued", "ready", "running"]
 
