@@ -98,7 +98,7 @@ r AS (
     FROM run, claimed c
     WHERE x.id = run.id AND run.status = ANY(%(begin_from)s) AND c.phase <> ALL(%(own_status)s)
     RETURNING x.id, x.organization_id, x.correlation_id, x.status, x.progress, x.current_step, x.phase_metrics,
-              x.event_seq, run.status AS previous),
+              x.event_seq, x.dry_run, x.until_phase, run.status AS previous),
 logged AS (""" + logs.insert_from("""
     SELECT r.id, r.organization_id, 'ok',
            CASE WHEN c.phase IN ('delivery', 'approval', 'signature') THEN c.phase ELSE 'step' END,
@@ -115,7 +115,7 @@ evented AS (""" + _EVENTS.format(source="r, claimed c", where="""
         """ + _PROGRESS) + """)
 SELECT (SELECT held FROM lock), c.id::text, c.node_id::text, c.node_type, c.label, c.phase, c.position, c.attempt,
        c.config, r.status, r.progress, r.current_step, r.phase_metrics,
-       (SELECT json_agg(json_build_array(seq, event_type, event) ORDER BY seq) FROM evented)
+       (SELECT json_agg(json_build_array(seq, event_type, event) ORDER BY seq) FROM evented), r.dry_run, r.until_phase
 FROM (SELECT 1) AS one LEFT JOIN claimed c ON true LEFT JOIN r ON true
 """
 
@@ -227,7 +227,7 @@ def claim(envelope, token, *, key):
     if row[9] is not None:
         run = Run(id=envelope.execution_id, organization_id=envelope.organization_id,
                   workflow_id=envelope.workflow_id, correlation_id=envelope.correlation_id,
-                  dry_run=envelope.dry_run, until_phase=envelope.until_phase, hop=envelope.hop, status=row[9],
+                  dry_run=row[14], until_phase=row[15], hop=envelope.hop, status=row[9],
                   progress=row[10], current_step=row[11], phase_metrics=row[12] or {})
         _relay_batch(run.id, run.organization_id, row[13]).flush()
     return held, Claim(step=step, run=run, key=key)
