@@ -5,6 +5,17 @@ execution's current hop and it wins the step claim (see storage/steps.py). The s
 one transaction; events are published after the commit and the next hop is
 sent last. A stale message (its hop already done) re-drives the run if the
 process that did the hop died before sending the next message.
+
+NOTE: each node still gets its own message, although running the next
+non-waiting node of the same queue in the same message would save a send
+and a dispatch. A message's Dramatiq retry count and time limit (TimeLimit
+arms one deadline per thread per message, in before_process_message) would
+then cover several nodes: a transient failure of the second node would
+retry the first node's message, which finds its hop done and re-drives the
+second with a fresh retry count, so retries would never run out, and the
+time limit would have to be re-armed per node through the middleware's
+private manager. Doing it right means a chained node that fails hands
+itself to its own message with the attempt it was on; not done yet.
 """
 import dataclasses
 import logging

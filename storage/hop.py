@@ -1,5 +1,10 @@
 """The hop's two hot statements: take and start a step; commit it with its events.
 
+The envelope already carries what they need (ids, hop, node index, run
+context); the run's status, dry_run and until_phase come back from CLAIM,
+its traceparent and the next step's phase and status from COMMIT, so no
+envelope field was added and messages of either release run on the other.
+
 A plain hop costs one round trip to claim its step and start it (status
 CAS, `step.started`, progress, log line) and one statement to commit it
 (output, next hop, `step.completed`, progress, log line, claim release).
@@ -274,7 +279,10 @@ def complete(claimed, context, result, duration_ms, data_in):
     row (AUDIT_ACTION) or end the delivery phase add those writes to the same
     transaction: the audit chain needs its organization lock taken in a
     statement of its own, before the INSERT reads the previous hash
-    (storage/audit.py), so it cannot ride inside COMMIT.
+    (storage/audit.py), so it cannot ride inside COMMIT. Nor can that lock
+    be taken before COMMIT to fold the INSERT in: cancel, fail and finish
+    all lock the run row first and the audit lock second, and a hop taking
+    them the other way round could deadlock with a cancel of its own run.
     """
     run, step = claimed.run, claimed.step
     now = utcnow()
