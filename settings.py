@@ -90,6 +90,7 @@ TABLE = [
     ("DEFAULT_LOCALE", "en", str, "locale (en or pt-BR) of organizations created without one"),
     ("TEMPLATE_RENDER_TIMEOUT_S", "10", float, "seconds one tenant template may take to render (template.timeout)"),
     ("TEMPLATE_MAX_OUTPUT_BYTES", "20971520", int, "bytes one rendered template may produce (template.too_large)"),
+    ("TEMPLATE_CACHE_BYTES", "67108864", int, "bytes of checked, compiled template versions a process keeps (0: none)"),
     ("TEMPLATE_LOCALE", "pt_BR", str, "default locale of the template filters (currency, number, date, words)"),
     ("BROKER_URL", "", str, "amqp://user:pass@host:5672/vhost runs the pipeline on RabbitMQ; empty uses REDIS_URL"),
     ("ORG_MAX_INFLIGHT", "4", int, "runs of one organization moving at once; more wait queued (0 means no limit)"),
@@ -164,6 +165,7 @@ class Settings:
     template_render_timeout_s: float = 10.0
     template_max_output_bytes: int = 20971520
     template_locale: str = "pt_BR"
+    template_cache_bytes: int = 67108864
     broker_url: str = ""
     org_max_inflight: int = 4
     timer_tick_seconds: int = 5

@@ -14,7 +14,7 @@ from dramatiq.middleware import CurrentMessage
 from periodiq import PeriodiqMiddleware
 
 import settings as settings_module
-from actors.middleware import CorrelationId, DatabaseConnection, EnvelopeVersion
+from actors.middleware import CorrelationId, DatabaseConnection, EnvelopeVersion, SmtpConnections
 from actors.telemetry import TraceContext, WorkerMetrics
 from integrations.base import load_apps
 from telemetry import metrics, process_role, tracing
@@ -36,6 +36,7 @@ def build_broker(settings, role="web"):
     broker.add_middleware(CurrentMessage())
     broker.add_middleware(DatabaseConnection())
     broker.add_middleware(CorrelationId())
+    broker.add_middleware(SmtpConnections())
     broker.add_middleware(PeriodiqMiddleware(skip_delay=30))
     return broker
 

@@ -1,4 +1,5 @@
-"""Dramatiq middleware: a pooled database connection, the log correlation id, envelope versions."""
+"""Dramatiq middleware: a pooled database connection, the log correlation id, envelope versions,
+the kept SMTP connections."""
 import logging
 
 import dramatiq
@@ -35,6 +36,20 @@ class DatabaseConnection(dramatiq.Middleware):
             database.close()
 
     after_skip_message = after_process_message
+
+
+class SmtpConnections(dramatiq.Middleware):
+    """Close the SMTP connections a worker thread kept (integrations/local/smtp.py) when it stops."""
+
+    def before_worker_thread_shutdown(self, broker, thread):
+        from integrations.local import smtp
+
+        smtp.close_thread()
+
+    def after_worker_shutdown(self, broker, worker):
+        from integrations.local import smtp
+
+        smtp.close_all()
 
 
 class EnvelopeVersion(dramatiq.Middleware):

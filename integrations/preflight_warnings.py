@@ -75,12 +75,12 @@ def _has_value(name, trigger):
 
 
 def _template_warnings(config, ctx, node_id):
-    from integrations.local.docx import load_template
+    from integrations.local.docx import prepared_template
 
     if not config.get("template_id"):
         return []
     try:
-        template = load_template(config["template_id"], ctx.organization_id)
+        template, prepared = prepared_template(config["template_id"], ctx.organization_id, ctx.settings)
     except (IntegrationError, ValueError, peewee.DataError):
         return []  # the node's own check reports a missing template
     issues = []
@@ -89,7 +89,7 @@ def _template_warnings(config, ctx, node_id):
         issues.append(_issue("template.large_file", "template",
                              f"The template is larger than {limit // (1024 * 1024) or 1} MB; rendering may be slow.",
                              f"Template size: {template.size / (1024 * 1024):.1f}MB", node_id))
-    defaulted = sorted(n for n in template_defaults(bytes(template.content)) if not _has_value(n, ctx.trigger))
+    defaulted = sorted(n for n in template_defaults(prepared.content) if not _has_value(n, ctx.trigger))
     if defaulted:
         issues.append(_issue("template.default_used", "template",
                              f"These template fields have no value and will use their default: {', '.join(defaulted)}.",

@@ -4,10 +4,10 @@ import re
 
 from docxtpl import DocxTemplate
 
-from integrations import template_checks, templating
+from integrations import template_cache, template_checks, templating
 from integrations.base import Action, Result
 from integrations.errors import InvalidConfig, TemplateError, TemplateInvalid, TemplateNotFound
-from integrations.local import pdf
+from integrations.local import docx_package, pdf
 from storage import documents, template_images
 from storage.models import Template
 
@@ -33,13 +33,53 @@ def template_context(run):
     return {**top, "trigger": trigger, "step": run.get("steps", {})}
 
 
-def load_template(template_id, organization_id):
-    template = Template.get_or_none((Template.id == template_id)
-                                    & (Template.organization == organization_id)
-                                    & Template.deleted_at.is_null())
+def load_template(template_id, organization_id, *, content=True):
+    """Return the organization's live template row; without `content`, only its small columns."""
+    columns = () if content else (Template.id, Template.organization, Template.name, Template.version,
+                                  Template.sha256, Template.size)
+    template = (Template.select(*columns)
+                .where((Template.id == template_id) & (Template.organization == organization_id)
+                       & Template.deleted_at.is_null()).first())
     if template is None:
         raise TemplateNotFound(message_tech=f"template {template_id} not found")
     return template
+
+
+def prepared_template(template_id, organization_id, settings=None):
+    """Return (the template row, its cached Prepared entry); one SELECT either way.
+
+    NOTE: with no entry for this template the row is read with its bytes;
+    with one (of some version) only its small columns are read, and the
+    bytes only if the version moved on, matching the version and hash just
+    read: a version stored in between is read again from the top, so an
+    entry never holds the bytes of a version other than its key's.
+    """
+    cache = template_cache.cache(settings)
+    for _ in range(3):
+        with_content = not cache.holds(str(organization_id), str(template_id))
+        template = load_template(template_id, organization_id, content=with_content)
+
+        def content():
+            if with_content:
+                return template.content
+            row = (Template.select(Template.content)
+                   .where((Template.id == template.id) & (Template.version == template.version)
+                          & (Template.sha256 == template.sha256)).first())
+            if row is None:
+                raise _Replaced()
+            return row.content
+
+        try:
+            return template, template_cache.prepare(template, settings, content=content)
+        except _Replaced:
+            continue
+        except TemplateError as ex:
+            raise ex.naming(template.name)
+    raise TemplateNotFound(message_tech=f"template {template_id} kept changing while it was read")
+
+
+class _Replaced(Exception):
+    """The template got a new version between reading its row and its bytes."""
 
 
 class SandboxedDocx(DocxTemplate):
@@ -54,34 +94,43 @@ class SandboxedDocx(DocxTemplate):
             budget.fmt = previous
 
 
-def render_docx(content, context, *, settings=None, locale=None, images=None, template_name="The template"):
+def render_docx(content, context, *, settings=None, locale=None, images=None, template_name="The template",
+                prepared=None):
     """Return the rendered .docx bytes, rendered in the shared sandbox.
 
     Values are escaped for WordprocessingML, newlines become line breaks;
     unmapped tags are an error (`template.unmapped_tags`), not blanks.
     `images` ({name: bytes}) are what `template_image(name)` may place.
+    `prepared` (template_cache) is the stored template's checked report,
+    compiled tags and styles-free package, reused from earlier renders of
+    the same version.
     """
-    if template_checks.inspect(bytes(content)).kind != template_checks.DOCX:
+    report = prepared.report if prepared is not None else template_checks.inspect(bytes(content))
+    if report.kind != template_checks.DOCX:
         raise TemplateInvalid("The template is not a Word (.docx) file.", "package is not a .docx")
-    doc = SandboxedDocx(io.BytesIO(content))
+    jinja_env = prepared.jinja_env() if prepared is not None else templating.environment()
+    package, kept = (prepared.derived("docx.light", docx_package.light, docx_package.weight)
+                     if prepared is not None else (content, {}))
+    doc = SandboxedDocx(io.BytesIO(package))
     try:
         doc.init_docx()
     except Exception as ex:  # noqa: BLE001 - python-docx raises zip/xml/key errors for a broken file
         raise TemplateInvalid("The template is not a valid Word (.docx) file.", f"{type(ex).__name__}: {ex}") from ex
 
     def render():
-        doc.render(context, jinja_env=templating.environment())
+        doc.render(context, jinja_env=jinja_env)
         out = io.BytesIO()
         doc.save(out)
-        return out.getvalue()
+        return docx_package.restore(out.getvalue(), kept)
 
     return templating.guarded(render, limits=templating.Limits.of(settings), fmt="xml", doc=doc, locale=locale,
                               images=images, template_name=template_name)
 
 
-def stored_images(template):
+def stored_images(template, report=None):
     """The images stored with `template` that its tags may place ({name: bytes}; no query when none)."""
-    return template_images.contents(template.id, template_checks.inspect(bytes(template.content)).images_needed())
+    report = report or template_checks.inspect(bytes(template.content))
+    return template_images.contents(template.id, report.images_needed())
 
 
 def template_tags(content):
@@ -117,11 +166,11 @@ class LocalDocx(Action):
         if not ctx.config.get("template_id"):
             raise InvalidConfig("Choose a template for this step.", "template_id missing", code="template.not_found")
         formats = output_formats(ctx.config)
-        template = load_template(ctx.config["template_id"], ctx.organization_id)
+        template, prepared = prepared_template(ctx.config["template_id"], ctx.organization_id, ctx.settings)
         try:
-            rendered = render_docx(bytes(template.content), template_context(ctx.run), settings=ctx.settings,
-                                   locale=ctx.config.get("locale"), images=stored_images(template),
-                                   template_name=f"The template “{template.name}”")
+            rendered = render_docx(prepared.content, template_context(ctx.run), settings=ctx.settings,
+                                   locale=ctx.config.get("locale"), images=stored_images(template, prepared.report),
+                                   template_name=f"The template “{template.name}”", prepared=prepared)
         except TemplateError as ex:
             raise ex.naming(template.name)
         made = []
@@ -141,18 +190,14 @@ class LocalDocx(Action):
     def check(self, config, ctx, node_id):
         if not config.get("template_id"):
             raise InvalidConfig("Choose a template for this step.", "template_id missing", code="template.not_found")
-        template = load_template(config["template_id"], ctx.organization_id)
+        template, prepared = prepared_template(config["template_id"], ctx.organization_id, ctx.settings)
         from integrations.preflight import Issue
         from integrations.preflight_warnings import defaulted_roots
 
         issues = []
-        try:
-            report = template_checks.inspect(bytes(template.content))
-        except TemplateError as ex:
-            raise ex.naming(template.name)
+        report = prepared.report
         # a field with a default is a warning (template.default_used), not a blocking issue
-        unmapped = sorted(set(template_checks.missing(report, ctx.trigger)) - defaulted_roots(report,
-                                                                                             bytes(template.content)))
+        unmapped = sorted(set(template_checks.missing(report, ctx.trigger)) - defaulted_roots(report, prepared.content))
         absent = template_checks.missing_images(report, template_images.names(template.id) if report.images else ())
         if absent:
             issues.append(Issue("template.image_missing", "template",

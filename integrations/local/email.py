@@ -4,10 +4,11 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import urlparse
 
 from integrations.base import Action, Result
-from integrations.errors import InvalidConfig, UnknownDelivery, Unavailable
+from integrations.errors import InvalidConfig, UnknownDelivery
+from integrations.local.smtp import answered_lately, smtp_send  # noqa: F401 - others import smtp_send here
 from storage import documents
 from storage.errors import OutcomeUnknown
 
@@ -24,58 +25,6 @@ def as_list(value):
 
 def invalid_emails(addresses):
     return [a for a in addresses if not EMAIL.match(a)]
-
-
-class _Staged:
-    """Call `before_data()` right before the DATA command: the message's point of no return."""
-
-    before_data = None
-
-    def data(self, msg):
-        if self.before_data is not None:
-            self.before_data()
-            self.data_started = True
-        return super().data(msg)
-
-
-class _SMTP(_Staged, smtplib.SMTP):
-    pass
-
-
-class _SMTP_SSL(_Staged, smtplib.SMTP_SSL):
-    pass
-
-
-def smtp_send(smtp_url, message, *, timeout=30, before_data=None):
-    """Deliver `message` through the server named by an smtp:// or smtps:// URL.
-
-    `before_data()` is called right before DATA. A failure after that with no
-    answer from the server (a dropped connection, a timeout) leaves the
-    outcome unknown: the error raised says so (`outcome_unknown`).
-    """
-    url = urlparse(smtp_url)
-    options = {k: v[-1] for k, v in parse_qs(url.query).items()}
-    port = url.port or (465 if url.scheme == "smtps" else 25)
-    client = None
-    try:
-        if url.scheme == "smtps":
-            client = _SMTP_SSL(url.hostname, port, timeout=timeout, context=ssl.create_default_context())
-        else:
-            client = _SMTP(url.hostname, port, timeout=timeout)
-        client.before_data = before_data
-        with client:
-            if options.get("starttls") in ("1", "true"):
-                client.starttls(context=ssl.create_default_context())
-            if url.username:
-                client.login(unquote(url.username), unquote(url.password or ""))
-            refused = client.send_message(message)
-    except (OSError, smtplib.SMTPException) as ex:
-        error = Unavailable("The email server could not be reached; the step will be retried.",
-                            f"SMTP {url.hostname}:{port}: {ex!r}")
-        error.outcome_unknown = bool(getattr(client, "data_started", False)) and not isinstance(
-            ex, smtplib.SMTPResponseException)
-        raise error from ex
-    return refused
 
 
 def on_unknown(config):
@@ -109,6 +58,8 @@ def smtp_unanswered(settings, node_id, *, timeout=2.0):
 
     url = urlparse(settings.smtp_url)
     port = url.port or (465 if url.scheme == "smtps" else 25)
+    if answered_lately(settings.smtp_url):
+        return []  # NOTE: this thread's kept connection answered moments ago; no probe per run.
     try:
         client = (smtplib.SMTP_SSL(url.hostname, port, timeout=timeout, context=ssl.create_default_context())
                   if url.scheme == "smtps" else smtplib.SMTP(url.hostname, port, timeout=timeout))
