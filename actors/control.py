@@ -15,7 +15,7 @@ from storage.errors import Conflict, InvalidTransition, NotFound
 from storage.events import EventBatch
 from storage.models import Execution, ExecutionStep, SideEffect, WorkflowNode, utcnow
 from telemetry import tracing
-from storage.steps import _phase_metrics
+from storage.steps import phase_metrics as _phase_metrics
 
 RESUMABLE = ("needs_review",)
 

@@ -27,11 +27,17 @@ def should_stop(execution, steps):
     index = execution.node_index
     if index >= len(steps):
         return True
-    following = steps[index].phase
-    previous = steps[index - 1].phase if index else None
-    if execution.until_phase and previous == execution.until_phase and following != previous:
+    return stops(steps[index].phase, steps[index - 1].phase if index else None,
+                 until_phase=execution.until_phase, dry_run=execution.dry_run)
+
+
+def stops(following, previous, *, until_phase, dry_run):
+    """True when the next step (its phase `following`, None past the end) is not to run after `previous`."""
+    if following is None:
         return True
-    return execution.dry_run and following in STOP_IN_DRY_RUN
+    if until_phase and previous == until_phase and following != previous:
+        return True
+    return bool(dry_run) and following in STOP_IN_DRY_RUN
 
 
 def advance(execution_id, *, row=None):
@@ -58,6 +64,29 @@ def advance(execution_id, *, row=None):
     step = steps[execution.node_index]
     if step.status in ("pending", "running"):
         send(Envelope.of(execution), step.phase, traceparent=execution.traceparent)
+
+
+def advance_committed(envelope, committed, previous):
+    """Move a run on from its hop's COMMIT (storage/hop.py) without reading the run or its steps.
+
+    `envelope` is the next hop's, `committed` what COMMIT returned (the
+    run's status, the next step's phase and status), `previous` the phase
+    of the step just done: the same decisions as `advance`, from the commit.
+    """
+    if committed.status in runstate.TERMINAL or committed.status in WAITING:
+        return
+    if committed.status == "queued":
+        advance(envelope.execution_id)
+        return
+    if stops(committed.next_phase, previous, until_phase=committed.until_phase, dry_run=committed.dry_run):
+        step_state.finish(Execution(id=envelope.execution_id, organization_id=envelope.organization_id,
+                                    workflow_id=envelope.workflow_id, correlation_id=envelope.correlation_id,
+                                    status=committed.status, dry_run=committed.dry_run,
+                                    until_phase=committed.until_phase))
+        release_slots(envelope.organization_id)
+        return
+    if committed.next_status in ("pending", "running"):
+        send(envelope, committed.next_phase, traceparent=committed.traceparent)
 
 
 def _org_max_inflight():

@@ -5,6 +5,17 @@ execution's current hop and it wins the step claim (see storage/steps.py). The s
 one transaction; events are published after the commit and the next hop is
 sent last. A stale message (its hop already done) re-drives the run if the
 process that did the hop died before sending the next message.
+
+NOTE: each node still gets its own message, although running the next
+non-waiting node of the same queue in the same message would save a send
+and a dispatch. A message's Dramatiq retry count and time limit (TimeLimit
+arms one deadline per thread per message, in before_process_message) would
+then cover several nodes: a transient failure of the second node would
+retry the first node's message, which finds its hop done and re-drives the
+second with a fresh retry count, so retries would never run out, and the
+time limit would have to be re-armed per node through the middleware's
+private manager. Doing it right means a chained node that fails hands
+itself to its own message with the attempt it was on; not done yet.
 """
 import dataclasses
 import logging
@@ -17,8 +28,9 @@ from dramatiq.middleware import CurrentMessage
 
 from actors import waits as wait_actors
 from actors.envelope import Envelope
-from actors.flow import (HOPS, STOP_IN_DRY_RUN, WAITING, advance, finish, release_slots, send,  # noqa: F401
-                         should_stop)
+from actors.flow import (HOPS, STOP_IN_DRY_RUN, WAITING, advance, advance_committed, finish,  # noqa: F401
+                         release_slots, send, should_stop)
+from storage import hop as hop_state
 from storage import steps as step_state
 from integrations import preflight
 from integrations.base import NodeContext, load_apps
@@ -109,10 +121,23 @@ def run_hop(data, *, phase):
 
 
 def _hop(envelope):
+    """Claim and start the envelope's step in one statement, run it, commit it in one more (storage/hop.py)."""
     message = CurrentMessage.get_current_message()
-    claim = message.message_id if message else uuid.uuid4().hex
+    token = message.message_id if message else uuid.uuid4().hex
     retries = message.options.get("retries", 0) if message else 0
+    held, claimed = hop_state.claim(envelope, token,
+                                    key=step_state.lock_key(envelope.execution_id, envelope.node_index))
+    if claimed is None:
+        return _unclaimed(envelope)
+    try:
+        return _run_claimed(claimed, envelope, retries)
+    finally:
+        if not claimed.released:
+            step_state.release(envelope.execution_id, envelope.node_index)
 
+
+def _unclaimed(envelope):
+    """Say why the envelope's step was not claimed, from the run's row (off the hot path)."""
     execution = Execution.get_or_none(Execution.id == envelope.execution_id)
     if execution is None or execution.status in runstate.TERMINAL:
         return "ignored"
@@ -122,13 +147,7 @@ def _hop(envelope):
         return "stale"
     if execution.status in WAITING:
         return "waiting"
-    step = step_state.claim(execution, envelope.node_index, claim)
-    if step is None:
-        return "claimed-elsewhere"
-    try:
-        return _run_claimed(execution, step, envelope, retries)
-    finally:
-        step_state.release(execution.id, step.position)
+    return "claimed-elsewhere"
 
 
 def permanent(ex):
@@ -149,38 +168,53 @@ def final_failure(ex, attempts):
                             f"{type(ex).__name__}: {ex}", code="internal_error")
 
 
-def _run_claimed(execution, step, envelope, retries):
-    try:
-        execution = step_state.begin(execution, step)
-    except InvalidTransition:
-        return "stopped"
+def _run_claimed(claimed, envelope, retries):
+    step = claimed.step
+    if claimed.run is None:  # a status CLAIM does not start from (delivery's `sending`, after a wait, ...)
+        try:
+            claimed.run = hop_state.Run.of(step_state.begin(Execution.get_by_id(envelope.execution_id), step))
+        except InvalidTransition:
+            return "stopped"
+    run = claimed.run
     started = time.monotonic()
+    inputs = {}
     try:
-        result = _run_node(execution, step, envelope)
+        result = _run_node(run, step, envelope, inputs)
     except Exception as ex:  # noqa: BLE001 - any bug or time limit: retry, then fail with detail
-        if getattr(ex, "review", False) and _hold_for_review(execution, step, ex):
+        _record_input(step, inputs)
+        if getattr(ex, "review", False) and _hold_for_review(run, step, ex):
             return "needs-review"  # a person must decide: a template problem, an e-mail of unknown outcome
         error = permanent(ex)
         if error is None and retries < services().settings.hop_max_retries:
-            step_state.note_retry(execution, step, ex, retries)
+            step_state.note_retry(run, step, ex, retries)
             raise
-        step_state.fail(execution, step, error or final_failure(ex, retries + 1))
+        step_state.fail(run, step, error or final_failure(ex, retries + 1))
         return "failed"
     if result.wait is not None:
-        execution = waits.pause(execution, step, result.wait, result.output,
+        _record_input(step, inputs)
+        execution = waits.pause(run, step, result.wait, result.output,
                                 events=wait_actors.announcement(step, result.wait))
         wait_actors.wait_started(execution, step, result.wait)
         return "waiting"
     duration_ms = int((time.monotonic() - started) * 1000)
     try:
-        execution = step_state.complete(execution, step, envelope, result, duration_ms)
+        done = hop_state.complete(claimed, envelope.context, result, duration_ms, inputs.get("config"))
     except peewee.DataError as ex:  # the output cannot be stored (e.g. a NUL character): no retry helps
-        step_state.fail(execution, step, permanent(ex))
+        step_state.fail(run, step, permanent(ex))
         return "failed"
-    if execution is None:
+    if done is None:
         return "lost-race"
-    advance(execution.id, row=execution)
+    committed, context = done
+    following = dataclasses.replace(envelope, node_index=step.position + 1, hop=committed.hop, context=context,
+                                    dry_run=committed.dry_run, until_phase=committed.until_phase)
+    advance_committed(following, committed, step.phase)
     return "done"
+
+
+def _record_input(step, inputs):
+    """Store the resolved config of a step that did not complete (COMMIT stores it for one that did)."""
+    if "config" in inputs:
+        step_state.record_input(step, inputs["config"])
 
 
 def _hold_for_review(execution, step, error):
@@ -230,7 +264,8 @@ def record_preflight(execution):
                              stop_after=execution.until_phase == "preflight", checked=(began, utcnow()))
 
 
-def _run_node(execution, step, envelope):
+def _run_node(execution, step, envelope, inputs):
+    """Run the step's action; its resolved config is left in `inputs["config"]`, to be stored with the outcome."""
     action = load_apps().action(step.node_type)
     if action is None:
         raise IntegrationError("This step type is not available.", f"unknown node_type {step.node_type!r}",
@@ -243,7 +278,7 @@ def _run_node(execution, step, envelope):
         services=services())
     ctx.config = action.resolve_config(node_secrets.reveal(step.config, execution.organization_id),
                                        envelope.context)
-    step_state.record_input(step, ctx.config)
+    inputs["config"] = ctx.config
     return action.run(ctx)
 
 

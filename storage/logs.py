@@ -56,3 +56,17 @@ def entry(execution, level, domain, message, details_tech=None, step_id=None):
 
 def write(execution, level, domain, message, details_tech=None, step_id=None):
     entry(execution, level, domain, message, details_tech, step_id).execute()
+
+
+#: the columns `insert_from`'s SELECT yields, in this order
+COLUMNS = ("execution_id", "organization_id", "level", "domain", "message_human", "message_key", "message_params",
+           "details_tech", "step_id", "correlation_id", "timestamp")
+
+
+def insert_from(select_sql):
+    """Return the SQL INSERT of the log lines `select_sql` yields (COLUMNS), for a fixed hot statement.
+
+    The SELECT renders `message_human` itself, the English text of
+    `message_key` (storage/i18n/logs.py) with `message_params`, as `entry` does.
+    """
+    return f"INSERT INTO execution_logs ({', '.join(COLUMNS)}){select_sql}"

@@ -11,7 +11,7 @@ from storage import audit, logs, recommendations, runstate
 from storage.db import database
 from storage.events import EventBatch
 from storage.models import Execution, ExecutionStep, utcnow
-from storage.steps import _phase_metrics, mark_failed
+from storage.steps import mark_failed, phase_metrics
 
 
 def hold(execution, step, error):
@@ -31,7 +31,7 @@ def hold(execution, step, error):
         runstate.transition(execution.id, "needs_review", batch=batch, reason=error.code, fields={
             "last_error_human": error.message_human, "last_error_tech": f"[{error.code}] {error.message_tech}",
             "recommended_actions": actions, "last_progress_at": now,
-            "phase_metrics": _phase_metrics(current, "needs_review", start=now),
+            "phase_metrics": phase_metrics(current, "needs_review", start=now),
             **(getattr(error, "run_fields", None) or {})})
         logs.write(current, "error", "step", logs.failure("step.needs_review", error, label=step.label),
                    f"[{error.code}] {error.message_tech}", step.id)

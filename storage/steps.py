@@ -1,17 +1,16 @@
-"""The step lifecycle of a hop: claim, begin, complete, fail, finish.
+"""The step lifecycle off the hot path: begin (cold statuses), fail, retry, finish.
 
-Each function is one short transaction that also writes the events it
-caused to the outbox; they are relayed to Redis after the commit.
-A step runs only under its claim: an advisory lock that lives as long as the
-claiming worker's connection, plus a compare-and-set that refuses a step
-already finished.
+The hot claim and commit are storage/hop.py's two statements. Each
+function here is one short transaction that also writes the events it
+caused to the outbox; they are relayed to Redis after the commit. A step
+runs only under its claim: an advisory lock (`lock_key`) that lives as long
+as the claiming worker's connection, plus a compare-and-set that refuses a
+step already finished.
 """
 import datetime
 import hashlib
 
-from peewee import SQL, fn
-
-from storage import audit, fault, logs, recommendations, runstate
+from storage import audit, logs, recommendations, runstate
 from storage.db import database
 from storage.events import EventBatch
 from storage.models import Execution, ExecutionStep, utcnow
@@ -25,47 +24,23 @@ NOT_CLAIMABLE = ("paused", "needs_review", "signing", "completed", "failed", "ca
 AUDIT_ACTION = {"render": "document.generated", "save": "document.saved", "delivery": "document.sent"}
 
 
-def _lock_key(execution_id, position):
+def lock_key(execution_id, position):
+    """The advisory lock key of a run's step (the claim; storage/hop.py takes it too)."""
     digest = hashlib.blake2b(f"{execution_id}:{position}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
-def claim(execution, index, token):
-    """Claim the step at `index` for this hop; return the step or None.
-
-    NOTE: the claim is a PostgreSQL session advisory lock held on this
-    thread's connection while the node runs. A live duplicate cannot take it;
-    a worker killed with -9 loses its connection and PostgreSQL frees the
-    lock at once, so the redelivered message can run the step again. Call
-    `release()` when the hop ends.
-    """
-    key = _lock_key(execution.id, index)
-    cursor = database.execute_sql("SELECT pg_try_advisory_lock(%s)", (key,))
-    if not cursor.fetchone()[0]:
-        return None
-    still_current = fn.EXISTS(Execution.select(SQL("1")).where(
-        (Execution.id == execution.id) & (Execution.hop == execution.hop) & (Execution.node_index == index)
-        & Execution.status.not_in(NOT_CLAIMABLE)))
-    rows = (ExecutionStep.update(status="running", attempt=ExecutionStep.attempt + 1, claim_token=token,
-                                 claimed_at=utcnow(), started_at=SQL("coalesce(started_at, now())"))
-            .where((ExecutionStep.execution == execution.id) & (ExecutionStep.position == index)
-                   & ExecutionStep.status.in_(("pending", "running")) & still_current)
-            .returning(ExecutionStep).execute())
-    step = next(iter(rows), None)
-    if step is None:
-        release(execution.id, index)
-    return step
-
-
 def release(execution_id, index):
-    database.execute_sql("SELECT pg_advisory_unlock(%s)", (_lock_key(execution_id, index),))
+    """Release this connection's claim of a step (when COMMIT did not, storage/hop.py)."""
+    database.execute_sql("SELECT pg_advisory_unlock(%s)", (lock_key(execution_id, index),))
 
 
 def _current_step(step):
     return {"index": step.position, "label": step.label, "node_id": str(step.node_id), "node_type": step.node_type}
 
 
-def _phase_metrics(execution, phase, *, start=None, end=None):
+def phase_metrics(execution, phase, *, start=None, end=None):
+    """The run's phase_metrics with `phase` started at `start` (if not yet) or completed at `end`."""
     metrics = dict(execution.phase_metrics or {})
     entry = dict(metrics.get(phase) or {})
     if start and not entry.get("started_at"):
@@ -84,7 +59,7 @@ def begin(execution, step):
     now = utcnow()
     target = PHASE_STATUS.get(step.phase, "running")
     fields = {"current_step": _current_step(step), "current_node_id": step.node_id,
-              "phase_metrics": _phase_metrics(execution, step.phase, start=now), "last_progress_at": now}
+              "phase_metrics": phase_metrics(execution, step.phase, start=now), "last_progress_at": now}
     if step.phase == "delivery":
         fields["delivery_state"] = "sending"
     reason = f"step {step.label}"
@@ -102,7 +77,7 @@ def begin(execution, step):
                                               "attempt": step.attempt})
         batch.add(execution, "execution.progress", {"progress": execution.progress,
                                                     "current_step": execution.current_step})
-        logs.write(execution, "ok", _domain(step.phase), logs.text("step.started", label=step.label),
+        logs.write(execution, "ok", domain(step.phase), logs.text("step.started", label=step.label),
                    f"node {step.node_type} attempt {step.attempt}", step.id)
     batch.flush()
     return execution
@@ -113,78 +88,14 @@ def record_input(step, config):
 
 
 def note_retry(execution, step, error, retries):
-    logs.write(execution, "warn", _domain(step.phase), logs.text("step.retrying", label=step.label),
+    logs.write(execution, "warn", domain(step.phase), logs.text("step.retrying", label=step.label),
                f"attempt {retries + 1}: {error}", step.id)
 
 
-class _HopMoved(Exception):
-    """The execution's hop is no longer the one this step ran for."""
-
-
-def complete(execution, step, envelope, result, duration_ms):
-    """Record the step's output and advance the hop; return the run, or None if the hop moved."""
-    now = utcnow()
-    context = dict(envelope.context)
-    context["steps"] = {**context.get("steps", {}), step.label: result.output}
-    progress = min(100, round(100 * (step.position + 1) / max(_step_count(execution.id, context), 1)))
-    batch = EventBatch()
-    try:
-        with batch.atomic():
-            execution = _commit_step(execution, step, envelope.hop, result, duration_ms, context, progress, now)
-            batch.add(execution, "step.completed", {"node_id": str(step.node_id), "duration_ms": duration_ms,
-                                                    "output_preview": redact(result.output)})
-            batch.add(execution, "execution.progress", {"progress": progress,
-                                                        "current_step": execution.current_step})
-            if step.phase in DONE_STATUS and _phase_at(execution.id, step.position + 1) != step.phase:
-                try:
-                    execution = runstate.transition(execution.id, DONE_STATUS[step.phase], batch=batch,
-                                                    reason=f"{step.label} done", fields={"delivery_state": "sent"})
-                except runstate.InvalidTransition:
-                    pass  # canceled while the node ran: the node's work is recorded, the run stays canceled
-    except _HopMoved:
-        return None
-    fault.point("after_commit")
-    batch.flush()
-    return execution
-
-
-def _step_count(execution_id, context):
+def step_count(execution_id, context):
     """The number of steps of the run: `create` maps every step's node in the context."""
     known = len(context.get("step_ids") or ())
     return known or ExecutionStep.select().where(ExecutionStep.execution == execution_id).count()
-
-
-def _phase_at(execution_id, position):
-    return (ExecutionStep.select(ExecutionStep.phase)
-            .where((ExecutionStep.execution == execution_id) & (ExecutionStep.position == position)).scalar())
-
-
-def _commit_step(execution, step, hop, result, duration_ms, context, progress, now):
-    """Write the step's output, its log line and the next hop; raise _HopMoved if the hop moved.
-
-    NOTE: the step and log writes ride along the run's UPDATE as data-modifying
-    CTEs: one round trip. They apply even when the hop moved; the caller's
-    transaction is rolled back then.
-    """
-    done = (ExecutionStep.update(status="success", data_out=redact(result.output), completed_at=now,
-                                 duration_ms=duration_ms, error_code=None, error_human=None, error_tech=None)
-            .where(ExecutionStep.id == step.id).cte("done"))
-    logged = logs.entry(execution, "ok", _domain(step.phase), logs.text("step.completed", label=step.label),
-                        f"node {step.node_type} in {duration_ms} ms", step.id).cte("logged")
-    rows = list(Execution.update(
-        hop=Execution.hop + 1, node_index=step.position + 1, execution_context=context,
-        progress=progress, phase_metrics=_phase_metrics(execution, step.phase, end=now),
-        last_progress_at=now, updated_at=now, version=Execution.version + 1)
-        .with_cte(done, logged)
-        .where((Execution.id == execution.id) & (Execution.hop == hop))
-        .returning(Execution).execute())
-    if not rows:
-        raise _HopMoved()
-    if step.phase in AUDIT_ACTION and not execution.dry_run:
-        audit.record(execution.organization_id, AUDIT_ACTION[step.phase], target_type="step",
-                     target_id=step.id, execution_id=execution.id, correlation_id=execution.correlation_id,
-                     metadata={"node_type": step.node_type, "label": step.label})
-    return rows[0]
 
 
 def fail(execution, step, error, *, events=()):
@@ -198,7 +109,7 @@ def fail(execution, step, error, *, events=()):
     with database.atomic():
         if not mark_failed(step, error, now):
             return False
-        logs.write(execution, "error", _domain(step.phase), logs.failure("step.failed", error, label=step.label),
+        logs.write(execution, "error", domain(step.phase), logs.failure("step.failed", error, label=step.label),
                    f"[{error.code}] {error.message_tech}", step.id)
         audit.record(execution.organization_id, "execution.failed", target_id=execution.id,
                      execution_id=execution.id, correlation_id=execution.correlation_id,
@@ -209,7 +120,7 @@ def fail(execution, step, error, *, events=()):
         if step.phase == "delivery":
             fields["delivery_state"] = "failed"
         fields.update(getattr(error, "run_fields", None) or {})
-        fields["phase_metrics"] = _phase_metrics(execution, step.phase, end=now)
+        fields["phase_metrics"] = phase_metrics(execution, step.phase, end=now)
         execution = Execution.get_by_id(execution.id)
         for event_type, data in events:
             batch.add(execution, event_type, data)
@@ -275,7 +186,7 @@ def finish(execution):
     batch.flush()
 
 
-def _domain(phase):
+def domain(phase):
     return {"delivery": "delivery", "approval": "approval", "signature": "signature"}.get(phase, "step")
 
 

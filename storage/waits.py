@@ -17,7 +17,7 @@ from storage.db import database
 from storage.events import EventBatch
 from storage.models import Approval, Execution, ExecutionStep, SignatureRequest, utcnow
 from storage.redact import redact
-from storage.steps import _current_step, _domain, _phase_metrics
+from storage.steps import _current_step, domain as _domain, phase_metrics as _phase_metrics
 
 WAIT_STATUS = {"approval": "paused", "signature": "signing"}
 AFTER_WAIT_STATUS = {"approval": "running", "signature": "signed"}
