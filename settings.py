@@ -54,6 +54,9 @@ TABLE = [
     ("SSE_MAX_STREAMS", "0", int, "open SSE streams per web worker, then 503; 0 means 90% of WEB_CONNECTIONS"),
     ("SSE_CLIENT_BUFFER", "10000", int, "live events queued for one slow SSE client; past it its stream ends and "
                                         "the reconnect replays"),
+    ("SSE_RETRY_MS", "3000", int, "reconnect delay the `retry:` hint of every SSE stream asks its client for"),
+    ("SSE_HUB_BLOCK_MS", "5000", int, "milliseconds one quiet XREAD of a web process's SSE reader waits before "
+                                      "it reads again"),
     ("CLICKSIGN_WEBHOOK_SECRET", "", str, "HMAC secret of ClickSign webhooks (Content-Hmac)"),
     ("ZAPSIGN_WEBHOOK_SECRET", "", str, "value ZapSign sends in the webhook secret header"),
     ("SIGNATURE_SANDBOX_URL", "", str, "where sandbox signers open their links; empty means PUBLIC_BASE_URL"),
@@ -170,6 +173,8 @@ class Settings:
     org_max_inflight: int = 4
     timer_tick_seconds: int = 5
     preflight_large_template_bytes: int = 10485760
+    sse_retry_ms: int = 3000
+    sse_hub_block_ms: int = 5000
 
     @property
     def sandbox_webhook_secret(self):

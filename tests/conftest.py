@@ -18,7 +18,8 @@ from urllib.parse import urlparse, urlunparse
 
 import pytest
 
-from tests.support import ROOT, Mailbox, free_port, http_ok, reachable, start_web, start_worker, wait_until
+from tests.support import (ROOT, Mailbox, free_port, http_ok, reachable, start_web, start_worker, stop_workers,
+                           wait_until)
 
 TEST_DB = os.environ.get("DOCG_TEST_DB", "docg_test")
 TEST_REDIS_DB = int(os.environ.get("DOCG_TEST_REDIS_DB", "12"))
@@ -62,6 +63,9 @@ def pytest_configure(config):
         "BROKER_NAMESPACE": "docg-test", "ADMIN_TOKEN": "test-admin-token",
         "SECRET_KEY": "test-secret", "dramatiq_worker_timeout": "100",
         "HOP_MAX_RETRIES": "3", "DB_POOL_SIZE": "40", "SSE_HEARTBEAT_SECONDS": "1",
+        # short waits where a test waits out a timer, not a condition: the browser-like reconnect after a
+        # stream ends, and the hub's quiet XREAD (tests/web/test_idle_streams.py sets its own)
+        "SSE_RETRY_MS": "200", "SSE_HUB_BLOCK_MS": "1000",
         "CLICKSIGN_WEBHOOK_SECRET": "cs-webhook-secret", "ZAPSIGN_WEBHOOK_SECRET": "zs-webhook-secret",
         "WORKER_METRICS_PORT": "0", "CLOCK_METRICS_PORT": "0",  # tests that scrape pass free ports
         # provider fakes and receivers run on loopback; tests/security starts workers without this
@@ -70,6 +74,11 @@ def pytest_configure(config):
     })
     _reset(db_url, redis_url)
     config.docg_broker_missing = _rabbitmq_for_tests()
+    if not os.environ.get("BROKER_URL"):
+        # NOTE: on Redis a kill -9'd worker's hop comes back once its heartbeat is this old (10 s by
+        # default); tests that kill workers wait that out. Redis only: on RabbitMQ this is the AMQP
+        # heartbeat, and a killed worker's messages come back when its connection drops anyway.
+        os.environ.setdefault("BROKER_HEARTBEAT_MS", "3000")
 
 
 def _rabbitmq_for_tests():
@@ -186,12 +195,72 @@ def mailbox():
     box.stop()
 
 
+class SharedWorker:
+    """The `dramatiq actors` process that the `worker` fixture hands out, reused from module to module.
+
+    NOTE: a worker costs 3-5 s to start and stop, and most test modules ask
+    for one. A module still has one from its first test that asks for
+    `worker` to its end, and none before (or at all, if it never asks):
+    `_worker_only_where_asked` stops it for those tests (tests with their
+    own processes decide who holds a hop), so a test sees a worker exactly
+    when a module-scoped one would have been up. Its log starts afresh for
+    each module.
+    """
+
+    made = []  # the session's one SharedWorker, once a test asked for it
+
+    def __init__(self, logs_dir):
+        self.logs_dir, self.process = logs_dir, None
+        SharedWorker.made.append(self)
+
+    def ensure(self):
+        if self.process is None or self.process.proc.poll() is not None:
+            self.process = start_worker(self.logs_dir)
+        return self.process
+
+    def stop(self, wait=False):
+        process, self.process = self.process, None
+        if process is not None and wait:
+            process.stop()
+        elif process is not None:
+            stop_workers([process])
+
+
+@pytest.fixture(scope="session")
+def shared_worker(services, mailbox, logs_dir):
+    shared = SharedWorker(logs_dir)
+    yield shared
+    shared.stop(wait=True)
+
+
 @pytest.fixture(scope="module")
-def worker(services, mailbox, logs_dir):
-    """A real `dramatiq actors` process for the test module."""
-    process = start_worker(logs_dir)
-    yield process
-    process.stop()
+def worker(shared_worker):
+    """A real `dramatiq actors` process for the test module (see SharedWorker)."""
+    process = shared_worker.ensure()
+    process.mark_log()
+    return process
+
+
+def _asks_for_the_shared_worker(item):
+    defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {}).get("worker")
+    return bool(defs) and getattr(defs[-1].func, "__module__", "") == __name__
+
+
+def pytest_collection_finish(session):
+    """Flag each test that runs with the shared worker up: one in a module where a test at or before it asked."""
+    asked = set()
+    for item in session.items:
+        module = item.nodeid.split("::")[0]
+        if _asks_for_the_shared_worker(item):
+            asked.add(module)
+        item.docg_worker_up = module in asked
+
+
+@pytest.fixture(autouse=True)
+def _worker_only_where_asked(request):
+    if not getattr(request.node, "docg_worker_up", False):
+        for shared in SharedWorker.made:
+            shared.stop()
 
 
 @pytest.fixture
@@ -223,8 +292,7 @@ def spawn_worker(services, mailbox, logs_dir):
         return process
 
     yield spawn
-    for process in started:
-        process.stop()
+    stop_workers(started)
 
 
 @pytest.fixture(scope="session")

@@ -57,6 +57,7 @@ class Process:
         self.log_path = Path(log_dir) / f"{name}-{time.monotonic_ns()}.log"
         self.env = {**os.environ, **(env or {})}
         self.proc = None
+        self._log_from = 0
 
     def start(self):
         self._log = open(self.log_path, "wb")
@@ -65,7 +66,16 @@ class Process:
         return self
 
     def log(self):
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        """What the process logged (since `mark_log()`, when that was called)."""
+        if not self.log_path.exists():
+            return ""
+        with open(self.log_path, "rb") as log:
+            log.seek(self._log_from)
+            return log.read().decode(errors="replace")
+
+    def mark_log(self):
+        """Make `log()` start here: a process reused by the next test module shows it only its own lines."""
+        self._log_from = self.log_path.stat().st_size if self.log_path.exists() else 0
 
     def wait_for_log(self, text, timeout=30.0):
         wait_until(lambda: text in self.log() or self.proc.poll() is not None, timeout, message=f"{self.name}: {text}")
@@ -89,6 +99,10 @@ class Process:
         if self.proc is None or self.proc.poll() is not None:
             return
         self.terminate()
+        self.reap(timeout)
+
+    def reap(self, timeout=20.0):
+        """Wait for a process already told to stop; SIGKILL it after `timeout`."""
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -97,12 +111,38 @@ class Process:
         self._log.close()
 
 
+#: the last thing each `dramatiq` worker process logs; after it, it only exits
+WORKER_SHUT_DOWN = "Worker has been shut down"
+
+
 def start_worker(log_dir, *, processes=1, threads=8, env=None):
     worker = Process("worker", [sys.executable, "-m", "dramatiq", "actors", "--processes", str(processes),
                                 "--threads", str(threads), "--worker-shutdown-timeout", "15000"],
                      log_dir, env=env).start()
+    worker.processes = processes
     worker.wait_for_log("Worker process is ready", timeout=60)
     return worker
+
+
+def stop_workers(workers, timeout=20.0):
+    """SIGTERM `workers` at once; return when every worker process of theirs has shut down.
+
+    NOTE: a `dramatiq` main process takes another second or two to exit
+    after its workers did (its log watcher polls once a second). It no
+    longer touches the broker or the database by then, so that wait runs
+    in the background instead of in the next test.
+    """
+    live = [w for w in workers if w.proc is not None and w.proc.poll() is None]
+    for worker in live:
+        worker.terminate()
+    for worker in live:
+        try:
+            wait_until(lambda w=worker: w.proc.poll() is not None
+                       or w.log().count(WORKER_SHUT_DOWN) >= getattr(w, "processes", 1),
+                       timeout, message=f"{worker.name} shut down")
+        except AssertionError:
+            pass  # reap() kills it
+        threading.Thread(target=worker.reap, args=(timeout,), name="reap-worker", daemon=True).start()
 
 
 def start_web(log_dir, port, env=None):

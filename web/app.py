@@ -12,7 +12,7 @@ from web.resources import organization as organization_resource
 from web.webhooks.signature import SignatureWebhook
 from web.webhooks.stripe import StripeWebhook
 from web.webhooks.triggers import TriggerWebhook
-from web.sse import HUB_BLOCK_MS, Admission, StreamHub, reader_timeout
+from web.sse import Admission, StreamHub, reader_timeout
 
 
 def create_app(services=None, *, broker=None):
@@ -23,11 +23,12 @@ def create_app(services=None, *, broker=None):
         services = services or broker_module.services
         broker = broker or broker_module.broker
     settings = services.settings
+    block_ms = settings.sse_hub_block_ms
     hub = StreamHub(lambda: redis_client(settings.redis_url, "sse", single_connection_client=True,
-                                         socket_timeout=reader_timeout(HUB_BLOCK_MS)), services.redis,
-                    block_ms=HUB_BLOCK_MS, buffer=settings.sse_client_buffer)
+                                         socket_timeout=reader_timeout(block_ms)), services.redis,
+                    block_ms=block_ms, buffer=settings.sse_client_buffer)
     admission = Admission(settings.sse_stream_limit)
-    sse = (hub, services.redis, settings.sse_heartbeat_seconds, admission)
+    sse = (hub, services.redis, settings.sse_heartbeat_seconds, admission, settings.sse_retry_ms)
 
     validation.BODY_READ_TIMEOUT = settings.body_read_timeout_seconds
     app = falcon.App(middleware=[RequestId(), SecurityHeaders(), DatabaseConnection(),

@@ -66,7 +66,7 @@ class StreamHub:
     `block_ms` (see `reader_timeout`), or every quiet XREAD times out.
     """
 
-    def __init__(self, reader_factory, control, *, block_ms=5000, count=500, buffer=10_000):
+    def __init__(self, reader_factory, control, *, block_ms=HUB_BLOCK_MS, count=500, buffer=10_000):
         self._reader_factory = reader_factory
         self._buffer = buffer
         self._control = control
@@ -259,7 +259,7 @@ def _history(history, after):
             return
 
 
-def run_stream(hub, key, after, tip, history, *, resync=None, heartbeat=HEARTBEAT_SECONDS):
+def run_stream(hub, key, after, tip, history, *, resync=None, heartbeat=HEARTBEAT_SECONDS, retry_ms=RETRY_MS):
     """Yield SSE frames of one run: retry hint, its history after `after`, then live, until it ends.
 
     `history(after)` returns up to REPLAY_PAGE outbox rows (seq, type, JSON)
@@ -269,7 +269,7 @@ def run_stream(hub, key, after, tip, history, *, resync=None, heartbeat=HEARTBEA
     or a quiet heartbeat interval, first writes what the outbox has beyond
     the last written seq. Ends after the terminal event.
     """
-    yield f"retry: {RETRY_MS}\n\n".encode()
+    yield f"retry: {retry_ms}\n\n".encode()
     if resync is not None:
         yield format_event(f"{after}-0", "stream.resync", json.dumps(resync, default=str))
         if resync.get("terminal"):
@@ -329,7 +329,8 @@ def _drain_waker(sub):
     return wake
 
 
-def event_stream(hub, redis, key, last_id, tip, *, resync=None, heartbeat=HEARTBEAT_SECONDS, until_terminal=True):
+def event_stream(hub, redis, key, last_id, tip, *, resync=None, heartbeat=HEARTBEAT_SECONDS, until_terminal=True,
+                 retry_ms=RETRY_MS):
     """Yield SSE frames: retry hint, replay after `last_id` up to `tip`, then live.
 
     `tip` is the stream's newest id, read before the run state a resync
@@ -339,7 +340,7 @@ def event_stream(hub, redis, key, last_id, tip, *, resync=None, heartbeat=HEARTB
     duplicate either. After a resync there is no replay: the run state
     already holds everything up to `tip`.
     """
-    yield f"retry: {RETRY_MS}\n\n".encode()
+    yield f"retry: {retry_ms}\n\n".encode()
     if resync is not None:
         yield format_event(tip if tip != "0-0" else last_id, "stream.resync", json.dumps(resync, default=str))
         if resync.get("terminal"):

@@ -62,15 +62,34 @@ return {
 """
 
 
-@contextlib.contextmanager
-def browser(size, zone):
-    width, height = SIZES[size]
-    with chromium(width, height) as page:
-        if size == "phone":
-            page.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-                "width": width, "height": height, "deviceScaleFactor": 2, "mobile": True})
-        page.driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": zone})
-        yield page
+@pytest.fixture
+def browser():
+    """`with browser(size, zone) as page`: a headless Chromium at that width, in that time zone.
+
+    NOTE: one Chromium per size and zone for the test, not per use (each
+    costs 1-2 s to start and quit, and a test looks at up to eight pages);
+    none of the pages keeps state in the browser, and what it logged before
+    it is handed out again is dropped, as quitting a fresh one dropped it.
+    """
+    with contextlib.ExitStack() as stack:
+        pages = {}
+
+        @contextlib.contextmanager
+        def open_browser(size, zone):
+            if (size, zone) not in pages:
+                width, height = SIZES[size]
+                page = stack.enter_context(chromium(width, height))
+                if size == "phone":
+                    page.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                        "width": width, "height": height, "deviceScaleFactor": 2, "mobile": True})
+                page.driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": zone})
+                pages[size, zone] = page
+            page = pages[size, zone]
+            page.open("about:blank")
+            page.console_errors()
+            yield page
+
+        yield open_browser
 
 
 @contextlib.contextmanager
@@ -133,7 +152,7 @@ def check_approval(page, tmp_path, name, predicate, message):
 
 @pytest.mark.parametrize("locale", ["en", "pt-BR"])
 def test_the_approval_and_signing_pages_at_phone_and_desktop_width(client, org, worker, mailbox, web_server,
-                                                                  tmp_path, locale):
+                                                                  tmp_path, locale, browser):
     if not (shutil.which("soffice") or shutil.which("libreoffice")):
         pytest.skip("LibreOffice (soffice) is needed to render the PDF the pages preview")
     t = lambda key, **parts: i18n.text(key, locale, **parts)  # noqa: E731
@@ -230,7 +249,7 @@ def test_the_approval_and_signing_pages_at_phone_and_desktop_width(client, org, 
 
 @pytest.mark.parametrize("locale", ["en", "pt-BR"])
 def test_expired_and_withdrawn_links_say_so_with_no_buttons(client, org, worker, mailbox, web_server, tmp_path,
-                                                            locale):
+                                                            locale, browser):
     set_locale(client, org, locale)
     template_id = factories.template(client, org)
 

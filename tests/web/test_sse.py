@@ -49,7 +49,7 @@ def test_reconnect_with_last_event_id_gets_exactly_the_missed_events(client, org
     first = SseClient(stream_url(web_server.base, execution_id), org.headers)
     seen = first.events_until(lambda e: e[1] == "step.started" and e[2]["data"]["label"] == "gate")
     first.close()
-    assert first.retry == 3000
+    assert first.retry == int(os.environ["SSE_RETRY_MS"])  # the suite's short SSE_RETRY_MS (tests/conftest.py)
     assert first.response.headers["Content-Type"].startswith("text/event-stream")
     assert first.response.headers["X-Accel-Buffering"] == "no"
     last_id = seen[-1][0]
@@ -323,3 +323,13 @@ def test_a_client_too_slow_for_its_buffer_is_cut_off_and_its_reconnect_replays_t
         assert rest[-1][1] == "execution.completed" and set(published) <= set(seen) | {e[0] for e in rest}
     finally:
         tiny.stop()
+
+
+# (last: a test without the worker before the others would stop the shared one; see tests/conftest.py)
+def test_streams_ask_browsers_to_reconnect_after_3_s_by_default():
+    import settings
+    from web.sse import event_stream, run_stream
+
+    assert settings.load({}).sse_retry_ms == 3000
+    assert next(run_stream(None, "k", 0, "0-0", None)) == next(event_stream(None, None, "k", "0-0", "0-0")) \
+        == b"retry: 3000\n\n"

@@ -5,7 +5,7 @@ import redis as redis_lib
 from storage import db, events, executions, outbox
 from web.auth import STREAM_TOKEN_MAX_TTL, STREAM_TOKEN_TTL, sign_stream_token
 from web.errors import BadRequest
-from web.sse import REPLAY_PAGE, STREAM_ID, event_stream, parse_id, run_stream, stream_bounds
+from web.sse import REPLAY_PAGE, RETRY_MS, STREAM_ID, event_stream, parse_id, run_stream, stream_bounds
 from web.validation import read_json
 
 TOKEN_REQUEST = {"type": "object", "properties": {
@@ -52,8 +52,9 @@ class ExecutionStream:
 
     auth = "stream"
 
-    def __init__(self, hub, redis, heartbeat, admission):
+    def __init__(self, hub, redis, heartbeat, admission, retry_ms=RETRY_MS):
         self.hub, self.redis, self.heartbeat, self.admission = hub, redis, heartbeat, admission
+        self.retry_ms = retry_ms
 
     def on_get(self, req, resp, execution_id):
         execution = executions.get(execution_id, req.context.organization_id)
@@ -74,14 +75,16 @@ class ExecutionStream:
         resp.content_type = "text/event-stream"
         resp.set_headers(SSE_HEADERS)
         resp.stream = self.admission.admit(run_stream(self.hub, key, after, tip, _history(execution.id),
-                                                      resync=resync, heartbeat=self.heartbeat))
+                                                      resync=resync, heartbeat=self.heartbeat,
+                                                      retry_ms=self.retry_ms))
 
 
 class OrganizationStream:
     """Every event of every run of the caller's organization (a dashboard feed)."""
 
-    def __init__(self, hub, redis, heartbeat, admission):
+    def __init__(self, hub, redis, heartbeat, admission, retry_ms=RETRY_MS):
         self.hub, self.redis, self.heartbeat, self.admission = hub, redis, heartbeat, admission
+        self.retry_ms = retry_ms
 
     def on_get(self, req, resp):
         key = events.org_stream_key(req.context.organization_id)
@@ -90,7 +93,8 @@ class OrganizationStream:
         resp.content_type = "text/event-stream"
         resp.set_headers(SSE_HEADERS)
         resp.stream = self.admission.admit(
-            event_stream(self.hub, self.redis, key, last_id, tip, heartbeat=self.heartbeat, until_terminal=False))
+            event_stream(self.hub, self.redis, key, last_id, tip, heartbeat=self.heartbeat, until_terminal=False,
+                         retry_ms=self.retry_ms))
 
 
 class StreamToken:
