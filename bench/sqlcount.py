@@ -17,7 +17,7 @@ import time
 
 ENV = "DOCG_BENCH_SQL_COUNTS"
 FLUSH_SECONDS = 0.1
-_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
+CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
 
 
 class Counts:
@@ -27,7 +27,7 @@ class Counts:
         self.lock, self.statements, self.control = threading.Lock(), 0, 0
 
     def add(self, sql):
-        control = bool(_CONTROL.match(sql if isinstance(sql, str) else str(sql)))
+        control = bool(CONTROL.match(sql if isinstance(sql, str) else str(sql)))
         with self.lock:
             self.statements += 1
             self.control += control
@@ -43,18 +43,18 @@ class Counts:
             return {"pid": os.getpid(), "statements": self.statements, "control": self.control, "at": time.time()}
 
 
-class _Cursor:
-    """A DB-API cursor that counts what it executes."""
+class RecordingCursor:
+    """A DB-API cursor that hands the SQL text of what it executes to `record` (also used by tests/statements.py)."""
 
-    def __init__(self, cursor, counts):
-        self._cursor, self._counts = cursor, counts
+    def __init__(self, cursor, record):
+        self._cursor, self._record = cursor, record
 
     def execute(self, sql, params=None):
-        self._counts.add(sql)
+        self._record(sql)
         return self._cursor.execute(sql, params)
 
     def executemany(self, sql, seq):
-        self._counts.add(sql)
+        self._record(sql)
         return self._cursor.executemany(sql, seq)
 
     def __getattr__(self, name):
@@ -82,7 +82,7 @@ def wrap(database):
     """Count every statement `database` (a Peewee Database or its proxy) runs in this process; return the Counts."""
     target = getattr(database, "obj", None) or database
     counts, original = Counts(), target.cursor
-    target.cursor = lambda *args, **kwargs: _Cursor(original(*args, **kwargs), counts)
+    target.cursor = lambda *args, **kwargs: RecordingCursor(original(*args, **kwargs), counts.add)
     return counts
 
 

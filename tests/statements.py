@@ -7,37 +7,9 @@ wraps the cursor the database hands out, so it sees them all, and only for
 the thread that opened the block.
 """
 import contextlib
-import re
 import threading
 
-_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
-
-
-class _Cursor:
-    """A psycopg2 cursor that records what it executes."""
-
-    def __init__(self, cursor, record):
-        self._cursor, self._record = cursor, record
-
-    def execute(self, sql, params=None):
-        self._record(sql)
-        return self._cursor.execute(sql, params)
-
-    def executemany(self, sql, seq):
-        self._record(sql)
-        return self._cursor.executemany(sql, seq)
-
-    def __getattr__(self, name):
-        return getattr(self._cursor, name)
-
-    def __iter__(self):
-        return iter(self._cursor)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._cursor.close()
+from bench.sqlcount import CONTROL, RecordingCursor
 
 
 class Statements(list):
@@ -45,7 +17,7 @@ class Statements(list):
 
     @property
     def control(self):
-        return [s for s in self if _CONTROL.match(s)]
+        return [s for s in self if CONTROL.match(s)]
 
     def listing(self):
         return "\n".join(f"{i + 1:3}. {' '.join(s.split())[:160]}" for i, s in enumerate(self))
@@ -60,7 +32,7 @@ def counting(database):
 
     def cursor(*args, **kwargs):
         real = original(*args, **kwargs)
-        return _Cursor(real, recorded.append) if threading.get_ident() == thread else real
+        return RecordingCursor(real, recorded.append) if threading.get_ident() == thread else real
 
     target.cursor = cursor
     try:
