@@ -217,6 +217,8 @@ def test_the_approval_and_sandbox_pages_work_in_chromium_under_their_csp(client,
         assert [e for e in page.console_errors() if "favicon.ico" not in e] == []
         # And the signer opens the sandbox page and signs
         page.open(sign_url)
+        page.wait_for("return document.getElementById('actions').hidden", lambda hidden: hidden is False,
+                      message="the signing page offers Sign")
         page.evaluate("document.getElementById('sign').click()")
         page.wait_for("return document.getElementById('notice').textContent", lambda t: "signed" in t,
                       message="signed from the sandbox page")

@@ -73,9 +73,14 @@
     $('decide').hidden = !live;
   }
 
+  // Numbered like the signing page's loads: an older answer arriving after a newer one is dropped.
+  let loads = 0;
+
   async function load() {
+    const mine = ++loads;
     let answer;
     try { answer = await call(api); } catch (e) { answer = { status: 0 }; }
+    if (mine !== loads) return;
     if (answer.ok) return render(answer.body);
     const details = answer.body && answer.body.error && answer.body.error.details;
     if (answer.status === 410 && details) return render(details);

@@ -23,9 +23,15 @@
     $('actions').hidden = !open;
   }
 
+  // Each load is numbered: an older answer that arrives after a newer one (the first load racing the
+  // reload after a click) is dropped, so the page never goes back to a state it has left.
+  let loads = 0;
+
   async function load() {
+    const mine = ++loads;
     let answer;
     try { answer = await call(api); } catch (e) { answer = { status: 0 }; }
+    if (mine !== loads) return;
     if (answer.ok) return render(answer.body);
     page.dataset.state = answer.status === 404 ? 'not_found' : 'error';
     $('ask').textContent = '';
