@@ -190,10 +190,6 @@ class EventLog:
         runs = outbox.recent_runs(window_seconds)
         if not runs:
             return 0
-        if len(runs) == 1:  # a hop's batch: EVALSHA at once (a pipeline first asks SCRIPT EXISTS, a round trip)
-            (execution_id, organization_id), items = next(iter(runs.items()))
-            count, top = self._call(self.redis, execution_id, organization_id, items, contiguous)
-            return self.repair(execution_id, organization_id, top) if count == -1 else count
         pipe = self.redis.pipeline(transaction=False)
         for execution_id, _, _ in runs:
             pipe.xrevrange(stream_key(execution_id), count=1)

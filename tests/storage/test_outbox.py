@@ -106,6 +106,25 @@ def test_a_stream_lost_with_redis_data_is_rebuilt_from_the_outbox(run, redis, se
     assert stream(redis, run.id) == before
 
 
+def test_the_clock_relays_the_leftovers_of_a_single_recent_run(run, redis, services):
+    # Given the only run with events in the window, whose stream Redis lost
+    services.events.publish([events.build(run, "execution.progress", {"k": 1})])
+    before = stream(redis, run.id)
+    redis.delete(events.stream_key(run.id))
+    ages = database.execute_sql(  # each run's newest event, youngest first: ours, then the suite's others
+        "SELECT execution_id, extract(epoch FROM now() - max(created_at))::float FROM execution_events"
+        " GROUP BY execution_id ORDER BY 2 LIMIT 2").fetchall()
+    assert ages[0][0] == run.id
+    window = (ages[0][1] + ages[1][1]) / 2 if len(ages) > 1 else ages[0][1] + 1
+    assert [r[0] for r in outbox.recent_runs(window)] == [run.id]
+
+    # When the clock relays leftovers over that window
+    published = services.events.relay_leftovers(window)
+
+    # Then the run's stream is back (one run is the common case of a quiet system)
+    assert published == 2 and stream(redis, run.id) == before
+
+
 def test_a_stream_written_before_the_outbox_is_replaced_by_the_outbox_history(run, redis, services):
     key = events.stream_key(run.id)
     redis.delete(key)
