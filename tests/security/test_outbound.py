@@ -220,7 +220,7 @@ def test_https_through_the_pinned_connection_still_verifies_the_host_name(tmp_pa
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     port, ca = server.server_address[1], str(tmp_path / "cert.pem")
     try:
         assert strict(["localhost"]).get(f"https://localhost:{port}/", verify=ca).text == "ok"

@@ -73,7 +73,8 @@ class MotoS3:
     def start(self):
         app = DomainDispatcherApplication(create_backend_app)
         self.server = make_server("127.0.0.1", 0, self._recording(app), threaded=True, request_handler=_QuietHandler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
         self.thread.start()
         self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._provision()
