@@ -5,7 +5,8 @@ import requests
 from cli import sample
 from storage.models import Connection, WebhookDelivery
 from tests import factories
-from tests.integrations.provider_servers import FakeClickSign, FakeZapSign
+from tests.integrations.fake_clicksign import FakeClickSign
+from tests.integrations.fake_zapsign import FakeZapSign
 from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e

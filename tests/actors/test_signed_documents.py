@@ -11,7 +11,8 @@ from cli import sample
 from integrations.local import pdf
 from storage.models import Connection
 from tests import factories
-from tests.integrations.provider_servers import FakeClickSign, FakeZapSign
+from tests.integrations.fake_clicksign import FakeClickSign
+from tests.integrations.fake_zapsign import FakeZapSign
 
 pytestmark = pytest.mark.e2e
 SIGNERS = [{"name": "Ana", "email": "ana@acme.example"}, {"name": "Bruno", "email": "bruno@acme.example"}]

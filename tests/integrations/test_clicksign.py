@@ -7,7 +7,8 @@ import requests
 
 from integrations.errors import AuthExpired, BadResponse, PermissionDenied, RateLimited, Unavailable
 from integrations.signatures.clicksign import ClickSignProvider
-from tests.integrations.provider_servers import JSONAPI, FakeClickSign, in_days
+from tests.integrations.fake_clicksign import FakeClickSign
+from tests.integrations.provider_servers import JSONAPI, in_days
 
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 SIGNERS = [{"name": "Ana Souza", "email": "ana@acme.example"}, {"name": "Bruno Lima", "email": "bruno@acme.example"}]

@@ -8,7 +8,8 @@ from werkzeug import Response
 
 from integrations.errors import AuthExpired, BadResponse, InvalidConfig, RateLimited, Timeout, Unavailable
 from integrations.signatures.zapsign import ZapSignProvider
-from tests.integrations.provider_servers import FakeZapSign, in_days
+from tests.integrations.fake_zapsign import FakeZapSign
+from tests.integrations.provider_servers import in_days
 
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
