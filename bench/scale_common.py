@@ -11,27 +11,19 @@ import time
 
 import psutil
 
-from tests.support import ROOT, Process
+from tests.support import ROOT, Process, reset_servers
 
 WORKFLOW_NODES = [{"node_type": "webhook", "label": f"step {i}"} for i in range(3)]
 
 
 def setup(name, *, broker="redis", env=None):
     """Start private servers, rebuild the schema and export the settings; return the var dir."""
-    from storage import db as db_module
-    from storage import embedded, migrations
+    from storage import embedded
 
     var = ROOT / "var" / name
     var.mkdir(parents=True, exist_ok=True)
     db_url, redis_url = embedded.ensure_postgres(var), embedded.ensure_redis(var)
-    database = db_module.init(db_url, max_connections=2)
-    with database.connection_context():
-        database.execute_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-        migrations.apply(database)
-    database.close_all()
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
+    reset_servers(db_url, redis_url)
     os.environ.update({"DATABASE_URL": db_url, "REDIS_URL": redis_url, "VAR_DIR": str(var),
                        "BROKER_NAMESPACE": f"docg-{name}", "SECRET_KEY": "bench", "ADMIN_TOKEN": "bench", "DOCG_PROFILE": "dev",
                        "dramatiq_worker_timeout": "100", "OUTBOUND_ALLOW": "127.0.0.0/8",

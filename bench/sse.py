@@ -48,6 +48,7 @@ import time
 import uuid
 
 from bench import common
+from tests.support import reset_servers
 from bench.common import DOCS, ROOT, machine, percentile, raise_fd_limit, write_section
 from bench.sse_clients import HANDSHAKES_IN_FLIGHT, SUBSCRIBE_DEADLINE, Crowd
 from bench.sse_report import ADMIN_TOKEN, PROBE_TIMEOUT, health_ms, report, sse_clients, web_footprint
@@ -86,19 +87,11 @@ def parse_args(argv):
 
 def prepare(web_connections=0, database=BENCH_DB, redis_db=BENCH_REDIS_DB):
     """Choose servers, rebuild our schema, flush our Redis db, configure storage; return Services."""
-    import redis
-
     import settings
-    from storage import bootstrap, migrations
-    from storage import db as db_module
+    from storage import bootstrap
 
     db_url, redis_url = common.servers(VAR_DIR, database, redis_db)
-    database = db_module.init(db_url, max_connections=2)
-    with database.connection_context():
-        database.execute_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-        migrations.apply(database)
-    database.close_all()
-    redis.Redis.from_url(redis_url).flushdb()
+    reset_servers(db_url, redis_url)
     os.environ.update({
         "DATABASE_URL": db_url, "REDIS_URL": redis_url, "BROKER_NAMESPACE": NAMESPACE,
         "VAR_DIR": str(VAR_DIR), "STORAGE_ROOT": str(VAR_DIR / "files"), "SECRET_KEY": "bench-secret",

@@ -18,8 +18,8 @@ from urllib.parse import urlparse, urlunparse
 
 import pytest
 
-from tests.support import (ROOT, Mailbox, free_port, http_ok, reachable, start_web, start_worker, stop_workers,
-                           wait_until)
+from tests.support import (ROOT, Mailbox, free_port, http_ok, reachable, reset_servers, start_web, start_worker,
+                           stop_workers, wait_until)
 
 TEST_DB = os.environ.get("DOCG_TEST_DB", "docg_test")
 TEST_REDIS_DB = int(os.environ.get("DOCG_TEST_REDIS_DB", "12"))
@@ -72,7 +72,7 @@ def pytest_configure(config):
         "OUTBOUND_ALLOW": "127.0.0.1,localhost,::1",
         "ENCRYPTION_KEY": "test:" + "A" * 42 + "Q",
     })
-    _reset(db_url, redis_url)
+    reset_servers(db_url, redis_url)
     config.docg_broker_missing = _rabbitmq_for_tests()
     if not os.environ.get("BROKER_URL"):
         # NOTE: on Redis a kill -9'd worker's hop comes back once its heartbeat is this old (10 s by
@@ -104,21 +104,6 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "e2e" in item.keywords:
                 item.add_marker(skip)
-
-
-def _reset(db_url, redis_url):
-    """Rebuild the schema from the migrations and empty the test Redis db."""
-    import redis
-
-    from storage import db as db_module
-    from storage import migrations
-
-    database = db_module.init(db_url, max_connections=2)
-    with database.connection_context():
-        database.execute_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-        migrations.apply(database)
-    database.close_all()
-    redis.Redis.from_url(redis_url).flushdb()
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,21 @@ def wait_until(predicate, timeout=30.0, interval=0.05, message="condition"):
         time.sleep(interval)
 
 
+def reset_servers(db_url, redis_url):
+    """Rebuild the schema of `db_url` from the migrations and empty the Redis db of `redis_url` (suite, benches)."""
+    import redis
+
+    from storage import db as db_module
+    from storage import migrations
+
+    database = db_module.init(db_url, max_connections=2)
+    with database.connection_context():
+        database.execute_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        migrations.apply(database)
+    database.close_all()
+    redis.Redis.from_url(redis_url).flushdb()
+
+
 def http_ok(url, timeout=5):
     """True when `url` answers 200 (any connection error or timeout is False)."""
     import requests
