@@ -46,6 +46,7 @@ hot statements instead of in their own round trips:
   it; a redelivery in that window may run the node again, which is the same
   "a failed commit repeats the node" case the side-effect ledger covers.
 """
+import contextlib
 import dataclasses
 import json
 
@@ -295,7 +296,8 @@ def complete(claimed, context, result, duration_ms, data_in):
               build(run, "execution.progress", {})]
     audited = step.phase in steps.AUDIT_ACTION and not run.dry_run
     batch = EventBatch()
-    with batch.atomic() if audited or step.phase in steps.DONE_STATUS else _autocommit():
+    plain = contextlib.nullcontext()  # a plain step: COMMIT is one statement, committed on its own
+    with batch.atomic() if audited or step.phase in steps.DONE_STATUS else plain:
         out = commit(claimed, next_index=step.position + 1, context=context, progress=progress,
                      metrics=steps.phase_metrics(run, step.phase, end=now), data_in=redact(data_in),
                      data_out=redact(result.output), duration_ms=duration_ms, events=events,
@@ -319,13 +321,3 @@ def complete(claimed, context, result, duration_ms, data_in):
     fault.point("after_commit")
     batch.flush()
     return committed, context
-
-
-class _autocommit:
-    """No transaction: COMMIT is one statement, committed on its own."""
-
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
