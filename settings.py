@@ -45,6 +45,8 @@ TABLE = [
     ("BROKER_HEARTBEAT_MS", "10000", int, "a worker silent this long is dead; its messages are redelivered"),
     ("HOP_TIME_LIMIT_MS", "300000", int, "a node that runs longer is interrupted and retried"),
     ("HOP_MAX_RETRIES", "5", int, "retries of a hop failing with a transient error"),
+    ("HOP_CHAIN_MS", "1000", int, "a worker runs a run's next nodes in the same message until this much time "
+                                  "has passed (0: one node per message)"),
     ("REDIS_POOL_SIZE", "20", int, "max pooled Redis connections per process, for the app and again for the "
                                     "broker (SSE's one reader comes on top)"),
     ("REDIS_POOL_TIMEOUT", "5", float, "seconds a caller waits for a free pooled Redis connection before an error"),
@@ -126,6 +128,7 @@ class Settings:
     broker_heartbeat_ms: int
     hop_time_limit_ms: int
     hop_max_retries: int
+    hop_chain_ms: int
     redis_pool_size: int
     redis_pool_timeout: float
     web_concurrency: int

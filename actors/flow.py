@@ -3,6 +3,8 @@
 Shared by the hop (actors/pipeline.py), the waits (actors/waits.py), the
 controls and the clock, so none of them imports another to advance a run.
 """
+import dataclasses
+
 from actors.envelope import Envelope
 from storage import admission, executions
 from storage import steps as step_state
@@ -16,10 +18,25 @@ WAITING = frozenset({"paused", "needs_review", "signing"})
 STOP_IN_DRY_RUN = frozenset({"save", "delivery", "approval", "signature"})
 
 
+@dataclasses.dataclass
+class Hop:
+    """The next hop of a run: its envelope, its phase (the actor) and the run's trace."""
+
+    envelope: Envelope
+    phase: str
+    traceparent: str | None = None
+
+
 def send(envelope, phase, *, traceparent=None):
     """Send the hop message, inside the run's trace (`traceparent` of its row)."""
     with tracing.within_run(traceparent):
         HOPS[phase].send(envelope.to_message())
+
+
+def send_hop(hop):
+    """Send `hop` (a Hop, or None: nothing to send)."""
+    if hop is not None:
+        send(hop.envelope, hop.phase, traceparent=hop.traceparent)
 
 
 def should_stop(execution, steps):
@@ -49,44 +66,56 @@ def advance(execution_id, *, row=None):
     reading it again; if it is already stale, the worst outcome is a
     duplicate hop message, which the hop ignores.
     """
+    send_hop(following(execution_id, row=row))
+
+
+def following(execution_id, *, row=None, steps=None):
+    """What `advance` does, except that the next hop is returned (a Hop, or None) instead of sent.
+
+    The run's end and the admission check happen here; the caller sends the
+    hop or, in a worker, may run it in the same message (actors/pipeline.py).
+    `steps` are the run's steps (phase and status) when the caller has them.
+    """
     execution = row or Execution.get_by_id(execution_id)
     if execution.status in runstate.TERMINAL or execution.status in WAITING:
-        return
+        return None
     if execution.status == "queued" and execution.preflight_summary is None:
         if admitted(execution):
-            send(Envelope.of(execution), "preflight", traceparent=execution.traceparent)
-        return
-    steps = executions.steps(execution.id, ExecutionStep.phase, ExecutionStep.status)
+            return Hop(Envelope.of(execution), "preflight", execution.traceparent)
+        return None
+    if steps is None:
+        steps = executions.steps(execution.id, ExecutionStep.phase, ExecutionStep.status)
     if should_stop(execution, steps):
         step_state.finish(execution)
         release_slots(execution.organization_id)
-        return
+        return None
     step = steps[execution.node_index]
     if step.status in ("pending", "running"):
-        send(Envelope.of(execution), step.phase, traceparent=execution.traceparent)
+        return Hop(Envelope.of(execution), step.phase, execution.traceparent)
+    return None
 
 
-def advance_committed(envelope, committed, previous):
-    """Move a run on from its hop's COMMIT (storage/hop.py) without reading the run or its steps.
+def following_committed(envelope, committed, previous):
+    """The next hop after a hop's COMMIT (storage/hop.py), without reading the run or its steps.
 
     `envelope` is the next hop's, `committed` what COMMIT returned (the
     run's status, the next step's phase and status), `previous` the phase
-    of the step just done: the same decisions as `advance`, from the commit.
+    of the step just done: the same decisions as `following`, from the commit.
     """
     if committed.status in runstate.TERMINAL or committed.status in WAITING:
-        return
+        return None
     if committed.status == "queued":
-        advance(envelope.execution_id)
-        return
+        return following(envelope.execution_id)
     if stops(committed.next_phase, previous, until_phase=committed.until_phase, dry_run=committed.dry_run):
         step_state.finish(Execution(id=envelope.execution_id, organization_id=envelope.organization_id,
                                     workflow_id=envelope.workflow_id, correlation_id=envelope.correlation_id,
                                     status=committed.status, dry_run=committed.dry_run,
                                     until_phase=committed.until_phase))
         release_slots(envelope.organization_id)
-        return
+        return None
     if committed.next_status in ("pending", "running"):
-        send(envelope, committed.next_phase, traceparent=committed.traceparent)
+        return Hop(envelope, committed.next_phase, committed.traceparent)
+    return None
 
 
 def _org_max_inflight():

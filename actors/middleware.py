@@ -1,8 +1,10 @@
 """Dramatiq middleware: a pooled database connection, the log correlation id, envelope versions,
 the kept SMTP connections."""
 import logging
+import threading
 
 import dramatiq
+from dramatiq.middleware import TimeLimit
 
 import settings
 from actors import envelope
@@ -90,3 +92,17 @@ class EnvelopeVersion(dramatiq.Middleware):
                      "worker, again in %sms", message.message_id, message.actor_name, version,
                      sorted(envelope.SUPPORTED_VERSIONS), delay)
         raise dramatiq.middleware.SkipMessage(f"envelope version {version!r} not supported")
+
+
+def rearm_time_limit(broker, actor):
+    """Give the current thread's message a fresh `actor` time limit, for the next node run in it.
+
+    TimeLimit arms one deadline per thread when a message starts; a node
+    chained in the same message (actors/pipeline.py) gets its own, as if
+    it had a message of its own. `manager.add_timeout` is what TimeLimit
+    itself calls in before_process_message.
+    """
+    for middleware in broker.middleware:
+        if isinstance(middleware, TimeLimit):
+            limit = actor.options.get("time_limit", middleware.time_limit)
+            middleware.manager.add_timeout(threading.get_ident(), limit)

@@ -6,16 +6,26 @@ one transaction; events are published after the commit and the next hop is
 sent last. A stale message (its hop already done) re-drives the run if the
 process that did the hop died before sending the next message.
 
-NOTE: each node still gets its own message, although running the next
-non-waiting node of the same queue in the same message would save a send
-and a dispatch. A message's Dramatiq retry count and time limit (TimeLimit
-arms one deadline per thread per message, in before_process_message) would
-then cover several nodes: a transient failure of the second node would
-retry the first node's message, which finds its hop done and re-drives the
-second with a fresh retry count, so retries would never run out, and the
-time limit would have to be re-armed per node through the middleware's
-private manager. Doing it right means a chained node that fails hands
-itself to its own message with the attempt it was on; not done yet.
+Consecutive nodes of a run are chained: after a hop commits, the worker
+runs the next node in the same message (same queue, within HOP_CHAIN_MS),
+so a run of quick nodes costs one message, not one per node. Every node is
+still claimed and committed on its own, with its events, before the next
+starts. NOTE: what a node run in another node's message keeps of a message
+of its own:
+
+* its time limit: TimeLimit arms one deadline per message, so `_chain`
+  re-arms it for each chained node (actors/middleware.rearm_time_limit);
+* its retries: a chained node that fails with a retryable error (or runs
+  out of time) is handed to a message of its own, sent with the delay and
+  the retry count Dramatiq's Retries would have given it (retries=1), so a
+  chained node is attempted as often as any other, never more;
+* a crash: the message being processed is the chain's first node's, and
+  it is redelivered; its hop is then found done (stale), which re-drives
+  the run from its persisted state: the node that was running gets a
+  message of its own and runs again (its attempt + 1), exactly as a hop
+  killed in its own message does. No committed node runs again.
+* its span and its metrics: `chained_span` opens the span its message
+  would have opened, `chained_hop_done` counts it.
 """
 import dataclasses
 import logging
@@ -24,12 +34,16 @@ import time
 import uuid
 
 import peewee
+from dramatiq.common import compute_backoff
 from dramatiq.middleware import CurrentMessage
+from dramatiq.middleware.time_limit import TimeLimitExceeded
 
 from actors import waits as wait_actors
 from actors.envelope import Envelope
-from actors.flow import (HOPS, STOP_IN_DRY_RUN, WAITING, advance, advance_committed, finish,  # noqa: F401
-                         release_slots, send, should_stop)
+from actors import telemetry as hop_telemetry
+from actors.flow import (HOPS, STOP_IN_DRY_RUN, WAITING, advance, finish, following,  # noqa: F401
+                         following_committed, release_slots, send, send_hop, should_stop)
+from actors.middleware import rearm_time_limit
 from storage import hop as hop_state
 from storage import steps as step_state
 from integrations import preflight
@@ -108,23 +122,70 @@ def traced(created):
 
 
 def run_hop(data, *, phase):
-    """Run the node an envelope points at, at most once (logs what happened)."""
+    """Run the node an envelope points at, at most once, then the nodes after it it may chain."""
+    message = CurrentMessage.get_current_message()
+    options = message.options if message else {}
     envelope = Envelope.from_message(data)
-    outcome = _hop(envelope)
+    outcome, hop = _node(envelope, phase, retries=options.get("retries", 0),
+                         rechecks=options.get("claim_rechecks", 0) if message else CLAIM_RECHECKS)
     metrics.note_outcome(outcome)
+    _chain(hop, HOPS[phase].queue_name)
+
+
+def _node(envelope, phase, *, retries, rechecks):
+    """Run one node (logs what happened); return (outcome, the run's next Hop or None)."""
+    outcome, hop = _hop(envelope, retries)
     if outcome in ("failed", "waiting", "stopped"):
         release_slots(envelope.organization_id)
     elif outcome == "claimed-elsewhere":
-        outcome = recheck_later(data, phase)
+        outcome = recheck_later(envelope.to_message(), phase, rechecks)
     log.info("%s hop %s node %s of %s: %s", phase, envelope.hop, envelope.node_index, envelope.execution_id, outcome,
              extra={"correlation_id": envelope.correlation_id})
+    return outcome, hop
 
 
-def _hop(envelope):
-    """Claim and start the envelope's step in one statement, run it, commit it in one more (storage/hop.py)."""
+def _chain(hop, queue):
+    """Run the run's next nodes in this message while they are on `queue` and HOP_CHAIN_MS lasts; send the rest.
+
+    See the NOTE at the top: each chained node gets its own time limit, and
+    one that fails in a way a retry may fix goes to a message of its own.
+    """
+    ends = time.monotonic() + services().settings.hop_chain_ms / 1000
+    parent = None
+    while hop is not None:
+        actor = HOPS[hop.phase]
+        if hop.phase == "preflight" or actor.queue_name != queue or time.monotonic() >= ends:
+            send_hop(hop)
+            return
+        rearm_time_limit(actor.broker, actor)
+        started = time.monotonic()
+        try:
+            with hop_telemetry.chained_span(actor, hop.envelope, parent) as parent:
+                outcome, following_hop = _node(hop.envelope, hop.phase, retries=0, rechecks=0)
+        except (Exception, TimeLimitExceeded) as ex:  # noqa: BLE001 - retried in its own message, as Retries would
+            hop_telemetry.chained_hop_done(hop.phase, "error", started)
+            _hand_off(hop, actor, ex)
+            return
+        hop_telemetry.chained_hop_done(hop.phase, outcome, started)
+        hop = following_hop
+
+
+def _hand_off(hop, actor, error):
+    """Send a chained node that failed to a message of its own: its first retry, after Retries' first backoff."""
+    _, delay = compute_backoff(0, factor=actor.options["min_backoff"], max_backoff=actor.options["max_backoff"])
+    log.warning("%s hop %s node %s of %s, chained, failed (%s): retried in its own message in %d ms",
+                hop.phase, hop.envelope.hop, hop.envelope.node_index, hop.envelope.execution_id,
+                type(error).__name__, delay, extra={"correlation_id": hop.envelope.correlation_id})
+    actor.send_with_options(args=(hop.envelope.to_message(),), delay=delay, retries=1)
+
+
+def _hop(envelope, retries):
+    """Claim and start the envelope's step in one statement, run it, commit it in one more (storage/hop.py).
+
+    Returns (outcome, the next Hop or None).
+    """
     message = CurrentMessage.get_current_message()
     token = message.message_id if message else uuid.uuid4().hex
-    retries = message.options.get("retries", 0) if message else 0
     held, claimed = hop_state.claim(envelope, token,
                                     key=step_state.lock_key(envelope.execution_id, envelope.node_index))
     if claimed is None:
@@ -137,17 +198,15 @@ def _hop(envelope):
 
 
 def _unclaimed(envelope):
-    """Say why the envelope's step was not claimed, from the run's row (off the hot path)."""
+    """Say why the envelope's step was not claimed, from the run's row (off the hot path); (outcome, next Hop)."""
     execution = Execution.get_or_none(Execution.id == envelope.execution_id)
     if execution is None or execution.status in runstate.TERMINAL:
-        return "ignored"
+        return "ignored", None
     if envelope.hop != execution.hop:
-        if envelope.hop < execution.hop:
-            advance(execution.id, row=execution)
-        return "stale"
+        return "stale", following(execution.id, row=execution) if envelope.hop < execution.hop else None
     if execution.status in WAITING:
-        return "waiting"
-    return "claimed-elsewhere"
+        return "waiting", None
+    return "claimed-elsewhere", None
 
 
 def permanent(ex):
@@ -174,7 +233,7 @@ def _run_claimed(claimed, envelope, retries):
         try:
             claimed.run = hop_state.Run.of(step_state.begin(Execution.get_by_id(envelope.execution_id), step))
         except InvalidTransition:
-            return "stopped"
+            return "stopped", None
     run = claimed.run
     started = time.monotonic()
     inputs = {}
@@ -183,32 +242,31 @@ def _run_claimed(claimed, envelope, retries):
     except Exception as ex:  # noqa: BLE001 - any bug or time limit: retry, then fail with detail
         _record_input(step, inputs)
         if getattr(ex, "review", False) and _hold_for_review(run, step, ex):
-            return "needs-review"  # a person must decide: a template problem, an e-mail of unknown outcome
+            return "needs-review", None  # a person must decide: a template problem, an e-mail of unknown outcome
         error = permanent(ex)
         if error is None and retries < services().settings.hop_max_retries:
             step_state.note_retry(run, step, ex, retries)
             raise
         step_state.fail(run, step, error or final_failure(ex, retries + 1))
-        return "failed"
+        return "failed", None
     if result.wait is not None:
         _record_input(step, inputs)
         execution = waits.pause(run, step, result.wait, result.output,
                                 events=wait_actors.announcement(step, result.wait))
         wait_actors.wait_started(execution, step, result.wait)
-        return "waiting"
+        return "waiting", None
     duration_ms = int((time.monotonic() - started) * 1000)
     try:
         done = hop_state.complete(claimed, envelope.context, result, duration_ms, inputs.get("config"))
     except peewee.DataError as ex:  # the output cannot be stored (e.g. a NUL character): no retry helps
         step_state.fail(run, step, permanent(ex))
-        return "failed"
+        return "failed", None
     if done is None:
-        return "lost-race"
+        return "lost-race", None
     committed, context = done
-    following = dataclasses.replace(envelope, node_index=step.position + 1, hop=committed.hop, context=context,
-                                    dry_run=committed.dry_run, until_phase=committed.until_phase)
-    advance_committed(following, committed, step.phase)
-    return "done"
+    after = dataclasses.replace(envelope, node_index=step.position + 1, hop=committed.hop, context=context,
+                                dry_run=committed.dry_run, until_phase=committed.until_phase)
+    return "done", following_committed(after, committed, step.phase)
 
 
 def _record_input(step, inputs):
@@ -229,15 +287,23 @@ def run_preflight(data):
     """Check the run before its first action; route it to needs_review, completed (until_phase) or on.
 
     An error no retry can fix, or the last attempt's error, fails the run
-    (it would otherwise stay `queued` while the reaper re-drives it).
+    (it would otherwise stay `queued` while the reaper re-drives it). The
+    first node runs in the same message (`_chain`). A redelivered preflight
+    message whose hop has moved on (its worker died in a chained node)
+    re-drives the run from its persisted state.
     """
     envelope = Envelope.from_message(data)
     execution = Execution.get_or_none(Execution.id == envelope.execution_id)
-    if execution is None or execution.hop != envelope.hop or execution.status != "queued":
+    if execution is None:
         return
+    if execution.hop != envelope.hop or execution.status != "queued":
+        if execution.hop > envelope.hop:
+            send_hop(following(execution.id, row=execution))
+        return
+    steps = preflights.steps_of(execution)
     if execution.preflight_summary is None:
         try:
-            execution = record_preflight(execution)
+            execution = record_preflight(execution, steps)
         except Exception as ex:  # noqa: BLE001 - retried below unless it cannot help
             message = CurrentMessage.get_current_message()
             retries = message.options.get("retries", 0) if message else 0
@@ -248,14 +314,14 @@ def run_preflight(data):
             release_slots(execution.organization_id)
             return
     if execution is not None and execution.status == "queued":
-        advance(execution.id, row=execution)
+        _chain(following(execution.id, row=execution, steps=steps), HOPS["preflight"].queue_name)
     elif execution is not None:
         release_slots(execution.organization_id)
 
 
-def record_preflight(execution):
-    """Run the checks for the nodes still to run and store the result (once)."""
-    remaining, reused = preflights.nodes_to_check(execution)
+def record_preflight(execution, steps=None):
+    """Run the checks for the nodes still to run and store the result (once); `steps` as steps_of reads them."""
+    remaining, reused = preflights.nodes_to_check(execution, steps)
     began = utcnow()
     issues = preflight.check(remaining, trigger=execution.trigger_data, organization_id=execution.organization_id,
                              settings=services().settings, reused=reused,
@@ -286,15 +352,14 @@ def _run_node(execution, step, envelope, inputs):
 CLAIM_RECHECKS, CLAIM_RECHECK_MAX_MS = 6, 8000
 
 
-def recheck_later(data, phase):
+def recheck_later(data, phase, done):
     """Look at a held step again later, in case its holder's host vanished.
 
     A holder on a dead host keeps its claim until PostgreSQL drops the
     session (TCP keepalives, see storage/db.py); a live holder finishes and
-    the recheck finds the hop stale. Returns the outcome to log.
+    the recheck finds the hop stale. `done` is how many rechecks this hop
+    has had. Returns the outcome to log.
     """
-    message = CurrentMessage.get_current_message()
-    done = message.options.get("claim_rechecks", 0) if message else CLAIM_RECHECKS
     if done >= CLAIM_RECHECKS:
         return "claimed-elsewhere"
     delay = min(CLAIM_RECHECK_MAX_MS, 1000 * 2 ** done)

@@ -6,6 +6,7 @@ with the run's correlation id as `docg.correlation_id`. With tracing off it
 returns at once. `WorkerMetrics` counts hops by phase and outcome, their
 duration, retries and dead letters (see telemetry/metrics.py).
 """
+import contextlib
 import threading
 import time
 
@@ -73,6 +74,43 @@ class TraceContext(dramatiq.Middleware):
 
     def after_skip_message(self, broker, message):
         self.after_process_message(broker, message)
+
+
+@contextlib.contextmanager
+def chained_span(actor, envelope, parent):
+    """A span for a node run in an earlier node's message, as the span of its own message would be.
+
+    `parent` is the context to start it in (the previous node's span), so
+    a run's trace keeps one span per hop, each the child of the one before;
+    yields the context to start the next node's span in.
+    """
+    if not tracing.enabled():
+        yield None
+        return
+    span = tracing.tracer().start_span(
+        actor.actor_name, context=parent, kind=SpanKind.CONSUMER,
+        attributes={"messaging.system": "dramatiq", "messaging.destination.name": actor.queue_name,
+                    "docg.chained": True, "docg.retries": 0})
+    for key in ("correlation_id", "execution_id", "node_index", "hop"):
+        span.set_attribute(f"docg.{key}", str(getattr(envelope, key)))
+    here = trace.set_span_in_context(span, parent)
+    token = context.attach(here)
+    try:
+        yield here
+    except BaseException as ex:
+        span.record_exception(ex)
+        span.set_status(Status(StatusCode.ERROR, type(ex).__name__))
+        raise
+    finally:
+        span.end()
+        context.detach(token)
+
+
+def chained_hop_done(phase, outcome, started):
+    """Count a chained node like a hop of its own message (WorkerMetrics counts the message's first)."""
+    instruments = metrics.instruments()
+    instruments.hops.labels(phase, outcome).inc()
+    instruments.hop_seconds.labels(phase).observe(time.monotonic() - started)
 
 
 class WorkerMetrics(dramatiq.Middleware):

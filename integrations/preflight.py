@@ -47,6 +47,8 @@ class PreflightContext:
     earlier_phases: list
     earlier_labels: set
     correlation_id: str | None = None
+    #: the organization's email_domains, read once per check by the first node with recipients
+    email_domains: list | None = None
 
 
 def domain_of(code):

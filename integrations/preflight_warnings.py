@@ -110,10 +110,15 @@ def _addresses(config):
 def _recipient_warnings(config, ctx, node_id):
     from storage.tenancy import email_domains
 
-    domains = set(email_domains(ctx.organization_id))
+    addresses = _addresses(config)
+    if not addresses:
+        return []
+    if ctx.email_domains is None:
+        ctx.email_domains = email_domains(ctx.organization_id)
+    domains = set(ctx.email_domains)
     if not domains:
         return []
-    outside = sorted({a for a in _addresses(config) if a.rsplit("@", 1)[1].lower() not in domains})
+    outside = sorted({a for a in addresses if a.rsplit("@", 1)[1].lower() not in domains})
     if not outside:
         return []
     return [_issue("delivery.external_recipient", "delivery",

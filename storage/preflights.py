@@ -5,9 +5,14 @@ from storage.events import EventBatch
 from storage.models import Execution, ExecutionStep, utcnow
 
 
-def nodes_to_check(execution):
-    """(nodes from the current position, nodes already done or reused) as dicts."""
-    rows = list(ExecutionStep.select().where(ExecutionStep.execution == execution.id).order_by(ExecutionStep.position))
+def steps_of(execution):
+    """The run's steps, in order (what nodes_to_check and the run's next hop look at)."""
+    return list(ExecutionStep.select().where(ExecutionStep.execution == execution.id).order_by(ExecutionStep.position))
+
+
+def nodes_to_check(execution, rows=None):
+    """(nodes from the current position, nodes already done or reused) as dicts; `rows` as steps_of gives them."""
+    rows = steps_of(execution) if rows is None else rows
     as_dict = [{"node_id": str(s.node_id), "node_type": s.node_type, "label": s.label, "config": s.config,
                 "phase": s.phase} for s in rows]
     return as_dict[execution.node_index:], as_dict[:execution.node_index]

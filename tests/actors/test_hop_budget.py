@@ -14,13 +14,16 @@ The render (local-docx) hop is the last one of its run, so it also pays:
   - node work: the template read, the generated document INSERT (2)
   - its audit row: BEGIN, COMMIT, audit lock, audit INSERT, COMMIT (COMMIT
     runs inside that transaction, so 4 more than a plain hop)
-  - the run's end (flow.advance_committed -> steps.finish): BEGIN, status CAS,
+  - the run's end (flow.following_committed -> steps.finish): BEGIN, status CAS,
     audit lock, audit INSERT, outbox INSERT, COMMIT, then the admission
     SELECT of release_slots (7)
+The per-hop counts run with chaining off (HOP_CHAIN_MS=0, one node per
+message); the whole-run count runs it as a worker does, every node chained
+into the preflight's message.
 """
 import pytest
 
-from actors import flow, pipeline
+from actors import pipeline
 from cli import sample
 from tests import factories
 from tests.statements import counting
@@ -30,14 +33,8 @@ pytestmark = pytest.mark.e2e
 #: statements per hop measured on this branch (issue 11's two hot statements in place; they were 15 and 26)
 WEBHOOK_HOP_BUDGET = 2  # no BEGIN/COMMIT: both statements are autocommitted
 RENDER_HOP_BUDGET = 15  # 4 of them BEGIN/COMMIT
-
-
-@pytest.fixture
-def captured(monkeypatch):
-    """Hold every hop message the code under test sends, instead of sending it to the broker."""
-    sent = []
-    monkeypatch.setattr(flow, "send", lambda envelope, phase, **_: sent.append((envelope, phase)))
-    return sent
+#: a whole run of 5 webhook nodes from its preflight message on: preflight, 5 x 2, the run's end
+FIVE_NODE_RUN_BUDGET = 24
 
 
 def next_hop(sent):
@@ -45,7 +42,7 @@ def next_hop(sent):
     return sent.pop()
 
 
-def test_one_plain_hop_stays_within_its_statement_budget(client, org, db, captured):
+def test_one_plain_hop_stays_within_its_statement_budget(client, org, db, captured, one_node_per_message):
     # Given a run of a webhook trigger and a local-docx render, its preflight done in process
     template_id = factories.template(client, org)
     wf = factories.workflow(client, org, [{"node_type": "webhook", "label": "deal"},
@@ -70,3 +67,22 @@ def test_one_plain_hop_stays_within_its_statement_budget(client, org, db, captur
         assert len(statements) <= budget, (
             f"a {node_type} hop issued {len(statements)} statements ({len(statements.control)} "
             f"BEGIN/COMMIT/savepoint), budget {budget}:\n{statements.listing()}")
+
+
+def test_a_whole_chained_run_stays_within_its_statement_budget(client, org, db, captured):
+    # Given a run of five webhook nodes
+    wf = factories.workflow(client, org, [{"node_type": "webhook", "label": f"n{i}"} for i in range(5)])
+    execution_id = factories.start(client, org, wf["id"], sample.trigger_data())
+    envelope, phase = next_hop(captured)
+    assert phase == "preflight"
+
+    # When its preflight message runs, counted, as a worker runs it
+    with counting(db) as statements:
+        pipeline.run_preflight(envelope.to_message())
+
+    # Then every node ran in that one message, and the run stayed within its budget
+    assert captured == [], "a node was sent to a message of its own"
+    assert factories.run_state(client, org, execution_id)["status"] == "completed"
+    assert len(statements) <= FIVE_NODE_RUN_BUDGET, (
+        f"the run issued {len(statements)} statements ({len(statements.control)} BEGIN/COMMIT/savepoint), "
+        f"budget {FIVE_NODE_RUN_BUDGET}:\n{statements.listing()}")

@@ -20,14 +20,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def captured(monkeypatch):
-    sent = []
-    monkeypatch.setattr(flow, "send", lambda envelope, phase, **_: sent.append((envelope, phase)))
-    return sent
-
-
-@pytest.fixture
-def first_hop(client, org, db, captured):
+def first_hop(client, org, db, captured, one_node_per_message):
     """The envelope of a webhook run's first hop, its preflight done in process."""
     wf = factories.workflow(client, org, [{"node_type": "webhook", "label": "deal"},
                                           {"node_type": "webhook", "label": "again"}])
