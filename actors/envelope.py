@@ -46,4 +46,12 @@ class Envelope:
         return cls(**{key: value for key, value in data.items() if key in known})
 
     def to_message(self):
-        return dataclasses.asdict(self)
+        """The message's argument: a plain dict of the fields.
+
+        The context is shared, not copied: the broker encodes it at once.
+        (dataclasses.asdict deep-copied the whole run context on every send.)
+        """
+        return {field: getattr(self, field) for field in _FIELDS}
+
+
+_FIELDS = tuple(field.name for field in dataclasses.fields(Envelope))

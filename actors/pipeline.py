@@ -52,7 +52,7 @@ from integrations.errors import IntegrationError, InvalidData
 from storage import executions, node_secrets, preflights, reviews, runstate, starts, waits
 from storage.db import database
 from storage.errors import InvalidTransition
-from storage.events import EventBatch
+from storage.events import EventBatch, flush_deferred
 from storage.models import Execution, utcnow
 from telemetry import metrics, tracing
 
@@ -126,10 +126,13 @@ def run_hop(data, *, phase):
     message = CurrentMessage.get_current_message()
     options = message.options if message else {}
     envelope = Envelope.from_message(data)
-    outcome, hop = _node(envelope, phase, retries=options.get("retries", 0),
-                         rechecks=options.get("claim_rechecks", 0) if message else CLAIM_RECHECKS)
-    metrics.note_outcome(outcome)
-    _chain(hop, HOPS[phase].queue_name)
+    try:
+        outcome, hop = _node(envelope, phase, retries=options.get("retries", 0),
+                             rechecks=options.get("claim_rechecks", 0) if message else CLAIM_RECHECKS)
+        metrics.note_outcome(outcome)
+        _chain(hop, HOPS[phase].queue_name)
+    finally:
+        flush_deferred()  # a COMMIT's events wait for the next relay (storage/events.py); none is left behind
 
 
 def _node(envelope, phase, *, retries, rechecks):
@@ -293,7 +296,7 @@ def run_preflight(data):
     re-drives the run from its persisted state.
     """
     envelope = Envelope.from_message(data)
-    execution = Execution.get_or_none(Execution.id == envelope.execution_id)
+    execution = preflights.run_of(envelope.execution_id)
     if execution is None:
         return
     if execution.hop != envelope.hop or execution.status != "queued":
@@ -314,7 +317,10 @@ def run_preflight(data):
             release_slots(execution.organization_id)
             return
     if execution is not None and execution.status == "queued":
-        _chain(following(execution.id, row=execution, steps=steps), HOPS["preflight"].queue_name)
+        try:
+            _chain(following(execution.id, row=execution, steps=steps), HOPS["preflight"].queue_name)
+        finally:
+            flush_deferred()
     elif execution is not None:
         release_slots(execution.organization_id)
 

@@ -319,5 +319,5 @@ def complete(claimed, context, result, duration_ms, data_in):
             except runstate.InvalidTransition:
                 pass  # canceled while the node ran: the node's work is recorded, the run stays canceled
     fault.point("after_commit")
-    batch.flush()
+    batch.flush(defer=True)  # relayed with the next node's CLAIM or the run's end, or by the hop's finally
     return committed, context

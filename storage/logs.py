@@ -6,9 +6,11 @@ it is written: readers get it in their language (storage/i18n, `log_text`),
 and the English answer stays the stored text.
 """
 import dataclasses
+import json
 
+from storage.db import database
 from storage.i18n.logs import LOGS
-from storage.models import ExecutionLog
+from storage.models import utcnow
 
 LEVELS = ("ok", "warn", "error")
 DOMAINS = ("preflight", "step", "delivery", "signature", "approval")
@@ -38,8 +40,8 @@ def failure(key, error, **params):
     return text(key, error=error.message_human, error_code=error.code, **params)
 
 
-def entry(execution, level, domain, message, details_tech=None, step_id=None):
-    """Return the INSERT of one log line, for `write` or to run inside another statement.
+def write(execution, level, domain, message, details_tech=None, step_id=None):
+    """Append one log line (one fixed INSERT, in the caller's transaction if there is one).
 
     `message` is a `text(...)`; a plain string is stored as it is, with no
     key (it is then served in English only).
@@ -48,14 +50,11 @@ def entry(execution, level, domain, message, details_tech=None, step_id=None):
         human, key, params = message.english, message.key, message.params or None
     else:
         human, key, params = message, None, None
-    return ExecutionLog.insert(
-        execution=execution.id, organization_id=execution.organization_id, level=level,
-        domain=domain, message_human=human, message_key=key, message_params=params,
-        details_tech=details_tech, step_id=step_id, correlation_id=execution.correlation_id)
-
-
-def write(execution, level, domain, message, details_tech=None, step_id=None):
-    entry(execution, level, domain, message, details_tech, step_id).execute()
+    database.execute_sql(_INSERT, (
+        str(execution.id), str(execution.organization_id), level, domain, human, key,
+        None if params is None else json.dumps(params, default=str), details_tech,
+        None if step_id is None else str(step_id),
+        None if execution.correlation_id is None else str(execution.correlation_id), utcnow()))
 
 
 #: the columns `insert_from`'s SELECT yields, in this order
@@ -70,3 +69,6 @@ def insert_from(select_sql):
     `message_key` (storage/i18n/logs.py) with `message_params`, as `entry` does.
     """
     return f"INSERT INTO execution_logs ({', '.join(COLUMNS)}){select_sql}"
+
+
+_INSERT = insert_from(" VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s)")
