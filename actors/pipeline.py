@@ -1,10 +1,12 @@
 """The hop: run one node of an execution, persist, emit, enqueue the next.
 
 Each hop is idempotent. A message is acted on only if its hop number is the
-execution's current hop and it wins the step claim (see storage/steps.py). The step's output, the new envelope and the hop counter commit in
-one transaction; events are published after the commit and the next hop is
-sent last. A stale message (its hop already done) re-drives the run if the
-process that did the hop died before sending the next message.
+execution's current hop and it wins the step claim (storage/hop.py CLAIM).
+The step's output, its events, the new envelope and the hop counter commit
+in one statement (COMMIT); events are relayed to Redis after the commit and
+the next hop is sent (or chained) last. A stale message (its hop already
+done) re-drives the run if the process that did the hop died before the
+next hop was sent.
 
 Consecutive nodes of a run are chained: after a hop commits, the worker
 runs the next node in the same message (same queue, within HOP_CHAIN_MS),
@@ -295,7 +297,13 @@ def run_preflight(data):
     message whose hop has moved on (its worker died in a chained node)
     re-drives the run from its persisted state.
     """
-    envelope = Envelope.from_message(data)
+    try:
+        _preflight(Envelope.from_message(data))
+    finally:
+        flush_deferred()  # the preflight's events go with the first node's (storage/events.py)
+
+
+def _preflight(envelope):
     execution = preflights.run_of(envelope.execution_id)
     if execution is None:
         return
@@ -306,7 +314,7 @@ def run_preflight(data):
     steps = preflights.steps_of(execution)
     if execution.preflight_summary is None:
         try:
-            execution = record_preflight(execution, steps)
+            execution = record_preflight(execution, steps, defer=True)
         except Exception as ex:  # noqa: BLE001 - retried below unless it cannot help
             message = CurrentMessage.get_current_message()
             retries = message.options.get("retries", 0) if message else 0
@@ -317,23 +325,23 @@ def run_preflight(data):
             release_slots(execution.organization_id)
             return
     if execution is not None and execution.status == "queued":
-        try:
-            _chain(following(execution.id, row=execution, steps=steps), HOPS["preflight"].queue_name)
-        finally:
-            flush_deferred()
+        _chain(following(execution.id, row=execution, steps=steps), HOPS["preflight"].queue_name)
     elif execution is not None:
         release_slots(execution.organization_id)
 
 
-def record_preflight(execution, steps=None):
-    """Run the checks for the nodes still to run and store the result (once); `steps` as steps_of reads them."""
+def record_preflight(execution, steps=None, *, defer=False):
+    """Run the checks for the nodes still to run and store the result (once); `steps` as steps_of reads them.
+
+    With `defer`, its events wait for the thread's next relay (EventBatch.flush).
+    """
     remaining, reused = preflights.nodes_to_check(execution, steps)
     began = utcnow()
     issues = preflight.check(remaining, trigger=execution.trigger_data, organization_id=execution.organization_id,
                              settings=services().settings, reused=reused,
                              correlation_id=str(execution.correlation_id))
     return preflights.record(execution, preflight.summary(issues), [dataclasses.asdict(i) for i in issues],
-                             stop_after=execution.until_phase == "preflight", checked=(began, utcnow()))
+                             stop_after=execution.until_phase == "preflight", checked=(began, utcnow()), defer=defer)
 
 
 def _run_node(execution, step, envelope, inputs):

@@ -37,14 +37,14 @@ def nodes_to_check(execution, rows=None):
     return as_dict[execution.node_index:], as_dict[:execution.node_index]
 
 
-def record(execution, summary, issues, *, stop_after=False, checked=None):
+def record(execution, summary, issues, *, stop_after=False, checked=None, defer=False):
     """Store the result once (CAS) and move the run: needs_review, completed or on.
 
     `checked` is (began, ended) of the checks themselves: the preflight
     metric measures them, not the time the run spent queued or in review.
     A run sent to review gets a `needs_review` metric of its own, closed on
     resume. Returns the updated execution, or None when another hop
-    recorded it first.
+    recorded it first. `defer` as EventBatch.flush's.
     """
     actions = recommendations.for_blocking(issues)
     metrics = dict(execution.phase_metrics or {})
@@ -78,7 +78,7 @@ def record(execution, summary, issues, *, stop_after=False, checked=None):
             execution = runstate.transition(execution.id, "completed", batch=batch, reason="until_phase preflight",
                                             fields={"progress": 100}, event_data={"preflight": summary})
         batch.write()
-    batch.flush()
+    batch.flush(defer=defer)
     return execution
 
 
