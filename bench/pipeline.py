@@ -57,12 +57,15 @@ def parse_args(argv):
     add = parser.add_argument
     add("--executions", type=int, default=200, help="runs per configuration in a burst (default 200)")
     add("--repeats", type=int, default=3, help="interleaved repetitions; figures are their median (default 3)")
-    add("--processes", type=int, default=1, help="dramatiq worker processes (default 1)")
-    add("--threads", type=int, default=8, help="threads per worker process (default 8)")
+    add("--processes", type=int, default=2, help="dramatiq worker processes (default 2, as in the Procfile)")
+    add("--threads", type=int, default=4, help="threads per worker process (default 4, as in the Procfile)")
     add("--worker-timeout-ms", type=int, default=100,
         help="dramatiq_worker_timeout, the longest idle poll sleep (default 100, as in the Procfile)")
     add("--prefetch", type=int, default=0, help="dramatiq_queue_prefetch; 0 keeps Dramatiq's 2 x threads")
     add("--db-pool", type=int, default=0, help="DB_POOL_SIZE; 0 keeps the setting's default (20)")
+    add("--org-max-inflight", type=int, default=0,
+        help="ORG_MAX_INFLIGHT (default 0, no limit: every bench run belongs to one organization, which the "
+        "default limit of 4 would pace on purpose; bench/fairness.py measures that)")
     add("--dbos-processes", type=int, default=2, help="DBOS processes (default 2, its best seen here)")
     add("--dbos-workers", type=int, default=8, help="DBOS queue worker_concurrency per process (default 8)")
     add("--no-dbos", action="store_true", help="leave DBOS out even when var/bench-peers/venv exists")
@@ -128,7 +131,7 @@ def configure_environment(args, db_url, redis_url, smtp_port, sink_port):
     os.environ.update({
         "DATABASE_URL": db_url, "REDIS_URL": redis_url, "BROKER_NAMESPACE": NAMESPACE,
         "VAR_DIR": str(VAR_DIR), "STORAGE_ROOT": str(files), "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
-        "dramatiq_worker_timeout": str(args.worker_timeout_ms),
+        "dramatiq_worker_timeout": str(args.worker_timeout_ms), "ORG_MAX_INFLIGHT": str(args.org_max_inflight),
     })
     os.environ.setdefault("DOCG_PROFILE", "dev")  # NOTE: the bench's throw-away database and dev secrets
     os.environ["OUTBOUND_ALLOW"] = f"127.0.0.1:{sink_port}"  # the webhook sink is on loopback

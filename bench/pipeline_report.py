@@ -22,7 +22,7 @@ def configuration(args):
     prefetch = args.prefetch or f"default ({2 * args.threads})"
     return (f"N={args.executions} × {args.repeats} interleaved, {args.processes} process(es) × {args.threads} "
             f"threads, worker_timeout={args.worker_timeout_ms} ms, prefetch={prefetch}, "
-            f"DB_POOL_SIZE={args.db_pool or 'default (20)'}")
+            f"DB_POOL_SIZE={args.db_pool or 'default (20)'}, ORG_MAX_INFLIGHT={args.org_max_inflight}")
 
 
 def burst_figures(burst):
