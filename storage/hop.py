@@ -51,7 +51,7 @@ import dataclasses
 import json
 
 from storage import audit, fault, logs, runstate, steps
-from storage.db import database
+from storage.db import Prepared, database
 from storage.events import EventBatch, build
 from storage.i18n.logs import LOGS
 from storage.models import ExecutionStep, utcnow
@@ -152,6 +152,9 @@ FROM r LEFT JOIN execution_steps nxt ON nxt.execution_id = r.id AND nxt.position
 """
 
 
+_CLAIM, _COMMIT = Prepared("docg_hop_claim", CLAIM), Prepared("docg_hop_commit", COMMIT)
+
+
 @dataclasses.dataclass
 class Run:
     """What a hop knows of its run without reading the 29-column row."""
@@ -216,7 +219,7 @@ def claim(envelope, token, *, key):
     now = utcnow()
     events = [build(_Placeholder(envelope), kind) for kind in
               ("execution.status_changed", "step.started", "execution.progress")]
-    row = database.execute_sql(CLAIM, {
+    row = _CLAIM.execute(database, {
         "key": key, "id": envelope.execution_id, "hop": envelope.hop, "index": envelope.node_index,
         "claimable": CLAIMABLE, "token": token, "now": now, "now_iso": now.isoformat(), "begin_from": FAST_BEGIN,
         "own_status": list(steps.PHASE_STATUS), "events": json.dumps(events), "started_before": _STARTED[0],
@@ -258,7 +261,7 @@ def commit(claimed, *, next_index, context, progress, metrics, data_in, data_out
     """
     run, step = claimed.run, claimed.step
     now = utcnow()
-    row = database.execute_sql(COMMIT, {
+    row = _COMMIT.execute(database, {
         "id": run.id, "hop": run.hop, "next": next_index, "context": json.dumps(context, default=str),
         "progress": progress, "metrics": json.dumps(metrics, default=str), "now": now,
         "data_in": json.dumps(data_in, default=str), "data_out": json.dumps(data_out, default=str),
