@@ -152,7 +152,8 @@ class Prepared:
         try:
             cursor = db.execute_sql(text, tuple(params[key] for key in self.names))
         except peewee.DatabaseError as ex:
-            lost = getattr(ex.__cause__, "pgcode", None) == INVALID_STATEMENT_NAME  # the server forgot it
+            cause = ex.__cause__ or ex.__context__  # peewee re-raises psycopg2's error as its own
+            lost = getattr(cause, "pgcode", None) == INVALID_STATEMENT_NAME  # the server forgot it
             self._state[conn] = (generation + 1, False) if not prepared or lost else (generation, True)
             raise
         self._state[conn] = (generation, True)
