@@ -139,11 +139,12 @@ def report(args, argv, results, machine, loads, notes, peer_file=None):
         "DBOS's are always counted in its processes (psycopg cursor executes, plus BEGIN and COMMIT per "
         "transaction). Redis commands: the server's INFO commandstats delta, so other clients of "
         "the same server count too. Idle: runs started at "
-        f"{PACED_RATE:g}/s; DocG's start is `workflow_executions.created_at`, so it includes `pipeline.start`. "
+        f"{PACED_RATE:g}/s; DocG's start is when `pipeline.start` sent the run's first hop (after its "
+        "transaction), as the chain's is its first send. "
         "While DBOS runs, the idle Dramatiq worker still polls Redis (about 8% of a core at worker_timeout 100).",
         *(["", "The real local workflow per node, idle (p50):", "",
            node_table([t for r in results["real"] for t in r["paced"]["traces"]]), "",
-           "¹ from the run's creation, so it includes `pipeline.start`'s transaction and enqueue."]
+           "¹ from the run's first hop sent (`pipeline.start`'s enqueue)."]
           if results.get("real") else []),
     ])
 

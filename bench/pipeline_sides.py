@@ -59,7 +59,7 @@ class Docg:
         noop_module.register()
         self.db, self.sample, self.webhook_url, self.noop = services.db, sample, webhook_url, noop
         self.title = "DocG, 5 no-op nodes" if noop else "DocG, the real local workflow"
-        self.started = 0
+        self.started, self.sent = 0, {}
         with self.db.connection_context():
             organization, _ = tenancy.create_organization(f"bench-{uuid.uuid4().hex[:6]}")
             self.template = None if noop else templates.create(
@@ -87,6 +87,23 @@ class Docg:
         for args, kwargs in held:
             send(*args, **kwargs)
 
+    @contextlib.contextmanager
+    def stamping(self):
+        """Note when each run's first hop is sent (the idle end-to-end starts there, as the chain's does)."""
+        from actors import flow
+
+        send = flow.send
+
+        def stamped(envelope, phase, **kwargs):
+            self.sent.setdefault(envelope.execution_id, time.time())
+            return send(envelope, phase, **kwargs)
+
+        flow.send = stamped
+        try:
+            yield
+        finally:
+            flow.send = send
+
     def begin(self, name):
         """Create a fresh workflow for this batch; return how to start one run of it."""
         from actors import pipeline
@@ -103,7 +120,7 @@ class Docg:
             self.workflow = workflows.create(self.organization_id, {**body, "name": f"bench {name}"})
 
         def start_one(i):
-            with self.db.connection_context():
+            with self.db.connection_context(), self.stamping():
                 pipeline.start(self.workflow, trigger_data={**self.sample.trigger_data(), "deal_id": f"{name}-{i}"})
             self.started += 1
 
@@ -132,7 +149,7 @@ class Docg:
         by_run = {run.id: [] for run in runs}
         for step in steps:
             by_run[step.execution_id].append(step)
-        return [{"created": max(run.created_at.timestamp(), self.released or 0),
+        return [{"created": max(self.sent.get(str(run.id), run.created_at.timestamp()), self.released or 0),
                  "completed": run.completed_at.timestamp(),
                  "hops": [(s.started_at.timestamp(), s.completed_at.timestamp()) for s in by_run[run.id]],
                  "nodes": [(s.label, s.node_type, s.duration_ms, s.attempt) for s in by_run[run.id]]}
