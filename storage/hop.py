@@ -26,8 +26,9 @@ hot statements instead of in their own round trips:
   apply, so a run canceled while queued is seen canceled and does not start,
   and a hop another worker just committed is seen moved. The status CAS is
   the same UPDATE: it starts the run only from `queued`, `ready` or
-  `running` (a subset of runstate.sources("running")); any other status is
-  left to runstate.transition on the cold path.
+  `running` (a subset of runstate.sources("running")), and a delivery step
+  (`sending`, steps.PHASE_STATUS) only from FAST_SEND; any other status is
+  left to runstate.transition on the cold path (steps.begin).
 * COMMIT unlocks in a CTE that reads the RETURNING rows of both the run and
   the step UPDATE, so PostgreSQL can only evaluate it after both rows are
   updated, i.e. row-locked by this transaction. Between the unlock and the
@@ -63,6 +64,11 @@ _STARTED = LOGS["step.started"]["en"].partition("{label}")
 CLAIMABLE = sorted(set(runstate.TRANSITIONS) - set(steps.NOT_CLAIMABLE))
 #: statuses CLAIM itself starts a `running` phase from; every other one goes through runstate.transition
 FAST_BEGIN = ["queued", "ready", "running"]
+if steps.PHASE_STATUS != {"delivery": "sending"}:
+    raise RuntimeError("CLAIM's SQL starts a delivery step as `sending`: change it with steps.PHASE_STATUS")
+#: statuses CLAIM itself moves to `sending` from for a delivery step (runstate: one transition, or the same
+#: status with new fields); from queued or ready it takes two (running, then sending): steps.begin does them
+FAST_SEND = ["running", "sending", "sent", "signed"]
 
 _EVENTS = """
     INSERT INTO execution_events (execution_id, seq, organization_id, event_type, event)
@@ -90,7 +96,8 @@ claimed AS (
     WHERE s.execution_id = run.id AND s.position = %(index)s AND s.status IN ('pending', 'running')
     RETURNING s.id, s.node_id, s.node_type, s.label, s.phase, s.position, s.attempt, s.config),
 r AS (
-    UPDATE workflow_executions x SET status = 'running', started_at = coalesce(x.started_at, %(now)s),
+    UPDATE workflow_executions x SET status = ns.status, started_at = coalesce(x.started_at, %(now)s),
+           delivery_state = CASE WHEN c.phase = 'delivery' THEN 'sending' ELSE x.delivery_state END,
            current_step = jsonb_build_object('index', c.position, 'label', c.label, 'node_id', c.node_id::text,
                                              'node_type', c.node_type),
            current_node_id = c.node_id,
@@ -100,9 +107,11 @@ r AS (
                                         THEN jsonb_build_object('started_at', %(now_iso)s::text)
                                         ELSE '{}'::jsonb END),
            last_progress_at = %(now)s, updated_at = %(now)s, version = x.version + 1,
-           event_seq = x.event_seq + CASE WHEN run.status = 'running' THEN 2 ELSE 3 END
-    FROM run, claimed c
-    WHERE x.id = run.id AND run.status = ANY(%(begin_from)s) AND c.phase <> ALL(%(own_status)s)
+           event_seq = x.event_seq + CASE WHEN run.status = ns.status THEN 2 ELSE 3 END
+    FROM run, claimed c,
+         LATERAL (SELECT CASE WHEN c.phase = 'delivery' THEN 'sending' ELSE 'running' END AS status) ns
+    WHERE x.id = run.id AND ((c.phase <> 'delivery' AND run.status = ANY(%(begin_from)s))
+                             OR (c.phase = 'delivery' AND run.status = ANY(%(send_from)s)))
     RETURNING x.id, x.organization_id, x.correlation_id, x.status, x.progress, x.current_step, x.phase_metrics,
               x.event_seq, x.dry_run, x.until_phase, run.status AS previous),
 logged AS (""" + logs.insert_from("""
@@ -114,7 +123,8 @@ logged AS (""" + logs.insert_from("""
 evented AS (""" + _EVENTS.format(source="r, claimed c", where="""
     WHERE e.value->>'event_type' <> 'execution.status_changed' OR r.previous <> r.status""", data="""
         WHEN 'execution.status_changed' THEN jsonb_build_object('data', jsonb_build_object(
-                          'from', r.previous, 'to', r.status, 'reason', 'started'))
+                          'from', r.previous, 'to', r.status,
+                          'reason', CASE WHEN r.status = 'sending' THEN 'step ' || c.label ELSE 'started' END))
         WHEN 'step.started' THEN jsonb_build_object('data', jsonb_build_object(
                           'node_id', c.node_id::text, 'node_type', c.node_type, 'position', c.position,
                           'label', c.label, 'attempt', c.attempt))
@@ -222,7 +232,7 @@ def claim(envelope, token, *, key):
     row = _CLAIM.execute(database, {
         "key": key, "id": envelope.execution_id, "hop": envelope.hop, "index": envelope.node_index,
         "claimable": CLAIMABLE, "token": token, "now": now, "now_iso": now.isoformat(), "begin_from": FAST_BEGIN,
-        "own_status": list(steps.PHASE_STATUS), "events": json.dumps(events), "started_before": _STARTED[0],
+        "send_from": FAST_SEND, "events": json.dumps(events), "started_before": _STARTED[0],
         "started_after": _STARTED[2]}).fetchone()
     held, step_id = row[0], row[1]
     if step_id is None:

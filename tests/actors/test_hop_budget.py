@@ -33,6 +33,10 @@ pytestmark = pytest.mark.e2e
 #: statements per hop measured on this branch (issue 11's two hot statements in place; they were 15 and 26)
 WEBHOOK_HOP_BUDGET = 2  # no BEGIN/COMMIT: both statements are autocommitted
 RENDER_HOP_BUDGET = 15  # 4 of them BEGIN/COMMIT
+#: an outgoing webhook (a delivery) followed by another step: CLAIM (which moves the run to `sending`), the
+#: side-effect ledger's claim and result (2), then BEGIN, COMMIT, the audit lock and row, the move to `sent`,
+#: its event, COMMIT (it was 14 when a delivery step began on the cold path: a read of the run and a transition)
+DELIVERY_HOP_BUDGET = 10
 #: a whole run of 5 webhook nodes from its preflight message on: preflight, 5 x 2, the run's end
 FIVE_NODE_RUN_BUDGET = 24
 
@@ -86,3 +90,26 @@ def test_a_whole_chained_run_stays_within_its_statement_budget(client, org, db, 
     assert len(statements) <= FIVE_NODE_RUN_BUDGET, (
         f"the run issued {len(statements)} statements ({len(statements.control)} BEGIN/COMMIT/savepoint), "
         f"budget {FIVE_NODE_RUN_BUDGET}:\n{statements.listing()}")
+
+
+def test_a_delivery_hop_starts_in_its_claim(client, org, db, captured, one_node_per_message, httpserver):
+    # Given a run whose second step is a delivery (an outgoing webhook), its trigger done in process
+    httpserver.expect_request("/notify").respond_with_data("ok")
+    wf = factories.workflow(client, org, [{"node_type": "webhook", "label": "deal"},
+                                          {"node_type": "outgoing-webhook", "label": "notify",
+                                           "config": {"url": httpserver.url_for("/notify")}},
+                                          {"node_type": "webhook", "label": "after"}])
+    factories.start(client, org, wf["id"], sample.trigger_data())
+    envelope, _ = next_hop(captured)
+    pipeline.run_preflight(envelope.to_message())
+    envelope, phase = next_hop(captured)
+    pipeline.run_hop(envelope.to_message(), phase=phase)
+
+    # When the delivery hop runs, counted
+    envelope, phase = next_hop(captured)
+    with counting(db) as statements:
+        pipeline.run_hop(envelope.to_message(), phase=phase)
+
+    # Then CLAIM moved the run to `sending` itself (no read of the run, no transition of its own)
+    assert len(statements) <= DELIVERY_HOP_BUDGET, (
+        f"a delivery hop issued {len(statements)} statements, budget {DELIVERY_HOP_BUDGET}:\n{statements.listing()}")

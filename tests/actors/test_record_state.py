@@ -94,3 +94,36 @@ def test_preflight_measures_its_checks_and_the_review_wait_is_its_own_entry(clie
     assert 0 <= metrics["preflight"]["duration_ms"] < metrics["needs_review"]["duration_ms"]
     began, ended = (datetime.datetime.fromisoformat(metrics["preflight"][k]) for k in ("started_at", "completed_at"))
     assert abs((ended - began).total_seconds() * 1000 - metrics["preflight"]["duration_ms"]) <= 1
+
+
+def test_a_delivery_moves_the_run_through_sending_to_sent_with_its_events(client, org, worker, mailbox, httpserver):
+    # Given a run whose delivery phase is an email and then an outgoing webhook
+    from storage.db import database
+
+    httpserver.expect_request("/notify").respond_with_data("ok")
+    to = f"d+{org.id[:8]}@acme.example"
+    wf = factories.workflow(client, org, [
+        {"node_type": "webhook", "label": "deal"},
+        {"node_type": "email", "label": "send", "config": {"to": [to], "subject": "hi", "body": "hello"}},
+        {"node_type": "outgoing-webhook", "label": "notify", "config": {"url": httpserver.url_for("/notify")}},
+    ])
+
+    # When it runs
+    execution_id = factories.start(client, org, wf["id"], sample.trigger_data())
+    state = factories.wait_for_status(client, org, execution_id)
+
+    # Then it went running -> sending (at the email, once) -> sent (after the last delivery step) -> completed
+    assert state["status"] == "completed" and state["delivery_state"] == "sent"
+    changes = database.execute_sql(
+        "SELECT event->'data'->>'from', event->'data'->>'to', event->'data'->>'reason' FROM execution_events "
+        "WHERE execution_id = %s AND event_type = 'execution.status_changed' ORDER BY seq", (execution_id,)).fetchall()
+    assert changes == [("queued", "running", "started"), ("running", "sending", "step send"),
+                       ("sending", "sent", "notify done"), ("sent", "completed", "all steps done")]
+    started = database.execute_sql(
+        "SELECT event->>'status', event->'data'->>'label' FROM execution_events WHERE execution_id = %s "
+        "AND event_type = 'step.started' ORDER BY seq", (execution_id,)).fetchall()
+    assert started == [("running", "deal"), ("sending", "send"), ("sending", "notify")]
+    logs = [(row["domain"], row["message_human"]) for row in client.simulate_get(
+        f"/api/v1/executions/{execution_id}/logs", headers=org.headers).json["logs"]]
+    assert ("delivery", "Started “send”.") in logs and ("delivery", "Started “notify”.") in logs
+    assert len(mailbox.wait_for(to)) == 1
