@@ -225,7 +225,9 @@ def apply_delivery(delivery_id):
 
     NOTE: its event is written in the transaction that applies it, so it
     cannot land after the terminal event of a run canceled meanwhile (a
-    canceled request takes no notification, and emits nothing).
+    canceled request takes no notification, and emits nothing). It is
+    relayed only once `current_step`'s pending list is refreshed, so a
+    client that sees `signature.signed` reads who is still pending.
     """
     batch = EventBatch()
     with batch.atomic():
@@ -234,14 +236,15 @@ def apply_delivery(delivery_id):
         if announce:
             batch.add(Execution.get_by_id(request.execution_id), f"signature.{payload['kind']}",
                       {"envelope_id": request.envelope_id, "signer": payload.get("signer_email")})
-    batch.flush()
     if request is None:
+        batch.flush()
         return None
     if announce:
         waits.refresh_pending(request.execution_id, request.node_id, lambda: signatures.unsigned(request.id))
-        if payload["kind"] in ("signed", "declined"):
-            _audit(request.execution_id, f"signature.{payload['kind']}", actor=("webhook", request.provider),
-                   envelope_id=request.envelope_id, signer=payload.get("signer_email"))
+    batch.flush()  # after the pending list: a client that sees the event reads the run's new pending list
+    if announce and payload["kind"] in ("signed", "declined"):
+        _audit(request.execution_id, f"signature.{payload['kind']}", actor=("webhook", request.provider),
+               envelope_id=request.envelope_id, signer=payload.get("signer_email"))
     return settle(request.execution_id, request.node_id)
 
 
