@@ -43,6 +43,8 @@ TABLE = [
     ("DB_POOL_SIZE", "20", int, "max PostgreSQL connections per process"),
     ("BROKER_NAMESPACE", "docg", str, "Redis key namespace of the Dramatiq broker"),
     ("BROKER_HEARTBEAT_MS", "10000", int, "a worker silent this long is dead; its messages are redelivered"),
+    ("BROKER_MAINTENANCE_CHANCE", "20000", int, "Redis broker: out of a million broker commands, how many also put "
+                                                "back the messages of dead workers"),
     ("HOP_TIME_LIMIT_MS", "300000", int, "a node that runs longer is interrupted and retried"),
     ("HOP_MAX_RETRIES", "5", int, "retries of a hop failing with a transient error"),
     ("HOP_CHAIN_MS", "1000", int, "a worker runs a run's next nodes in the same message until this much time "
@@ -178,6 +180,7 @@ class Settings:
     preflight_large_template_bytes: int = 10485760
     sse_retry_ms: int = 3000
     sse_hub_block_ms: int = 5000
+    broker_maintenance_chance: int = 20000
 
     @property
     def sandbox_webhook_secret(self):

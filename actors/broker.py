@@ -19,10 +19,6 @@ from actors.telemetry import TraceContext, WorkerMetrics
 from integrations.base import load_apps
 from telemetry import metrics, process_role, tracing
 
-#: out of a million broker commands, how many trigger requeue maintenance
-MAINTENANCE_CHANCE = 20000
-
-
 def build_broker(settings, role="web"):
     """The broker named by `BROKER_URL` (Redis when empty), with our middleware.
 
@@ -55,7 +51,7 @@ def _redis(settings):
                                    role="broker"),
         namespace=settings.broker_namespace,
         heartbeat_timeout=settings.broker_heartbeat_ms,
-        maintenance_chance=MAINTENANCE_CHANCE,
+        maintenance_chance=settings.broker_maintenance_chance,
     )
 
 

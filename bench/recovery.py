@@ -138,7 +138,7 @@ def report(found):
                      f"{_each(res, 'redelivered')} | {_each(res, 'completed')} | "
                      f"{common.percentile([r['completed'] for r in res], 0.5):.2f} |")
     lines += ["", "Redis: the dead worker's unacked messages return once its heartbeat is older than "
-              "BROKER_HEARTBEAT_MS and a maintenance pass runs (`actors/broker.py: MAINTENANCE_CHANCE`). "
+              "BROKER_HEARTBEAT_MS and a maintenance pass runs (`BROKER_MAINTENANCE_CHANCE`, 2 % of broker commands by default). "
               "RabbitMQ: the messages return when the dead consumer's TCP connection closes, which a local "
               "kill -9 does at once; a host that vanishes is noticed by the AMQP heartbeat (BROKER_HEARTBEAT_MS, "
               "in whole seconds) instead."]

@@ -76,9 +76,14 @@ def pytest_configure(config):
     config.docg_broker_missing = _rabbitmq_for_tests()
     if not os.environ.get("BROKER_URL"):
         # NOTE: on Redis a kill -9'd worker's hop comes back once its heartbeat is this old (10 s by
-        # default); tests that kill workers wait that out. Redis only: on RabbitMQ this is the AMQP
-        # heartbeat, and a killed worker's messages come back when its connection drops anyway.
+        # default) and a maintenance pass runs; tests that kill workers wait that out. Redis only: on
+        # RabbitMQ this is the AMQP heartbeat, and a killed worker's messages come back when its
+        # connection drops anyway.
         os.environ.setdefault("BROKER_HEARTBEAT_MS", "3000")
+        # A pass on every broker command, not 2 % of them: an idle worker polls a queue every 100-200 ms
+        # (dramatiq_worker_timeout plus jitter), so at 2 % the pass on the killed worker's queue came
+        # about 7 s after its heartbeat expired on average, and often 15.
+        os.environ.setdefault("BROKER_MAINTENANCE_CHANCE", "1000000")
 
 
 def _rabbitmq_for_tests():

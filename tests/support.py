@@ -160,11 +160,23 @@ def stop_workers(workers, timeout=20.0):
         threading.Thread(target=worker.reap, args=(timeout,), name="reap-worker", daemon=True).start()
 
 
-def start_web(log_dir, port, env=None):
+def start_web(log_dir, port, env=None, wait=True):
+    """Start gunicorn on `port`; with `wait=False` return at once (then `wait_for_web` before using it).
+
+    NOTE: a web process takes 1-2 s to listen, as a worker takes to be
+    ready; a test that needs both starts the web without waiting, then the
+    worker, then waits for the web, so the two boots overlap.
+    """
     web = Process("web", [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "1",
                           "--bind", f"127.0.0.1:{port}", "web.wsgi:app"],
                   log_dir, env={**(env or {}), "PORT": str(port)}).start()
-    wait_until(lambda: reachable("127.0.0.1", port) or web.proc.poll() is not None, 60, message="web port")
+    web.port = port
+    return wait_for_web(web) if wait else web
+
+
+def wait_for_web(web):
+    """Return `web` once it listens on its port; fail with its log if it exited instead."""
+    wait_until(lambda: reachable("127.0.0.1", web.port) or web.proc.poll() is not None, 60, message="web port")
     assert web.proc.poll() is None, web.log()
     return web
 

@@ -17,7 +17,7 @@ from cli import sample
 from storage import embedded
 from storage.models import ExecutionStep, GeneratedDocument, SandboxEnvelope, SignatureRequest
 from tests import factories
-from tests.support import free_port, http_ok, queue_drained, start_web, wait_until
+from tests.support import free_port, http_ok, queue_drained, start_web, wait_for_web, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -163,10 +163,11 @@ def test_a_signature_wait_survives_a_redis_restart(org, db, logs_dir, spawn_work
     redis_url = embedded.ensure_redis(var)
     port = free_port()
     env = {"REDIS_URL": redis_url, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
-    web = start_web(logs_dir, port, env=env)
+    web = start_web(logs_dir, port, env=env, wait=False)
     worker = spawn_worker(env=env)
     base, headers = f"http://127.0.0.1:{port}", org.headers
     try:
+        wait_for_web(web)
         wait_until(lambda: http_ok(f"{base}/health"), 60, message="web up")
         template = requests.post(f"{base}/api/v1/templates?name=c.docx", data=sample.contract_template(),
                                  headers={**headers, "Content-Type": "application/octet-stream"}, timeout=10).json()

@@ -24,7 +24,7 @@ from cli.watch import EventSource
 from storage import embedded, events
 from storage.db import connect_params
 from tests import factories
-from tests.support import ROOT, Process, free_port, http_ok, start_web, wait_until
+from tests.support import ROOT, Process, free_port, http_ok, start_web, wait_for_web, wait_until
 
 pytestmark = pytest.mark.e2e
 TERMINAL = ("completed", "failed", "canceled")
@@ -159,10 +159,11 @@ def test_a_redis_restart_that_loses_its_data_loses_no_event(org, db, logs_dir, s
     port = free_port()
     env = {"REDIS_URL": redis_url, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "BROKER_HEARTBEAT_MS": "3000",
            "DB_POOL_SIZE": "10"}
-    web = start_web(logs_dir, port, env=env)
+    web = start_web(logs_dir, port, env=env, wait=False)
     spawn_worker(env=env)
     base, headers = f"http://127.0.0.1:{port}", org.headers
     try:
+        wait_for_web(web)
         wait_until(lambda: http_ok(f"{base}/health"), 60, message="web up")
         runs = burst(base, headers, 24)
         wait_until(lambda: status_of(base, headers, runs[0]) == "completed", 60, message="part of the burst done")
@@ -202,10 +203,11 @@ def test_a_postgresql_restart_mid_burst_loses_no_event_and_every_run_ends(logs_d
                           text=True, timeout=60)
     organization = json.loads(made.stdout)
     headers = {"Authorization": f"Bearer {organization['token']}", "X-Organization-ID": organization["organization_id"]}
-    web = start_web(logs_dir, port, env=env)
+    web = start_web(logs_dir, port, env=env, wait=False)
     spawn_worker(env=env)
     base = f"http://127.0.0.1:{port}"
     try:
+        wait_for_web(web)
         wait_until(lambda: http_ok(f"{base}/health"), 60, message="web up")
         runs = burst(base, headers, 24)
         wait_until(lambda: status_of(base, headers, runs[0]) == "completed", 60, message="part of the burst done")

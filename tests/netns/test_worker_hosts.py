@@ -102,7 +102,8 @@ def start_services(lab):
             "REDIS_URL": f"redis://{db_ip}:{REDIS_PORT}/0", "SMTP_URL": f"smtp://{db_ip}:{SMTP_PORT}",
             "PUBLIC_BASE_URL": f"http://{lab.addr('web')}:{WEB_PORT}", "STORAGE_ROOT": str(files),
             "SECRET_KEY": "netns-secret", "ADMIN_TOKEN": "netns-admin", "DOCG_PROFILE": "dev", "OUTBOUND_ALLOW": str(lab.network),
-            "BROKER_HEARTBEAT_MS": "3000", "DB_POOL_SIZE": "10", "HTTP_TIMEOUT": "5", "LOG_LEVEL": "INFO",
+            "BROKER_HEARTBEAT_MS": "3000", "BROKER_MAINTENANCE_CHANCE": "1000000",
+            "DB_POOL_SIZE": "10", "HTTP_TIMEOUT": "5", "LOG_LEVEL": "INFO",
             "ORG_MAX_INFLIGHT": "0", "dramatiq_worker_timeout": "100"}, outside, files
 
 

@@ -11,7 +11,7 @@ from storage import backup
 from storage.embedded import create_database_if_missing
 from tests import factories
 from tests.conftest import TEST_DB, _with_database
-from tests.support import ROOT, free_port, http_ok, start_web, start_worker, wait_until
+from tests.support import ROOT, free_port, http_ok, start_web, start_worker, wait_for_web, wait_until
 
 pytestmark = pytest.mark.e2e
 RESTORED_DB = f"{TEST_DB}_restore"
@@ -74,19 +74,21 @@ def test_a_restored_backup_serves_the_same_runs_and_waiting_runs_resume(client, 
     # serves the same runs
     env = {"DATABASE_URL": restored_url, "BROKER_NAMESPACE": "docg-restore"}
     port = free_port()
-    web = start_web(logs_dir, port, env=env)
+    web = start_web(logs_dir, port, env=env, wait=False)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: http_ok(f"{base}/health"), 60, message="restored web health")
-        for execution_id, (state, steps) in before.items():
-            answer = requests.get(f"{base}/api/v1/executions/{execution_id}", headers=org.headers, timeout=10)
-            assert answer.status_code == 200 and answer.json() == state
-            listed = requests.get(f"{base}/api/v1/executions/{execution_id}/steps", headers=org.headers, timeout=10)
-            assert listed.json()["steps"] == steps
-
-        # and the waiting run resumes there with the approval link it was sent before the backup
-        restored_worker = start_worker(logs_dir, env=env)
+        restored_worker = start_worker(logs_dir, env=env)  # (while the web boots; its namespace is empty)
         try:
+            wait_for_web(web)
+            wait_until(lambda: http_ok(f"{base}/health"), 60, message="restored web health")
+            for execution_id, (state, steps) in before.items():
+                answer = requests.get(f"{base}/api/v1/executions/{execution_id}", headers=org.headers, timeout=10)
+                assert answer.status_code == 200 and answer.json() == state
+                listed = requests.get(f"{base}/api/v1/executions/{execution_id}/steps", headers=org.headers,
+                                      timeout=10)
+                assert listed.json()["steps"] == steps
+
+            # and the waiting run resumes there with the approval link it was sent before the backup
             decided = requests.post(f"{base}/api/v1/approvals/{token}/decision", json={"decision": "approved"},
                                     timeout=10)
             assert decided.status_code == 200, decided.text

@@ -144,7 +144,7 @@ def test_real_web_and_worker_processes_export_one_trace_over_otlp(org, spawn_wor
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
     from werkzeug import Response
 
-    from tests.support import free_port, http_ok, start_web
+    from tests.support import free_port, http_ok, start_web, wait_for_web
 
     # Given an OTLP/HTTP collector, and a gunicorn web process and a worker process pointed at it
     received = []
@@ -155,11 +155,12 @@ def test_real_web_and_worker_processes_export_one_trace_over_otlp(org, spawn_wor
 
     httpserver.expect_request("/v1/traces", method="POST").respond_with_handler(collect)
     otlp = {"OTEL_EXPORTER_OTLP_ENDPOINT": httpserver.url_for("/").rstrip("/"), "OTEL_BSP_SCHEDULE_DELAY": "200"}
-    spawn_worker(env=otlp)
     port = free_port()
-    web = start_web(logs_dir, port, env=otlp)
+    web = start_web(logs_dir, port, env=otlp, wait=False)
+    spawn_worker(env=otlp)
     base = f"http://127.0.0.1:{port}"
     try:
+        wait_for_web(web)
         wait_until(lambda: http_ok(f"{base}/health"), 60, message="traced web health")
         wf = requests.post(f"{base}/api/v1/workflows", headers=org.headers, timeout=10,
                            json={"name": "traced", "nodes": [{"node_type": "webhook", "label": "deal"}]}).json()

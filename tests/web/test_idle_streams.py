@@ -7,7 +7,7 @@ import pytest
 
 from cli import sample
 from tests import factories
-from tests.support import SseClient, free_port, http_ok, start_web, wait_until
+from tests.support import SseClient, free_port, http_ok, start_web, wait_for_web, wait_until
 from web.sse import reader_timeout
 
 pytestmark = pytest.mark.e2e
@@ -22,10 +22,9 @@ IDLE_SECONDS = reader_timeout(BLOCK_MS) + 1
 def test_open_quiet_streams_log_no_traceback(client, org, worker, mailbox, logs_dir):
     # Given a fresh web process (its own log) and a run that waits for an approver who does not answer
     port = free_port()
-    web = start_web(logs_dir, port, env={"SSE_HUB_BLOCK_MS": str(BLOCK_MS)})
+    web = start_web(logs_dir, port, env={"SSE_HUB_BLOCK_MS": str(BLOCK_MS)}, wait=False)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: http_ok(f"{base}/health"), 60, message="web health")
         template_id = factories.template(client, org)
         wf = factories.workflow(client, org, [
             {"node_type": "webhook", "label": "deal"}, factories.render_node(template_id),
@@ -34,6 +33,8 @@ def test_open_quiet_streams_log_no_traceback(client, org, worker, mailbox, logs_
         ])
         execution_id = factories.start(client, org, wf["id"], sample.trigger_data())
         factories.wait_for_status(client, org, execution_id, "paused")
+        wait_for_web(web)
+        wait_until(lambda: http_ok(f"{base}/health"), 60, message="web health")
 
         # When a run stream and the organization feed stay open and quiet for many hub reads
         streams = [SseClient(f"{base}/api/v1/sse/executions/{execution_id}/stream", org.headers, timeout=20),

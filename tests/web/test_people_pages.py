@@ -62,14 +62,15 @@ return {
 """
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser():
     """`with browser(size, zone) as page`: a headless Chromium at that width, in that time zone.
 
-    NOTE: one Chromium per size and zone for the test, not per use (each
-    costs 1-2 s to start and quit, and a test looks at up to eight pages);
-    none of the pages keeps state in the browser, and what it logged before
-    it is handed out again is dropped, as quitting a fresh one dropped it.
+    NOTE: one Chromium per size and zone for the module, not per use (each
+    costs 1-2 s to start and quit, a test looks at up to eight pages, and
+    the tests of one locale share their zone); none of the pages keeps state
+    in the browser, and what it logged before it is handed out again is
+    dropped, as quitting a fresh one dropped it.
     """
     with contextlib.ExitStack() as stack:
         pages = {}

@@ -9,7 +9,7 @@ from werkzeug import Response
 
 from storage import events
 from tests import factories
-from tests.support import SseClient, free_port, http_ok, start_web, wait_until
+from tests.support import SseClient, free_port, http_ok, start_web, wait_for_web, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -294,12 +294,13 @@ def test_a_client_too_slow_for_its_buffer_is_cut_off_and_its_reconnect_replays_t
         client, org, worker, gate, redis, services, db, logs_dir):
     # Given a web process that buffers at most 20 live events for a client
     port = free_port()
-    tiny = start_web(logs_dir, port, env={"SSE_CLIENT_BUFFER": "20", "DB_POOL_SIZE": "3"})
+    tiny = start_web(logs_dir, port, env={"SSE_CLIENT_BUFFER": "20", "DB_POOL_SIZE": "3"}, wait=False)
     base = f"http://127.0.0.1:{port}"
-    wait_until(lambda: http_ok(f"{base}/health"), 60, message="tiny-buffer web health")
     try:
         opened, gate_url = gate
         execution_id = gated_run(client, org, gate_url)
+        wait_for_web(tiny)
+        wait_until(lambda: http_ok(f"{base}/health"), 60, message="tiny-buffer web health")
         key = events.stream_key(execution_id)
         slow = SseClient(stream_url(base, execution_id), org.headers)
         slow.events_until(lambda e: e[1] == "step.started" and e[2]["data"]["label"] == "gate")
