@@ -44,8 +44,10 @@ def test_kill_9_during_a_render_hop_loses_nothing(client, org, db, mailbox, spaw
     lock = table_lock("generated_documents", "SHARE")  # the render hop blocks writing its document
     execution_id = factories.start(client, org, wf["id"], sample.trigger_data())
     wait_until(lambda: step_status(execution_id, 1) == "running", 30, message="render hop in flight")
+    chained = {s.position: s.claim_token for s in ExecutionStep.select().where(ExecutionStep.execution == execution_id)}
+    assert chained[1] == chained[0], "the render was not chained after the trigger, in the same message"
 
-    # When worker A is killed with SIGKILL and worker B takes over
+    # When worker A is killed with SIGKILL (in the middle of the chain) and worker B takes over
     first.kill(signal.SIGKILL)
     first.proc.wait(10)
     killed_at = time.monotonic()
