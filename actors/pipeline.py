@@ -160,6 +160,7 @@ def _chain(hop, queue):
     while hop is not None:
         actor = HOPS[hop.phase]
         if hop.phase == "preflight" or actor.queue_name != queue or time.monotonic() >= ends:
+            flush_deferred()  # the last COMMIT's events reach Redis before the next hop can
             send_hop(hop)
             return
         rearm_time_limit(actor.broker, actor)
@@ -176,7 +177,18 @@ def _chain(hop, queue):
 
 
 def _hand_off(hop, actor, error):
-    """Send a chained node that failed to a message of its own: its first retry, after Retries' first backoff."""
+    """Send a chained node that failed to a message of its own: its first retry, after Retries' first backoff.
+
+    With no retries at all (HOP_MAX_RETRIES=0) nothing is sent, as Retries
+    would send nothing: the step is left as a failed message leaves it, for
+    the clock's reaper to re-drive.
+    """
+    if actor.options.get("max_retries", 0) < 1:
+        log.error("%s hop %s node %s of %s, chained, failed (%s) with no retries left", hop.phase, hop.envelope.hop,
+                  hop.envelope.node_index, hop.envelope.execution_id, type(error).__name__,
+                  extra={"correlation_id": hop.envelope.correlation_id})
+        return
+    flush_deferred()
     _, delay = compute_backoff(0, factor=actor.options["min_backoff"], max_backoff=actor.options["max_backoff"])
     log.warning("%s hop %s node %s of %s, chained, failed (%s): retried in its own message in %d ms",
                 hop.phase, hop.envelope.hop, hop.envelope.node_index, hop.envelope.execution_id,

@@ -66,7 +66,7 @@ def insert_from(select_sql):
     """Return the SQL INSERT of the log lines `select_sql` yields (COLUMNS), for a fixed hot statement.
 
     The SELECT renders `message_human` itself, the English text of
-    `message_key` (storage/i18n/logs.py) with `message_params`, as `entry` does.
+    `message_key` (storage/i18n/logs.py) with `message_params`, as `write` does.
     """
     return f"INSERT INTO execution_logs ({', '.join(COLUMNS)}){select_sql}"
 

@@ -5,6 +5,8 @@ the row only if its current status may move to the target (one UPDATE),
 bumps the version, and adds `execution.status_changed` (plus the terminal
 event when the run ends) to the caller's event batch.
 """
+import functools
+
 from storage.errors import InvalidTransition
 from storage.models import Execution, utcnow
 
@@ -94,16 +96,10 @@ def _compare_and_set(execution_id, allowed, values):
     return next(iter(Execution.raw(_cas_sql(names), *params, str(execution_id), sorted(allowed))), None)
 
 
-_CAS = {}
-
-
+@functools.cache
 def _cas_sql(names):
-    sql = _CAS.get(names)
-    if sql is None:
-        columns = [Execution._meta.fields[name].column_name for name in names]
-        sql = _CAS[names] = (
-            "UPDATE workflow_executions x SET " + "".join(f"{column} = %s, " for column in columns)
+    columns = [Execution._meta.fields[name].column_name for name in names]
+    return ("UPDATE workflow_executions x SET " + "".join(f"{column} = %s, " for column in columns)
             + "version = x.version + 1 FROM (SELECT id, status FROM workflow_executions WHERE id = %s FOR UPDATE)"
             " AS locked WHERE x.id = locked.id AND locked.status = ANY(%s) RETURNING locked.status AS"
             " previous_status, x.*")
-    return sql

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from actors import flow, pipeline
+from actors import pipeline
 from cli import sample
 from storage import events, hop, logs, runstate, steps
 from storage.db import database
