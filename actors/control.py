@@ -79,6 +79,7 @@ def cancel(execution, reason, actor):
     batch = EventBatch()
     was = execution.status
     with batch.atomic():
+        runstate.lock(execution.id)
         if was in pipeline.WAITING:
             (ExecutionStep.update(status="skipped", error_code="canceled", error_human="The run was canceled.",
                                   completed_at=utcnow())

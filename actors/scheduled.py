@@ -57,7 +57,11 @@ def redrive_stuck(older_than=None, *, page=100):
         redriven = []
         for execution in stuck:
             if clock.gave_up(execution, settings.redrive_max):
-                step_state.fail_run(Execution.get_by_id(execution.id), RunStuck(message_tech=f"re-driven {execution.redrive_count} times without progress (REDRIVE_MAX)"))
+                try:
+                    step_state.fail_run(Execution.get_by_id(execution.id), RunStuck(
+                        message_tech=f"re-driven {execution.redrive_count} times without progress (REDRIVE_MAX)"))
+                except Exception as ex:  # noqa: BLE001 - the next pass tries again; the others go on now
+                    log.warning("failing stuck run %s failed: %s: %s", execution.id, type(ex).__name__, ex)
                 continue
             redriven.append(execution.id)
         clock.record_redrives(redriven)

@@ -85,6 +85,7 @@ def record(execution, summary, issues, *, stop_after=False, checked=None, defer=
 def clear_for_resume(execution, *, trigger_data=None, node_changes=None):
     """Apply a person's changes to a run in needs_review and forget its preflight."""
     with database.atomic():
+        runstate.lock(execution.id)
         context = dict(execution.execution_context or {})
         fields = {"preflight_summary": None, "version": Execution.version + 1, "updated_at": utcnow()}
         if trigger_data is not None:

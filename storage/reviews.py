@@ -20,6 +20,7 @@ def hold(execution, step, error):
     actions = recommendations.for_codes([(error.code, step.node_id)])
     batch = EventBatch()
     with database.atomic():
+        runstate.lock(execution.id)
         if not mark_failed(step, error, now):
             return False
         current = Execution.get_by_id(execution.id)

@@ -45,6 +45,16 @@ def sources(target, expect=None, *, same_status=True):
     return allowed & set(expect) if expect is not None else allowed
 
 
+def lock(execution_id):
+    """Take the run's row lock for the rest of the transaction.
+
+    NOTE: a transaction that changes a run and its steps takes the run row
+    first, the order CLAIM (storage/hop.py) takes them in; the other order
+    deadlocks with a worker claiming the run, or with the reaper failing it.
+    """
+    Execution.select(Execution.id).where(Execution.id == execution_id).for_update().execute()
+
+
 def transition(execution_id, target, *, batch, expect=None, reason=None, fields=None, event_data=None):
     """Move an execution to `target` if allowed; return the updated row.
 

@@ -107,6 +107,7 @@ def fail(execution, step, error, *, events=()):
     now = utcnow()
     actions = recommendations.for_codes([(error.code, step.node_id)])
     with database.atomic():
+        runstate.lock(execution.id)
         if not mark_failed(step, error, now):
             return False
         logs.write(execution, "error", domain(step.phase), logs.failure("step.failed", error, label=step.label),
@@ -148,6 +149,7 @@ def fail_run(execution, error):
     batch = EventBatch()
     try:
         with batch.atomic():
+            runstate.lock(execution.id)  # the reaper fails runs a worker may be claiming
             if step is not None and (ExecutionStep.update(
                     status="failure", error_code=error.code, error_human=error.message_human,
                     error_tech=error.message_tech, completed_at=now)

@@ -40,6 +40,7 @@ def pause(execution, step, wait, output, *, events=()):
     if step.phase == "signature":
         fields["signature_state"] = "signing"
     with batch.atomic():
+        runstate.lock(execution.id)
         ExecutionStep.update(data_out=redact(output)).where(ExecutionStep.id == step.id).execute()
         execution = runstate.transition(execution.id, WAIT_STATUS[step.phase], batch=batch, fields=fields,
                                         reason=f"waiting for {step.phase}")
@@ -65,6 +66,7 @@ def resume(execution_id, node_id, output, *, reason, events=(), actor=("system",
     context["steps"] = {**context.get("steps", {}), step.label: output}
     total = ExecutionStep.select().where(ExecutionStep.execution == execution_id).count()
     with database.atomic():
+        runstate.lock(execution_id)
         won = (ExecutionStep.update(status="success", data_out=redact(output), completed_at=now,
                                     duration_ms=int((now - step.started_at).total_seconds() * 1000))
                .where((ExecutionStep.id == step.id) & (ExecutionStep.status == "running")).execute())

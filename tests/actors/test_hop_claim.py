@@ -144,3 +144,41 @@ def test_a_duplicate_that_wins_the_lock_between_unlock_and_commit_finds_the_hop_
     assert Execution.get_by_id(first_hop.execution_id).hop == first_hop.hop + 1
     seqs = [int(stream_id.partition("-")[0]) for stream_id, _ in factories.outbox_events(first_hop.execution_id)]
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+def test_the_reaper_failing_a_run_a_worker_is_claiming_takes_the_run_first_and_does_not_deadlock(first_hop, db):
+    from integrations.errors import RunStuck
+
+    # Given worker A inside its claim: CLAIM locks the run row first, then the step
+    locked, go_on = threading.Event(), threading.Event()
+
+    def worker_claims(box):
+        with database.atomic():
+            database.execute_sql("SELECT id FROM workflow_executions WHERE id = %s FOR UPDATE",
+                                 (str(first_hop.execution_id),))
+            locked.set()
+            go_on.wait(30)
+            held, claimed = claim(first_hop, "A")
+        steps.release(first_hop.execution_id, first_hop.node_index)
+        return held, claimed
+
+    a, box_a = in_thread(worker_claims)
+    assert locked.wait(30)
+
+    # When the reaper fails the same run meanwhile: it must queue on the run row, holding nothing A needs
+    b, box_b = in_thread(lambda box: steps.fail_run(Execution.get_by_id(first_hop.execution_id),
+                                                    RunStuck(message_tech="test")))
+    wait_until(lambda: box_b.get("ready") and database.execute_sql(
+        "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", (box_b["pid"],)).fetchone()[0],
+        message="the reaper waiting on the run's row lock")
+    go_on.set()
+    a.join(30)
+    b.join(30)
+
+    # Then neither was chosen as a deadlock victim: A claimed the step, and the reaper then failed run and step
+    assert "error" not in box_a, box_a.get("error")
+    assert "error" not in box_b, box_b.get("error")
+    assert box_a["result"][1] is not None and box_b["result"] is True
+    assert Execution.get_by_id(first_hop.execution_id).status == "failed"
+    step = step_row(first_hop)
+    assert (step.status, step.error_code, step.claim_token) == ("failure", "run.stuck", "A")
