@@ -120,6 +120,16 @@ def docg(lab, env, *args):
     return out.stdout
 
 
+def statements_running_from(env, address):
+    """The statements host `address` sent that PostgreSQL is still running (its sessions' `active` backends)."""
+    import psycopg2
+
+    with psycopg2.connect(env["DATABASE_URL"]) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pid, query FROM pg_stat_activity WHERE client_addr = %s::inet AND state = 'active'",
+                    (address,))
+        return cur.fetchall()
+
+
 def lines(path):
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
@@ -179,6 +189,10 @@ def test_a_burst_survives_losing_a_whole_worker_host(lab):
                interval=0.2, message="both hosts busy, a few runs done")
     killed = lab.kill_host("wa")
     killed_at = time.monotonic()
+    # (a statement wa sent before it died, its last COMMIT say, still runs to its end on host db: which runs wa
+    # left unfinished is known only once none of its statements is still running)
+    wait_until(lambda: not statements_running_from(env, lab.addr("wa")), 60, interval=0.1,
+               message="the statements host wa sent before it died ended")
     unfinished = [r for r in runs if status(r) not in ("completed", "failed")]
     assert killed and unfinished, "the burst ended before host wa was killed"
     assert "state DOWN" in lab_module.ip("-n", lab.ns("wa"), "link", "show", lab.link("wa"))

@@ -89,8 +89,11 @@ def test_many_clients_share_one_redis_reader_and_get_heartbeats(client, org, wor
     names = [c.get("name", "") for c in redis.client_list()]
     from_web = [n for n in names if n.endswith(f"-{web_pid}")]
     assert sum(n.startswith("docg-sse-") for n in from_web) == 1, from_web
-    # (the broker's own pool holds what earlier tests' enqueues opened; streams never use it)
-    assert len([n for n in from_web if not n.startswith("docg-broker-")]) <= 4, from_web
+    # and open streams hold no pooled connection each: the pool keeps what requests used at once (here, 20
+    # clients connecting one after the other; in CI 4 or 5), far from one per client. (The broker's own pool
+    # holds what earlier tests' enqueues opened; streams never use it.)
+    pooled = [n for n in from_web if n.startswith("docg-app-")]
+    assert len(pooled) < len(clients) // 2, from_web
 
     # and idle clients get heartbeat comments while the run waits
     assert clients[0].next_comment() == ": heartbeat"
