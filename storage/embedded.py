@@ -56,21 +56,21 @@ def ensure_postgres(var_dir: Path) -> str:
     """Start or reuse PostgreSQL in `var_dir/pg`; return a URL for `docg`."""
     var_dir = Path(var_dir).resolve()
     pgdata = var_dir / "pg"
-    url = _postgres_url(pgdata, DATABASE)
+    url = postgres_url(pgdata, DATABASE)
     if url and _accepts_connections(url):
         return url
     with _locked(var_dir):
-        url = _postgres_url(pgdata, DATABASE)
+        url = postgres_url(pgdata, DATABASE)
         if url and _accepts_connections(url):
             return url
         _start_postgres(pgdata)
         try:
-            create_database_if_missing(_postgres_url(pgdata, "postgres"), DATABASE)
+            create_database_if_missing(postgres_url(pgdata, "postgres"), DATABASE)
         except psycopg2.Error as ex:
             raise EmbeddedServerError(
                 message_tech=f"PostgreSQL in {pgdata} started but {DATABASE!r} could not be created: {ex}"
             ) from ex
-        return _postgres_url(pgdata, DATABASE)
+        return postgres_url(pgdata, DATABASE)
 
 
 def create_database_if_missing(admin_url: str, name: str) -> None:
@@ -168,7 +168,7 @@ def _read_postmaster(pgdata):
         return None
 
 
-def _postgres_url(pgdata, database):
+def postgres_url(pgdata, database="postgres"):
     """Return the socket URL of the running server in `pgdata`, or None."""
     info = _read_postmaster(pgdata)
     if info is None:

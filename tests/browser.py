@@ -13,6 +13,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+import pytest
+
 from tests.support import wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -148,7 +150,7 @@ def chromium(width=1280, height=900):
     """Yield a `Browser` on a fresh, empty profile; quit it afterwards."""
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     if missing:
-        raise RuntimeError(f"{', '.join(missing)} missing: apt-get install -y chromium chromium-driver")
+        pytest.skip(f"{', '.join(missing)} missing: run `make browser` (apt-get install chromium chromium-driver)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -21,8 +21,15 @@ import pytest
 from tests.support import (ROOT, Mailbox, free_port, http_ok, reachable, reset_servers, start_web, start_worker,
                            stop_workers, wait_until)
 
-TEST_DB = os.environ.get("DOCG_TEST_DB", "docg_test")
-TEST_REDIS_DB = int(os.environ.get("DOCG_TEST_REDIS_DB", "12"))
+#: the pytest-xdist worker this process is (gw0, gw1, ...; None without -n): each has its own database,
+#: Redis db, ports and var folder, so the suite's processes share nothing but the servers
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+_INDEX = int(XDIST_WORKER[2:]) if XDIST_WORKER else 0
+TEST_DB = os.environ.get("DOCG_TEST_DB", "docg_test") + (f"_{XDIST_WORKER}" if XDIST_WORKER else "")
+TEST_REDIS_DB = int(os.environ.get("DOCG_TEST_REDIS_DB", "12")) + _INDEX
+if TEST_REDIS_DB > 15:
+    raise pytest.UsageError(f"Redis db {TEST_REDIS_DB} does not exist: with -n N the suite uses "
+                            "DOCG_TEST_REDIS_DB ... DOCG_TEST_REDIS_DB+N-1, so that one must be at most 16-N")
 
 
 def _with_database(url, name):
@@ -54,11 +61,15 @@ def pytest_configure(config):
     var_dir = ROOT / "var" / "test"
     var_dir.mkdir(parents=True, exist_ok=True)
     db_url, redis_url = _servers(var_dir)
+    if not XDIST_WORKER and getattr(config.option, "numprocesses", None):
+        return  # the xdist controller runs no test: each worker sets its own resources up
+    own_var = var_dir / XDIST_WORKER if XDIST_WORKER else var_dir  # mail drop, worker metrics
+    own_var.mkdir(exist_ok=True)
     files = Path(tempfile.mkdtemp(prefix="docg-files-"))
     web_port = free_port()
     os.environ.update({
         "DOCG_TEST_WEB_PORT": str(web_port), "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
-        "DATABASE_URL": db_url, "REDIS_URL": redis_url, "VAR_DIR": str(var_dir),
+        "DATABASE_URL": db_url, "REDIS_URL": redis_url, "VAR_DIR": str(own_var),
         "STORAGE_ROOT": str(files), "SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
         "BROKER_NAMESPACE": "docg-test", "ADMIN_TOKEN": "test-admin-token",
         "SECRET_KEY": "test-secret", "dramatiq_worker_timeout": "100",

@@ -3,6 +3,9 @@ import email.message
 import os
 import subprocess
 import sys
+from urllib.parse import quote
+
+import pytest
 
 from storage import embedded, embedded_redis
 from tests.support import ROOT
@@ -18,7 +21,19 @@ def _env(var):
     return {**env, "VAR_DIR": str(var)}
 
 
+def _suite_on_embedded_servers():
+    """True when this suite's PostgreSQL or Redis is the embedded one of ROOT/var/test (tests/conftest.py)."""
+    folder = ROOT / "var" / "test"
+    redis_url = "unix://" + quote(str(embedded.redis_socket_path(folder)))
+    pg_url = embedded.postgres_url(folder / "pg")
+    return os.environ["REDIS_URL"].startswith(redis_url) or (
+        pg_url is not None and os.environ["DATABASE_URL"].partition("?")[2] == pg_url.partition("?")[2])
+
+
 def test_docg_down_also_stops_the_test_suites_embedded_servers(tmp_path):
+    if _suite_on_embedded_servers():
+        pytest.skip("this suite runs on the embedded servers in var/test, which `docg down` stops too: "
+                    "this test runs only when the suite uses external PostgreSQL and Redis")
     # Given embedded Redis servers for VAR_DIR and for the test suite's VAR_DIR/test
     var = tmp_path / "v"
     sockets = [embedded.redis_socket_path(folder) for folder in (var, var / "test")]
