@@ -4,6 +4,7 @@ import logging
 import threading
 
 import dramatiq
+import peewee
 from dramatiq.middleware import TimeLimit
 
 import settings
@@ -34,8 +35,17 @@ class DatabaseConnection(dramatiq.Middleware):
         database.connect(reuse_if_open=True)
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
-        if not database.is_closed():
-            database.close()
+        if database.is_closed():
+            return
+        if exception is not None:
+            # NOTE: a hop releases its step claim (a session advisory lock) on every path it knows of; a
+            # message that ended in an exception may have left through one it does not (a time limit
+            # landing between two statements), and a pooled connection must never go back holding one.
+            try:
+                database.execute_sql("SELECT pg_advisory_unlock_all()")
+            except peewee.DatabaseError:
+                pass
+        database.close()
 
     after_skip_message = after_process_message
 

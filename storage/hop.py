@@ -51,6 +51,8 @@ import contextlib
 import dataclasses
 import json
 
+import peewee
+
 from storage import audit, fault, logs, runstate, steps
 from storage.db import Prepared, database
 from storage.events import EventBatch, build
@@ -248,8 +250,23 @@ def claim(envelope, token, *, key):
                   workflow_id=envelope.workflow_id, correlation_id=envelope.correlation_id,
                   dry_run=row[14], until_phase=row[15], hop=envelope.hop, status=row[9],
                   progress=row[10], current_step=row[11], phase_metrics=row[12] or {})
-        _relay_batch(run.id, run.organization_id, row[13]).flush()
+        try:
+            _relay_batch(run.id, run.organization_id, row[13]).flush()
+        except BaseException:
+            # NOTE: the claim never reaches the caller, whose `finally` would release it: released here, or
+            # the pooled connection would keep the step locked and every retry would find it claimed
+            # elsewhere. The started step is `running`, which a retry claims again (attempt + 1).
+            _unlock(key)
+            raise
     return held, Claim(step=step, run=run, key=key)
+
+
+def _unlock(key):
+    """Release this connection's advisory lock `key`; a connection already gone took it with it."""
+    try:
+        database.execute_sql("SELECT pg_advisory_unlock(%s)", (key,))
+    except peewee.DatabaseError:
+        pass
 
 
 class _Placeholder:

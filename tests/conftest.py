@@ -265,6 +265,22 @@ def _worker_only_where_asked(request):
 
 
 @pytest.fixture
+def quiet_pipeline(db, broker):
+    """No run an earlier test left moving, and no message of one still queued.
+
+    For a test that runs the reaper over the whole database, or arms a worker
+    to die at the first hop it takes: the runs earlier tests left unfinished
+    are canceled (those tests are over) and the broker's queues are emptied.
+    """
+    from storage import runstate
+    from storage.models import Execution, utcnow
+
+    Execution.update(status="canceled", completed_at=utcnow()).where(
+        Execution.status.not_in(sorted(runstate.TERMINAL))).execute()
+    broker.flush_all()
+
+
+@pytest.fixture
 def table_lock():
     """Hold a PostgreSQL table lock from another connection; released after the test."""
     import psycopg2

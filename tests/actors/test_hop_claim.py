@@ -14,7 +14,7 @@ from storage import events, hop, logs, runstate, steps
 from storage.db import database
 from storage.models import Execution, ExecutionStep
 from tests import factories
-from tests.support import wait_until
+from tests.support import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -182,3 +182,26 @@ def test_the_reaper_failing_a_run_a_worker_is_claiming_takes_the_run_first_and_d
     assert Execution.get_by_id(first_hop.execution_id).status == "failed"
     step = step_row(first_hop)
     assert (step.status, step.error_code, step.claim_token) == ("failure", "run.stuck", "A")
+
+
+def test_a_claim_whose_relay_to_redis_fails_leaves_no_lock_behind(first_hop, db, services):
+    import redis as redis_lib
+
+    from storage.bootstrap import redis_client
+
+    # Given Redis gone when the claim relays its events (CLAIM has run: the step is started and locked)
+    events.configure(events.EventLog(redis_client(f"redis://127.0.0.1:{free_port()}/0"), maxlen=100, ttl=60))
+    try:
+        with pytest.raises(redis_lib.ConnectionError):
+            claim(first_hop, "A")
+    finally:
+        events.configure(services.events)
+
+    # Then the claim's connection holds no lock (it goes back to the pool), and a retry takes the step
+    assert not database.execute_sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = "
+                                    "pg_backend_pid()").fetchone()[0]
+    thread, box = in_thread(lambda box: claim(first_hop, "B"))
+    thread.join(10)
+    held, claimed = box["result"]
+    assert held is True and claimed.step.attempt == 2 and step_row(first_hop).claim_token == "B"
+    steps.release(first_hop.execution_id, first_hop.node_index)

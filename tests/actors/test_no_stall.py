@@ -111,6 +111,7 @@ def lost_run(wf, org):
     return execution.id
 
 
+@pytest.mark.usefixtures("quiet_pipeline")  # the reaper scans the whole database
 def test_a_run_re_driven_redrive_max_times_without_progress_fails_as_stuck(client, org, db, worker, services):
     wf = factories.workflow(client, org, [{"node_type": "webhook", "label": "deal"},
                                           {"node_type": "webhook", "label": "next"}])
@@ -133,6 +134,7 @@ def test_a_run_re_driven_redrive_max_times_without_progress_fails_as_stuck(clien
     assert types[-2:] == ["execution.status_changed", "execution.failed"]
 
 
+@pytest.mark.usefixtures("quiet_pipeline")  # the reaper scans the whole database
 def test_the_reaper_pages_through_every_stuck_run_so_poisoned_ones_cannot_starve_healthy_ones(
         client, org, db, worker):
     # Given 250 poisoned runs and 3 healthy runs whose messages were lost, all stuck for an hour

@@ -77,6 +77,7 @@ def status_of(base, headers, execution_id):
         return None
 
 
+@pytest.mark.usefixtures("quiet_pipeline")
 def test_kill_9_after_the_commit_before_the_publish_loses_no_event(client, org, db, spawn_worker, web_server, redis):
     # Given a worker that dies right after a step's commit, before its events reach Redis
     wf = factories.workflow(client, org, CHAIN)
@@ -152,6 +153,7 @@ def recover(base, headers, env, runs):
     raise AssertionError(f"runs not ended: {[(r, status_of(base, headers, r)) for r in runs]}")
 
 
+@pytest.mark.usefixtures("quiet_pipeline")
 @pytest.mark.timeout(400)
 def test_a_redis_restart_that_loses_its_data_loses_no_event(org, db, logs_dir, spawn_worker, private_redis):
     # Given web and worker processes on a private Redis, and a burst of runs

@@ -13,7 +13,7 @@ from storage.models import SideEffect
 from tests import factories
 from tests.support import wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("quiet_pipeline")]  # the armed worker's first hop is ours
 
 
 def die_after_the_effect(spawn_worker, client, org, wf, trigger=None):
