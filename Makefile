@@ -23,12 +23,17 @@ office:
 	@command -v soffice >/dev/null || \
 	  { apt-get update -q && apt-get install -y -q libreoffice-writer-nogui libreoffice-impress-nogui; }
 
+# The suite runs in TEST_PROCESSES pytest processes (pytest-xdist, a test file per process at a time), each
+# on a database, Redis db, ports and var folder of its own (tests/conftest.py); TEST_PROCESSES=0 runs it in one.
+TEST_PROCESSES ?= 3
+PARALLEL = $(if $(filter 0,$(TEST_PROCESSES)),-p no:xdist,-n $(TEST_PROCESSES) --dist loadfile)
+
 test: setup browser office
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest $(PARALLEL)
 
 # The end-to-end, crash and wait suites with the pipeline on RabbitMQ (skips without one).
 test-rabbitmq: setup
-	DOCG_TEST_BROKER=rabbitmq $(VENV)/bin/pytest tests/actors/test_crash.py tests/actors/test_approvals.py \
+	DOCG_TEST_BROKER=rabbitmq $(VENV)/bin/pytest $(PARALLEL) tests/actors/test_crash.py tests/actors/test_approvals.py \
 	  tests/actors/test_signatures.py tests/actors/test_pipeline_e2e.py tests/actors/test_timers.py \
 	  tests/actors/test_fair_share.py tests/actors/test_idempotency.py
 

@@ -6,6 +6,10 @@ otherwise (or with DOCG_TEST_EMBEDDED=1) the embedded default started under
 var/test. The schema of the
 `docg_test` database is rebuilt from the migrations once per session.
 
+Under pytest-xdist (`make test` runs `-n 3`) each worker process gw<N> gets
+its own database (`docg_test_gw<N>`), Redis db (DOCG_TEST_REDIS_DB + N),
+ports and VAR_DIR, so the processes share only the servers.
+
 Broker: Redis by default. DOCG_TEST_BROKER=rabbitmq (or a BROKER_URL of
 amqp://) runs the pipeline on RabbitMQ in a vhost named after DOCG_TEST_DB,
 emptied per session; without a reachable RabbitMQ the e2e tests skip.

@@ -95,6 +95,10 @@ class MotoS3:
         return recorder
 
     def _provision(self):
+        # moto's backends are process-wide: an earlier server of this process left its users and buckets
+        # (a package-scoped fixture is set up again when pytest-xdist comes back to the package later)
+        reset = requests.post(f"{self.endpoint}/moto-api/reset", timeout=5)
+        assert reset.status_code == 200, reset.text
         iam = self._client("iam", "bootstrap", "bootstrap")
         for user, policy in (("docg-writer", ALLOW_S3), ("docg-outsider", None)):
             iam.create_user(UserName=user)
