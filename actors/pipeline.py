@@ -320,7 +320,9 @@ def _preflight(envelope):
     if execution is None:
         return
     if execution.hop != envelope.hop or execution.status != "queued":
-        if execution.hop > envelope.hop:
+        if execution.hop > envelope.hop:  # its worker died in a chained node: go on from what was persisted
+            log.info("preflight hop %s of %s: stale (run at hop %s), re-driven", envelope.hop,
+                     envelope.execution_id, execution.hop, extra={"correlation_id": envelope.correlation_id})
             send_hop(following(execution.id, row=execution))
         return
     steps = preflights.steps_of(execution)

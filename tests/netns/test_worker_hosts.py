@@ -225,4 +225,8 @@ def test_a_burst_survives_losing_a_whole_worker_host(lab):
     assert len(list((files / org["organization_id"] / "lab").iterdir())) == RUNS
     assert all(m["attachments"] for m in mails)
     survivor = workers["wb"].log()
-    assert sum(run in survivor for run in unfinished) == len(unfinished)
+    missing = [run for run in unfinished if run not in survivor]
+    assert not missing, {run: {"wa": [line for line in workers["wa"].log().splitlines() if run in line][-3:],
+                               "steps": [(s["label"], s["status"], s["attempt"]) for s in
+                                         api.get(f"{base}/executions/{run}/steps", timeout=30).json()["steps"]]}
+                         for run in missing}
