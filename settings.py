@@ -41,6 +41,8 @@ TABLE = [
     ("STORAGE_ROOT", "", str, "root for relative storage folders; empty means VAR_DIR/files"),
     ("VAR_DIR", str(ROOT / "var"), str, "where embedded servers and local files live"),
     ("DB_POOL_SIZE", "20", int, "max PostgreSQL connections per process"),
+    ("DB_POOL_IDLE", "20", int, "PostgreSQL connections a process keeps open while idle; one returned beyond "
+                                "these is closed"),
     ("BROKER_NAMESPACE", "docg", str, "Redis key namespace of the Dramatiq broker"),
     ("BROKER_HEARTBEAT_MS", "10000", int, "a worker silent this long is dead; its messages are redelivered"),
     ("BROKER_MAINTENANCE_CHANCE", "20000", int, "Redis broker: out of a million broker commands, how many also put "
@@ -126,6 +128,7 @@ class Settings:
     storage_root: str
     var_dir: str
     db_pool_size: int
+    db_pool_idle: int
     broker_namespace: str
     broker_heartbeat_ms: int
     hop_time_limit_ms: int

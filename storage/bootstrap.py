@@ -40,7 +40,8 @@ def pooled_redis_client(url, size, timeout, role="app"):
 
 def configure_database(settings):
     """Bind the database and the keyring only (enough for migrations and CLI)."""
-    database = db_module.init(settings.database_url, max_connections=settings.db_pool_size)
+    database = db_module.init(settings.database_url, max_connections=settings.db_pool_size,
+                               max_idle=settings.db_pool_idle)
     fields.configure(Keyring.from_config(settings.encryption_key, settings.secret_key))
     return database
 

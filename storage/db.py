@@ -63,11 +63,15 @@ class Pool(PooledPostgresqlExtDatabase):
 
     PING_AFTER = 10.0
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, max_idle=None, **kwargs):
         self._returned = {}
+        self.max_idle = max_idle
         super().__init__(*args, **kwargs)
 
     def _close(self, conn, close_conn=False):
+        # beyond `max_idle` spare connections, a returned one is closed: a process keeps the connections its
+        # usual concurrency needs, not every one a burst opened (they count against max_connections)
+        close_conn = close_conn or (self.max_idle is not None and len(self._connections) >= self.max_idle)
         super()._close(conn, close_conn)
         if not close_conn and not conn.closed:
             self._returned[id(conn)] = time.monotonic()
@@ -80,11 +84,12 @@ class Pool(PooledPostgresqlExtDatabase):
         return super()._is_closed(conn)
 
 
-def init(url, *, max_connections=20):
-    """Bind the proxy to a pooled database for `url` and return it."""
+def init(url, *, max_connections=20, max_idle=None):
+    """Bind the proxy to a pooled database for `url` and return it (`max_idle`: see Pool._close)."""
     db = Pool(
         autoconnect=False,
         max_connections=max_connections,
+        max_idle=max_idle,
         stale_timeout=300,
         timeout=10,
         register_hstore=False,

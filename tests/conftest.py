@@ -77,7 +77,7 @@ def pytest_configure(config):
         "STORAGE_ROOT": str(files), "SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
         "BROKER_NAMESPACE": "docg-test", "ADMIN_TOKEN": "test-admin-token",
         "SECRET_KEY": "test-secret", "dramatiq_worker_timeout": "100",
-        "HOP_MAX_RETRIES": "3", "DB_POOL_SIZE": "16", "SSE_HEARTBEAT_SECONDS": "1",
+        "HOP_MAX_RETRIES": "3", "DB_POOL_SIZE": "16", "DB_POOL_IDLE": "4", "SSE_HEARTBEAT_SECONDS": "1",
         # short waits where a test waits out a timer, not a condition: the browser-like reconnect after a
         # stream ends, and the hub's quiet XREAD (tests/web/test_idle_streams.py sets its own)
         "SSE_RETRY_MS": "200", "SSE_HUB_BLOCK_MS": "1000",

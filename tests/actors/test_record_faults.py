@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import psycopg2
 import pytest
 import redis as redis_lib
 import requests
+from werkzeug import Response
 
 from cli.watch import EventSource
 from storage import embedded, events
@@ -130,9 +132,27 @@ def _pings(port):
         return False
 
 
-def burst(base, headers, count):
+@pytest.fixture
+def slow_receiver(httpserver):
+    """The URL of a webhook receiver that takes 300 ms to answer.
+
+    A burst whose runs each wait on it lasts long enough, on however fast or
+    busy a machine, that when its first run is seen completed its last runs
+    are still in flight (8 worker threads: the last four start a round later).
+    """
+    def answer(request):
+        time.sleep(0.3)  # the receiver's own latency, not the test waiting
+        return Response("ok")
+
+    httpserver.expect_request("/slow").respond_with_handler(answer)
+    return httpserver.url_for("/slow")
+
+
+def burst(base, headers, count, receiver):
+    nodes = [*CHAIN[:3], {"node_type": "outgoing-webhook", "label": "slow", "config": {"url": receiver}},
+             *CHAIN[3:]]
     wf = requests.post(f"{base}/api/v1/workflows", headers=headers, timeout=10,
-                       json={"name": "burst", "nodes": CHAIN}).json()
+                       json={"name": "burst", "nodes": nodes}).json()
     return [requests.post(f"{base}/api/v1/workflows/{wf['id']}/executions", headers=headers, timeout=10,
                           json={"trigger_data": {"n": n}}).json()["execution_id"] for n in range(count)]
 
@@ -155,7 +175,8 @@ def recover(base, headers, env, runs):
 
 @pytest.mark.usefixtures("quiet_pipeline")
 @pytest.mark.timeout(400)
-def test_a_redis_restart_that_loses_its_data_loses_no_event(org, db, logs_dir, spawn_worker, private_redis):
+def test_a_redis_restart_that_loses_its_data_loses_no_event(org, db, logs_dir, spawn_worker, private_redis,
+                                                              slow_receiver):
     # Given web and worker processes on a private Redis, and a burst of runs
     redis_url, lose_everything = private_redis
     port = free_port()
@@ -167,7 +188,7 @@ def test_a_redis_restart_that_loses_its_data_loses_no_event(org, db, logs_dir, s
     try:
         wait_for_web(web)
         wait_until(lambda: http_ok(f"{base}/health"), 60, message="web up")
-        runs = burst(base, headers, 24)
+        runs = burst(base, headers, 24, slow_receiver)
         wait_until(lambda: status_of(base, headers, runs[0]) == "completed", 60, message="part of the burst done")
 
         # When Redis dies mid-burst and comes back empty (streams, queues, everything gone)
@@ -188,7 +209,7 @@ def test_a_redis_restart_that_loses_its_data_loses_no_event(org, db, logs_dir, s
 
 
 @pytest.mark.timeout(400)
-def test_a_postgresql_restart_mid_burst_loses_no_event_and_every_run_ends(logs_dir, spawn_worker):
+def test_a_postgresql_restart_mid_burst_loses_no_event_and_every_run_ends(logs_dir, spawn_worker, slow_receiver):
     # Given web and worker processes on a PostgreSQL of this test only, and a burst of runs
     var = Path(tempfile.mkdtemp(prefix="docg-pg-restart-", dir="/tmp"))
     try:
@@ -211,7 +232,7 @@ def test_a_postgresql_restart_mid_burst_loses_no_event_and_every_run_ends(logs_d
     try:
         wait_for_web(web)
         wait_until(lambda: http_ok(f"{base}/health"), 60, message="web up")
-        runs = burst(base, headers, 24)
+        runs = burst(base, headers, 24, slow_receiver)
         wait_until(lambda: status_of(base, headers, runs[0]) == "completed", 60, message="part of the burst done")
 
         # When PostgreSQL restarts mid-burst

@@ -35,3 +35,40 @@ def test_a_pooled_connection_the_server_killed_is_replaced_once_it_is_old_enough
         assert second != first
     finally:
         pool.close_all()
+
+
+def test_a_pool_keeps_at_most_max_idle_connections_open_once_a_burst_is_over(db):
+    import threading
+
+    params = connect_params(os.environ["DATABASE_URL"])
+    pool = Pool(max_connections=6, max_idle=2, stale_timeout=300, timeout=5, register_hstore=False,
+                application_name="docg-idle-test", **params)
+
+    def open_on_server():
+        return db.execute_sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'docg-idle-test'"
+                              ).fetchone()[0]
+
+    try:
+        # Given a burst that holds six connections at once
+        barrier, done = threading.Barrier(6), threading.Event()
+
+        def hold():
+            with pool.connection_context():
+                pool.execute_sql("SELECT 1")
+                barrier.wait(10)
+                done.wait(10)
+
+        threads = [threading.Thread(target=hold) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        wait_until(lambda: open_on_server() == 6, 10, message="six connections open")
+
+        # When it is over, Then two stay open for the next callers and the others are closed
+        done.set()
+        for thread in threads:
+            thread.join(10)
+        wait_until(lambda: open_on_server() == 2, 10, message="the pool back to its idle cap")
+        assert len(pool._connections) == 2
+        assert backend_pid(pool) and open_on_server() == 2
+    finally:
+        pool.close_all()
