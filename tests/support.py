@@ -1,4 +1,5 @@
 """Test helpers: waiting on conditions, real processes, a real SMTP server."""
+import contextlib
 import email
 import email.policy
 import os
@@ -38,6 +39,27 @@ def reset_servers(db_url, redis_url):
         migrations.apply(database)
     database.close_all()
     redis.Redis.from_url(redis_url).flushdb()
+
+
+@contextlib.contextmanager
+def audit_row_edited(db, row_id, column, value):
+    """Edit one audit row behind the append-only trigger's back, and put it back on the way out.
+
+    The suite's database must keep an intact trail: tests/storage/test_backup.py
+    verifies the whole trail of the same database after a restore.
+    """
+    def put(new):
+        with db.atomic():
+            db.execute_sql("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update")
+            db.execute_sql(f"UPDATE audit_events SET {column} = %s WHERE id = %s", (new, row_id))
+            db.execute_sql("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update")
+
+    (original,) = db.execute_sql(f"SELECT {column}::text FROM audit_events WHERE id = %s", (row_id,)).fetchone()
+    put(value)
+    try:
+        yield
+    finally:
+        put(original)
 
 
 def http_ok(url, timeout=5):

@@ -4,6 +4,7 @@ import pytest
 
 from storage import audit, migrations
 from storage.models import AuditEvent, Connection, Organization
+from tests.support import audit_row_edited
 
 
 def test_migrate_is_idempotent_and_reversible(services):
@@ -52,12 +53,10 @@ def test_audit_verify_finds_a_row_edited_with_triggers_disabled(db):
     organization = Organization.create(name="audited")
     rows = [audit.record(organization.id, f"action.{i}", target_id=str(i)) for i in range(4)]
     assert audit.verify(organization.id) is None
-    with db.atomic():
-        db.execute_sql("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update")
-        db.execute_sql("UPDATE audit_events SET metadata = '{\"amount\": 1}' WHERE id = %s", (rows[2].id,))
-        db.execute_sql("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update")
-    assert audit.verify(organization.id).id == rows[2].id
-    assert AuditEvent.get_by_id(rows[3].id).prev_hash == rows[2].hash
+    with audit_row_edited(db, rows[2].id, "metadata", '{"amount": 1}'):
+        assert audit.verify(organization.id).id == rows[2].id
+        assert AuditEvent.get_by_id(rows[3].id).prev_hash == rows[2].hash
+    assert audit.verify(organization.id) is None
 
 
 def test_audit_chain_holds_when_many_threads_record_at_once(db, services):

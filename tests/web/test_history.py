@@ -9,7 +9,7 @@ import pytest
 from cli import sample
 from storage.models import AuditEvent
 from tests import factories
-from tests.support import ROOT
+from tests.support import ROOT, audit_row_edited
 
 pytestmark = pytest.mark.e2e
 
@@ -96,17 +96,7 @@ def test_docg_audit_verify_reports_the_first_tampered_row(client, org, finished_
     intact = verify()
     assert intact.returncode == 0 and "intact" in intact.stdout
     target = AuditEvent.select().where(AuditEvent.execution_id == finished_run).order_by(AuditEvent.id)[2]
-
-    def set_actor(actor_id):
-        with db.atomic():
-            db.execute_sql("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update")
-            db.execute_sql("UPDATE audit_events SET actor_id = %s WHERE id = %s", (actor_id, target.id))
-            db.execute_sql("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update")
-
-    set_actor("mallory")
-    try:
+    with audit_row_edited(db, target.id, "actor_id", "mallory"):
         broken = verify()
         assert broken.returncode == 1 and f"row {target.id}" in broken.stdout
-    finally:
-        set_actor(target.actor_id)  # the suite's database keeps an intact trail (tests/storage/test_backup.py)
     assert verify().returncode == 0
