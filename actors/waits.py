@@ -15,7 +15,7 @@ from actors import flow, timers
 from actors.broker import services
 from integrations.signatures import providers
 from integrations.signatures.sandbox import deliver, sent_notifications
-from storage import approvals, logs, signatures, steps, waits
+from storage import approvals, logs, runstate, signatures, steps, waits
 from storage.errors import StorageError
 from storage.events import EventBatch
 from storage.models import Execution, utcnow
@@ -184,6 +184,7 @@ def decide(approval, decision, comment=None):
 
     batch = EventBatch()
     with batch.atomic():
+        runstate.lock(approval.execution_id)  # the run first, as cancel takes it before the approvals
         if not approvals.decide(approval, decision, comment):
             return False
         execution = Execution.get_by_id(approval.execution_id)

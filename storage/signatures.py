@@ -3,7 +3,7 @@ import datetime
 
 from peewee import IntegrityError
 
-from storage import deliveries
+from storage import deliveries, runstate
 from storage.db import database
 from storage.models import SignatureRequest, WebhookDelivery, utcnow
 
@@ -54,15 +54,14 @@ def apply_delivery(delivery_id):
     after a crash between this commit and the settle still settles the wait.
     """
     with database.atomic():
+        execution_id = _execution_of(delivery_id)
+        if execution_id is not None:
+            runstate.lock(execution_id)  # the run first, as cancel takes it before the requests (runstate.lock)
         delivery = WebhookDelivery.select().where(WebhookDelivery.id == delivery_id).for_update().first()
         if delivery is None or delivery.status == "ignored":
             return None, None, False
         payload = delivery.payload
-        query = SignatureRequest.select().where((SignatureRequest.provider == delivery.provider)
-                                                & (SignatureRequest.envelope_id == payload["envelope_id"]))
-        if payload.get("connection_id"):
-            query = query.where(SignatureRequest.connection_id == payload["connection_id"])
-        request = query.for_update().first()
+        request = _request_of(delivery.provider, payload).for_update().first()
         if delivery.status == "applied":
             return request, payload, False
         if request is None:
@@ -72,6 +71,22 @@ def apply_delivery(delivery_id):
         WebhookDelivery.update(status="applied", applied_at=utcnow(), organization_id=request.organization_id) \
             .where(WebhookDelivery.id == delivery_id).execute()
         return request, payload, changed
+
+
+def _request_of(provider, payload):
+    """The query for the request a notification names: its envelope, and its connection when it has one."""
+    query = SignatureRequest.select().where((SignatureRequest.provider == provider)
+                                            & (SignatureRequest.envelope_id == payload["envelope_id"]))
+    if payload.get("connection_id"):
+        query = query.where(SignatureRequest.connection_id == payload["connection_id"])
+    return query
+
+
+def _execution_of(delivery_id):
+    """The run whose request a stored notification names (read without a lock), or None."""
+    delivery = WebhookDelivery.get_or_none(WebhookDelivery.id == delivery_id)
+    request = delivery and _request_of(delivery.provider, delivery.payload).first()
+    return request.execution_id if request else None
 
 
 def _apply(request, payload):

@@ -62,6 +62,29 @@ def audit_row_edited(db, row_id, column, value):
         put(original)
 
 
+def in_thread(fn):
+    """Run `fn` on a thread with its own pooled connection; return (thread, box) with box['result'] or ['error']."""
+    from storage.db import database
+
+    box = {}
+
+    def run():
+        database.connect(reuse_if_open=True)
+        try:
+            box["pid"] = database.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+            box["ready"] = True
+            box["result"] = fn(box)
+        except Exception as ex:  # noqa: BLE001 - handed to the test
+            box["error"] = ex
+        finally:
+            if not database.is_closed():
+                database.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, box
+
+
 def http_ok(url, timeout=5):
     """True when `url` answers 200 (any connection error or timeout is False)."""
     import requests

@@ -14,7 +14,7 @@ from storage import events, hop, logs, runstate, steps
 from storage.db import database
 from storage.models import Execution, ExecutionStep
 from tests import factories
-from tests.support import free_port, wait_until
+from tests.support import free_port, in_thread, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -29,27 +29,6 @@ def first_hop(client, org, db, captured, one_node_per_message):
     pipeline.run_preflight(envelope.to_message())
     envelope, _ = captured.pop()
     return envelope
-
-
-def in_thread(fn):
-    """Run `fn` on a thread with its own pooled connection; return (thread, box) with box['result'] or ['error']."""
-    box = {}
-
-    def run():
-        database.connect(reuse_if_open=True)
-        try:
-            box["pid"] = database.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
-            box["ready"] = True
-            box["result"] = fn(box)
-        except Exception as ex:  # noqa: BLE001 - handed to the test
-            box["error"] = ex
-        finally:
-            if not database.is_closed():
-                database.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, box
 
 
 def claim(envelope, token):

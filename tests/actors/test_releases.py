@@ -16,6 +16,62 @@ def approver(org):
     return f"ana+{org.id[:8]}@acme.example"
 
 
+def queued_run(client, org):
+    """A queued run whose first hop was never sent (as if sent by another release)."""
+    from actors import pipeline
+    from storage import workflows
+
+    wf = factories.workflow(client, org, [{"node_type": "webhook", "label": "deal"}])
+    execution, batch = pipeline._create(workflows.get(wf["id"], org.id), trigger_data={"client_name": "x"})
+    batch.flush()
+    return execution
+
+
+def enqueue_raw(broker, message):
+    """Put a message on its Redis queue the way a release without this middleware would."""
+    message = message.copy(options={"redis_message_id": str(uuid.uuid4())})
+    broker.do_enqueue(message.queue_name, message.options["redis_message_id"], message.encode())
+    return message
+
+
+# (first in the module: the shared worker is not up yet, so the worker it starts is the only one taking messages;
+# see tests/conftest.py: _worker_only_where_asked)
+def test_a_worker_leaves_messages_of_an_unknown_envelope_version_and_runs_old_ones(client, org, db, broker,
+                                                                                    spawn_worker):
+    from actors.phases import preflight_hop
+
+    worker = spawn_worker()
+    execution = queued_run(client, org)
+    envelope = Envelope.of(execution).to_message()
+
+    # When a newer release's message (envelope version 99) arrives
+    newer = preflight_hop.send_with_options(args=(envelope,), envelope_version=99)
+    worker.wait_for_log("left for a compatible worker", timeout=20)
+
+    # Then the worker neither runs it nor crashes: the run is still queued, the message waits in the delay queue
+    assert Execution.get_by_id(execution.id).status == "queued" and worker.proc.poll() is None
+    delayed = {json.loads(raw)["message_id"]: json.loads(raw)
+               for raw in broker.client.hvals(f"{broker.namespace}:pipeline.DQ.msgs")}
+    assert any(m["options"].get("envelope_version") == 99 and m["options"].get("deferrals", 0) >= 1
+               for m in delayed.values() if m["message_id"] == newer.message_id)
+
+    # When the previous release's message (no version at all) arrives, it runs
+    older = enqueue_raw(broker, preflight_hop.message(envelope))
+    assert "envelope_version" not in older.options
+    assert factories.wait_for_status(client, org, str(execution.id))["status"] == "completed"
+
+    # and this release's messages carry the current version
+    assert preflight_hop.message(envelope).options == {} and ENVELOPE_VERSION == 2
+    sent = preflight_hop.send(Envelope.of(Execution.get_by_id(execution.id)).to_message())
+    assert sent.options["envelope_version"] == ENVELOPE_VERSION
+
+    # (clean up: the version-99 message would bounce until a compatible worker takes it)
+    worker.stop()
+    for key, raw in broker.client.hscan_iter(f"{broker.namespace}:pipeline.DQ.msgs"):
+        if json.loads(raw)["options"].get("envelope_version") == 99:
+            broker.client.hdel(f"{broker.namespace}:pipeline.DQ.msgs", key)
+
+
 def test_a_workflow_edited_during_a_wait_does_not_change_the_waiting_run(client, org, worker, mailbox):
     # Given a run waiting for approval, with an email step still to come
     customer = f"customer+{org.id[:8]}@acme.example"
@@ -61,60 +117,6 @@ def test_a_workflow_edited_during_a_wait_does_not_change_the_waiting_run(client,
     bad = client.simulate_post(f"/api/v1/executions/{execution_id}/retry", headers=org.headers,
                                json={"definition": "newest"})
     assert bad.status_code == 422 and bad.json["error"]["code"]
-
-
-def queued_run(client, org):
-    """A queued run whose first hop was never sent (as if sent by another release)."""
-    from actors import pipeline
-    from storage import workflows
-
-    wf = factories.workflow(client, org, [{"node_type": "webhook", "label": "deal"}])
-    execution, batch = pipeline._create(workflows.get(wf["id"], org.id), trigger_data={"client_name": "x"})
-    batch.flush()
-    return execution
-
-
-def enqueue_raw(broker, message):
-    """Put a message on its Redis queue the way a release without this middleware would."""
-    message = message.copy(options={"redis_message_id": str(uuid.uuid4())})
-    broker.do_enqueue(message.queue_name, message.options["redis_message_id"], message.encode())
-    return message
-
-
-def test_a_worker_leaves_messages_of_an_unknown_envelope_version_and_runs_old_ones(client, org, db, broker,
-                                                                                    spawn_worker):
-    from actors.phases import preflight_hop
-
-    worker = spawn_worker()
-    execution = queued_run(client, org)
-    envelope = Envelope.of(execution).to_message()
-
-    # When a newer release's message (envelope version 99) arrives
-    newer = preflight_hop.send_with_options(args=(envelope,), envelope_version=99)
-    worker.wait_for_log("left for a compatible worker", timeout=20)
-
-    # Then the worker neither runs it nor crashes: the run is still queued, the message waits in the delay queue
-    assert Execution.get_by_id(execution.id).status == "queued" and worker.proc.poll() is None
-    delayed = {json.loads(raw)["message_id"]: json.loads(raw)
-               for raw in broker.client.hvals(f"{broker.namespace}:pipeline.DQ.msgs")}
-    assert any(m["options"].get("envelope_version") == 99 and m["options"].get("deferrals", 0) >= 1
-               for m in delayed.values() if m["message_id"] == newer.message_id)
-
-    # When the previous release's message (no version at all) arrives, it runs
-    older = enqueue_raw(broker, preflight_hop.message(envelope))
-    assert "envelope_version" not in older.options
-    assert factories.wait_for_status(client, org, str(execution.id))["status"] == "completed"
-
-    # and this release's messages carry the current version
-    assert preflight_hop.message(envelope).options == {} and ENVELOPE_VERSION == 2
-    sent = preflight_hop.send(Envelope.of(Execution.get_by_id(execution.id)).to_message())
-    assert sent.options["envelope_version"] == ENVELOPE_VERSION
-
-    # (clean up: the version-99 message would bounce until a compatible worker takes it)
-    worker.stop()
-    for key, raw in broker.client.hscan_iter(f"{broker.namespace}:pipeline.DQ.msgs"):
-        if json.loads(raw)["options"].get("envelope_version") == 99:
-            broker.client.hdel(f"{broker.namespace}:pipeline.DQ.msgs", key)
 
 
 def test_an_envelope_with_keys_this_release_does_not_know_still_reads():

@@ -214,3 +214,54 @@ def test_a_redelivered_apply_after_a_crash_before_the_settle_still_resumes(clien
 
     assert factories.wait_for_status(client, org, execution_id)["status"] == "completed"
     assert factories.stream_types(redis, execution_id).count("execution.resumed") == 1
+
+
+def test_a_notification_applied_while_the_run_is_being_canceled_takes_the_run_first(client, org, worker, db):
+    from actors import waits
+    from integrations.signatures.base import SignatureEvent
+    from storage import outbox, runstate, signatures
+    from tests.support import in_thread
+
+    # Given a run out for signature and a stored "viewed" notification for it
+    ana, bia = signers_of(org, "ana", "bia")
+    wf = signature_workflow(client, org, [ana, bia], f"c+{org.id[:8]}@acme.example")
+    execution_id = factories.start(client, org, wf["id"], sample.trigger_data())
+    factories.wait_for_status(client, org, execution_id, "signing")
+    request = SignatureRequest.get(SignatureRequest.execution == execution_id)
+    delivery, _ = signatures.store_delivery("sandbox", SignatureEvent(
+        event_key=uuid.uuid4().hex, envelope_id=request.envelope_id, kind="viewed", signer_email=ana))
+
+    # and a transaction that holds the run's row, as a cancel does before it withdraws the run's requests
+    locked, go_on = threading.Event(), threading.Event()
+
+    def cancel_like(box):
+        with db.atomic():
+            runstate.lock(execution_id)
+            locked.set()
+            go_on.wait(30)
+
+    holder, held = in_thread(cancel_like)
+    assert locked.wait(30)
+
+    # When the notification is applied meanwhile
+    applier, applied = in_thread(lambda box: waits.apply_delivery(delivery.id))
+    wait_until(lambda: applied.get("ready") and db.execute_sql(
+        "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", (applied["pid"],)).fetchone()[0],
+        message="the notification waiting on a lock")
+
+    # Then it waits for the run's row holding neither the request nor the delivery, which the cancel would
+    # lock next (before, it held the request and waited for the run: a deadlock, a 503 on the cancel)
+    with db.atomic():
+        for table, row in (("signature_requests", request.id), ("webhook_deliveries", delivery.id)):
+            db.execute_sql(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE NOWAIT", (row,))
+    go_on.set()
+    holder.join(30)
+    applier.join(30)
+    assert "error" not in held and "error" not in applied, (held.get("error"), applied.get("error"))
+    assert [kind for _, kind, _ in outbox.history(execution_id)].count("signature.viewed") == 1
+
+    # and the run still cancels
+    canceled = client.simulate_post(f"/api/v1/executions/{execution_id}/cancel", json={"reason": "deal lost"},
+                                    headers=org.headers)
+    assert canceled.status_code == 200, canceled.text
+    assert SignatureRequest.get_by_id(request.id).status == "canceled"
