@@ -85,6 +85,39 @@ def in_thread(fn):
     return thread, box
 
 
+def wait_on_a_lock(box, message):
+    """Wait until the backend of an `in_thread` box waits for a lock (pg_stat_activity)."""
+    from storage.db import database
+
+    wait_until(lambda: box.get("ready") and database.execute_sql(
+        "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", (box["pid"],)).fetchone()[0],
+        message=message)
+
+
+@contextlib.contextmanager
+def run_row_held(execution_id):
+    """Hold the run's row lock on a connection of its own for the block, as a cancel does before anything else."""
+    from storage import runstate
+    from storage.db import database
+
+    locked, go_on = threading.Event(), threading.Event()
+
+    def hold(box):
+        with database.atomic():
+            runstate.lock(execution_id)
+            locked.set()
+            go_on.wait(30)
+
+    thread, box = in_thread(hold)
+    assert locked.wait(30), box.get("error")
+    try:
+        yield
+    finally:
+        go_on.set()
+        thread.join(30)
+    assert "error" not in box, box["error"]
+
+
 def http_ok(url, timeout=5):
     """True when `url` answers 200 (any connection error or timeout is False)."""
     import requests

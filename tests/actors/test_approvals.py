@@ -189,9 +189,8 @@ def test_a_decision_stranded_by_a_redis_outage_is_settled_by_the_clock(client, o
 
 def test_a_decision_made_while_the_run_is_being_canceled_takes_the_run_first(client, org, worker, mailbox, db):
     from actors import waits
-    from storage import runstate
     from storage.models import Approval
-    from tests.support import in_thread, wait_until
+    from tests.support import in_thread, run_row_held, wait_on_a_lock
 
     # Given a run waiting for two approvers
     ana, bia, customer = emails(org, "ana"), emails(org, "bia"), emails(org, "customer")
@@ -200,32 +199,18 @@ def test_a_decision_made_while_the_run_is_being_canceled_takes_the_run_first(cli
     factories.wait_for_status(client, org, execution_id, "paused")
     approval = Approval.get((Approval.execution == execution_id) & (Approval.approver_email == ana))
 
-    # and a transaction that holds the run's row, as a cancel does before it revokes the run's approvals
-    locked, go_on = threading.Event(), threading.Event()
+    # When ana decides while a transaction holds the run's row, as a cancel does before it revokes the run's
+    # approvals
+    with run_row_held(execution_id):
+        decider, decided = in_thread(lambda box: waits.decide(approval, "approved"))
+        wait_on_a_lock(decided, "the decision waiting on a lock")
 
-    def cancel_like(box):
+        # Then the decision waits for the run's row without holding the approval, which the cancel would
+        # revoke next (before, it held the approval and waited for the run: a deadlock)
         with db.atomic():
-            runstate.lock(execution_id)
-            locked.set()
-            go_on.wait(30)
-
-    holder, held = in_thread(cancel_like)
-    assert locked.wait(30)
-
-    # When ana decides meanwhile
-    decider, decided = in_thread(lambda box: waits.decide(approval, "approved"))
-    wait_until(lambda: decided.get("ready") and db.execute_sql(
-        "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", (decided["pid"],)).fetchone()[0],
-        message="the decision waiting on a lock")
-
-    # Then the decision waits for the run's row without holding the approval, which the cancel would revoke
-    # next (before, it held the approval and waited for the run: a deadlock)
-    with db.atomic():
-        db.execute_sql("SELECT 1 FROM workflow_approvals WHERE id = %s FOR UPDATE NOWAIT", (approval.id,))
-    go_on.set()
-    holder.join(30)
+            db.execute_sql("SELECT 1 FROM workflow_approvals WHERE id = %s FOR UPDATE NOWAIT", (approval.id,))
     decider.join(30)
-    assert "error" not in held and "error" not in decided, (held.get("error"), decided.get("error"))
+    assert "error" not in decided, decided["error"]
     assert decided["result"] is True
     assert factories.run_state(client, org, execution_id)["current_step"]["waiting_for"]["pending"] == [bia]
 

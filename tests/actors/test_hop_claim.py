@@ -14,7 +14,7 @@ from storage import events, hop, logs, runstate, steps
 from storage.db import database
 from storage.models import Execution, ExecutionStep
 from tests import factories
-from tests.support import free_port, in_thread, wait_until
+from tests.support import free_port, in_thread, wait_on_a_lock, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -147,9 +147,7 @@ def test_the_reaper_failing_a_run_a_worker_is_claiming_takes_the_run_first_and_d
     # When the reaper fails the same run meanwhile: it must queue on the run row, holding nothing A needs
     b, box_b = in_thread(lambda box: steps.fail_run(Execution.get_by_id(first_hop.execution_id),
                                                     RunStuck(message_tech="test")))
-    wait_until(lambda: box_b.get("ready") and database.execute_sql(
-        "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", (box_b["pid"],)).fetchone()[0],
-        message="the reaper waiting on the run's row lock")
+    wait_on_a_lock(box_b, "the reaper waiting on the run's row lock")
     go_on.set()
     a.join(30)
     b.join(30)

@@ -219,8 +219,8 @@ def test_a_redelivered_apply_after_a_crash_before_the_settle_still_resumes(clien
 def test_a_notification_applied_while_the_run_is_being_canceled_takes_the_run_first(client, org, worker, db):
     from actors import waits
     from integrations.signatures.base import SignatureEvent
-    from storage import outbox, runstate, signatures
-    from tests.support import in_thread
+    from storage import outbox, signatures
+    from tests.support import in_thread, run_row_held, wait_on_a_lock
 
     # Given a run out for signature and a stored "viewed" notification for it
     ana, bia = signers_of(org, "ana", "bia")
@@ -231,33 +231,19 @@ def test_a_notification_applied_while_the_run_is_being_canceled_takes_the_run_fi
     delivery, _ = signatures.store_delivery("sandbox", SignatureEvent(
         event_key=uuid.uuid4().hex, envelope_id=request.envelope_id, kind="viewed", signer_email=ana))
 
-    # and a transaction that holds the run's row, as a cancel does before it withdraws the run's requests
-    locked, go_on = threading.Event(), threading.Event()
+    # When the notification is applied while a transaction holds the run's row, as a cancel does before it
+    # withdraws the run's requests
+    with run_row_held(execution_id):
+        applier, applied = in_thread(lambda box: waits.apply_delivery(delivery.id))
+        wait_on_a_lock(applied, "the notification waiting on a lock")
 
-    def cancel_like(box):
+        # Then it waits for the run's row holding neither the request nor the delivery, which the cancel
+        # would lock next (before, it held the request and waited for the run: a deadlock, a 503 on the cancel)
         with db.atomic():
-            runstate.lock(execution_id)
-            locked.set()
-            go_on.wait(30)
-
-    holder, held = in_thread(cancel_like)
-    assert locked.wait(30)
-
-    # When the notification is applied meanwhile
-    applier, applied = in_thread(lambda box: waits.apply_delivery(delivery.id))
-    wait_until(lambda: applied.get("ready") and db.execute_sql(
-        "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", (applied["pid"],)).fetchone()[0],
-        message="the notification waiting on a lock")
-
-    # Then it waits for the run's row holding neither the request nor the delivery, which the cancel would
-    # lock next (before, it held the request and waited for the run: a deadlock, a 503 on the cancel)
-    with db.atomic():
-        for table, row in (("signature_requests", request.id), ("webhook_deliveries", delivery.id)):
-            db.execute_sql(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE NOWAIT", (row,))
-    go_on.set()
-    holder.join(30)
+            for table, row in (("signature_requests", request.id), ("webhook_deliveries", delivery.id)):
+                db.execute_sql(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE NOWAIT", (row,))
     applier.join(30)
-    assert "error" not in held and "error" not in applied, (held.get("error"), applied.get("error"))
+    assert "error" not in applied, applied["error"]
     assert [kind for _, kind, _ in outbox.history(execution_id)].count("signature.viewed") == 1
 
     # and the run still cancels
