@@ -48,9 +48,12 @@ def sources(target, expect=None, *, same_status=True):
 def lock(execution_id):
     """Take the run's row lock for the rest of the transaction.
 
-    NOTE: a transaction that changes a run and its steps takes the run row
-    first, the order CLAIM (storage/hop.py) takes them in; the other order
-    deadlocks with a worker claiming the run, or with the reaper failing it.
+    NOTE: a transaction that changes a run and its steps, approvals or
+    signature requests takes the run row first, the order CLAIM
+    (storage/hop.py) and cancel take them in; the other order deadlocks with
+    a worker claiming the run, the reaper failing it or a cancel. Appending
+    an event moves the run's `event_seq`, so writing an event counts as
+    changing the run.
     """
     Execution.select(Execution.id).where(Execution.id == execution_id).for_update().execute()
 
